@@ -1,0 +1,224 @@
+//! Conversations: threads of messages owned by one user, with a lifecycle (active,
+//! archived, closed, deleted), visibility (hidden by hand or for being idle) and the LLM
+//! and document selection they use.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::enums::string_enum;
+use crate::{Cleanup, ConversationId, Cursor, DocumentId, Page, Result, Timestamp, UserId};
+
+string_enum! {
+    /// Where a conversation is in its lifecycle.
+    ///
+    /// ```text
+    /// active ⇄ archived      active/archived → closed → (reopen) active
+    /// any → deleted (soft) → restore → the status it had; deleted → purged (gone)
+    /// ```
+    ConversationStatus, field = "status" {
+        /// Open for new messages.
+        Active = "active",
+        /// Kept but put away; unarchive to continue.
+        Archived = "archived",
+        /// Finished; reopen to continue.
+        Closed = "closed",
+        /// Soft-deleted: restorable until purged.
+        Deleted = "deleted",
+    }
+}
+
+/// A conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// Its owner.
+    pub user_id: UserId,
+    /// Title (topic).
+    pub title: Option<String>,
+    /// Lifecycle status.
+    pub status: ConversationStatus,
+    /// Number of messages (kept up to date by every append).
+    pub message_count: u64,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When any of its fields last changed.
+    pub updated_at: Timestamp,
+    /// When the last message was appended.
+    pub last_message_at: Option<Timestamp>,
+    /// When the user last opened it.
+    pub last_opened_at: Option<Timestamp>,
+    /// When it was archived, while archived.
+    pub archived_at: Option<Timestamp>,
+    /// When it was closed, while closed.
+    pub closed_at: Option<Timestamp>,
+    /// When it was soft-deleted, while deleted.
+    pub deleted_at: Option<Timestamp>,
+    /// Hidden from the default listing.
+    pub is_hidden: bool,
+    /// When it was hidden.
+    pub hidden_at: Option<Timestamp>,
+    /// Hidden automatically for being idle (undone when opened or written to).
+    pub auto_hidden: bool,
+    /// LLM provider used.
+    pub llm_provider: Option<String>,
+    /// Specific model used.
+    pub llm_model: Option<String>,
+    /// Documents that retrieval is restricted to; empty means all accessible documents.
+    pub selected_document_ids: Vec<DocumentId>,
+}
+
+impl Conversation {
+    /// The time of the latest activity: the last message, or creation if there is none.
+    /// Listings are ordered by it, newest first.
+    pub fn last_activity_at(&self) -> Timestamp {
+        self.last_message_at.unwrap_or(self.created_at)
+    }
+}
+
+/// What creating a conversation takes; everything is optional.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    /// Title.
+    pub title: Option<String>,
+    /// LLM provider.
+    pub llm_provider: Option<String>,
+    /// LLM model.
+    pub llm_model: Option<String>,
+    /// Documents to restrict retrieval to; each must be visible to the user.
+    pub selected_document_ids: Vec<DocumentId>,
+}
+
+impl NewConversation {
+    /// A conversation with a title.
+    pub fn titled(title: &str) -> NewConversation {
+        NewConversation {
+            title: Some(title.to_owned()),
+            ..NewConversation::default()
+        }
+    }
+}
+
+/// Which of a user's conversations a listing shows, hidden ones included or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Only conversations that are not hidden (the default).
+    #[default]
+    Visible,
+    /// Only hidden ones (by hand or automatically).
+    Hidden,
+    /// Both.
+    All,
+}
+
+/// A listing of a user's conversations, newest activity first.
+#[derive(Debug, Clone)]
+pub struct ConversationQuery {
+    /// Only conversations with these statuses; empty means every status but `deleted`.
+    pub statuses: Vec<ConversationStatus>,
+    /// Hidden, visible or both.
+    pub visibility: Visibility,
+    /// Page size, 1–1000.
+    pub limit: u32,
+    /// Where to continue from.
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for ConversationQuery {
+    fn default() -> Self {
+        ConversationQuery {
+            statuses: Vec::new(),
+            visibility: Visibility::Visible,
+            limit: 50,
+            cursor: None,
+        }
+    }
+}
+
+/// Storing conversations. Every method takes the owner's id: a conversation of another
+/// user is [`crate::Error::NotFound`], exactly like a missing one.
+///
+/// A change the conversation's status does not allow (renaming a deleted conversation,
+/// archiving a closed one) is [`crate::Error::Conflict`] with
+/// [`crate::ConflictKind::InvalidState`] and changes nothing.
+pub trait ConversationStore: Send + Sync {
+    /// Starts a conversation.
+    fn create_conversation(&self, user: UserId, new: &NewConversation) -> Result<Conversation>;
+
+    /// One conversation, whatever its status (soft-deleted ones included).
+    fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// A page of the user's conversations, newest activity first, each with its message
+    /// count, in one query.
+    fn list_conversations(
+        &self,
+        user: UserId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>>;
+
+    /// Changes the title (`None` clears it).
+    fn rename_conversation(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        title: Option<&str>,
+    ) -> Result<Conversation>;
+
+    /// Records the LLM provider and model the conversation uses.
+    fn set_conversation_model(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        provider: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Conversation>;
+
+    /// Restricts retrieval to these documents (empty: all accessible). Each must be
+    /// visible to the user, or the call is [`crate::Error::NotFound`].
+    fn set_selected_documents(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        documents: &[DocumentId],
+    ) -> Result<Conversation>;
+
+    /// Active → archived.
+    fn archive_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Archived → active.
+    fn unarchive_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Active or archived → closed.
+    fn close_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Closed → active.
+    fn reopen_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Soft delete: hidden from listings, restorable until purged.
+    fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Undoes a soft delete, returning the conversation to the status it had.
+    fn restore_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Removes a soft-deleted conversation and its messages for good. Returns what other
+    /// stores must remove ([`crate::ChatStore::purge_conversation`] does that).
+    fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup>;
+
+    /// Purges every conversation (of every user) soft-deleted before `deleted_before`.
+    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup>;
+
+    /// Hides a conversation by hand.
+    fn hide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Shows a hidden conversation again.
+    fn unhide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Records that the user opened the conversation; undoes an automatic hide.
+    fn mark_conversation_opened(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
+
+    /// Hides (with `auto_hidden` set) every visible conversation, of every user, with no
+    /// activity — message or opening — for longer than `idle_for` (the configured
+    /// default when `None`). Returns how many were hidden.
+    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64>;
+}

@@ -1,0 +1,108 @@
+//! [`ChatStore`]: a [`Store`], a [`BlobStore`] and a [`VectorIndex`] kept consistent.
+//!
+//! The three live in separate files, so no transaction spans them. Operations that touch
+//! more than one write in the order that can only leave garbage behind on a crash (an
+//! orphan blob or vector), never a reference to something missing: deletions commit in
+//! the main store first and clean the others after.
+
+use crate::{
+    BlobStore, Cleanup, ConversationId, DocumentId, NoBlobStore, NoVectorIndex, Result, Store,
+    Timestamp, UserId, VectorIndex,
+};
+
+/// A store with its attachment store and vector index.
+///
+/// ```
+/// use chatstore::{ChatStore, Store};
+///
+/// fn forget(store: impl Store, email: &str) -> chatstore::Result<()> {
+///     let chat = ChatStore::from_store(store);
+///     let user = chat.store().user_by_email(email)?;
+///     chat.delete_user(user.id)?; // rows first, then attachments and vectors
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ChatStore<S, B = NoBlobStore, V = NoVectorIndex> {
+    store: S,
+    blobs: B,
+    vectors: V,
+}
+
+impl<S: Store> ChatStore<S> {
+    /// A store without attachments or vectors.
+    pub fn from_store(store: S) -> Self {
+        ChatStore::new(store, NoBlobStore, NoVectorIndex)
+    }
+}
+
+impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
+    /// Ties the three together.
+    pub fn new(store: S, blobs: B, vectors: V) -> Self {
+        ChatStore {
+            store,
+            blobs,
+            vectors,
+        }
+    }
+
+    /// The main store, for everything that touches only it.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The attachment store.
+    pub fn blobs(&self) -> &B {
+        &self.blobs
+    }
+
+    /// The vector index.
+    pub fn vectors(&self) -> &V {
+        &self.vectors
+    }
+
+    /// Deletes a user with everything they own, attachments and vectors included.
+    pub fn delete_user(&self, user: UserId) -> Result<Cleanup> {
+        let cleanup = self.store.delete_user(user)?;
+        self.clean(&cleanup);
+        Ok(cleanup)
+    }
+
+    /// Purges a soft-deleted conversation with its messages' attachments.
+    pub fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup> {
+        let cleanup = self.store.purge_conversation(user, id)?;
+        self.clean(&cleanup);
+        Ok(cleanup)
+    }
+
+    /// Purges every conversation soft-deleted before `deleted_before`, attachments
+    /// included.
+    pub fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
+        let cleanup = self.store.purge_deleted_conversations(deleted_before)?;
+        self.clean(&cleanup);
+        Ok(cleanup)
+    }
+
+    /// Deletes a document with its chunks and their vectors.
+    pub fn delete_document(&self, user: UserId, id: DocumentId) -> Result<Cleanup> {
+        let cleanup = self.store.delete_document(user, id)?;
+        self.clean(&cleanup);
+        Ok(cleanup)
+    }
+
+    /// Removes what a committed deletion left in the other stores. A failure here leaves
+    /// orphans, which are harmless and swept later, so it is logged rather than returned:
+    /// the deletion itself has happened.
+    fn clean(&self, cleanup: &Cleanup) {
+        if !cleanup.messages_with_files.is_empty()
+            && let Err(error) = self.blobs.delete_by_prefixes(&cleanup.messages_with_files)
+        {
+            tracing::warn!(%error, "attachments left for the orphan sweep");
+        }
+        if !cleanup.documents.is_empty()
+            && let Err(error) = self.vectors.remove_documents(&cleanup.documents)
+        {
+            tracing::warn!(%error, "vectors left for the orphan sweep");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Full-text search over a user's messages, ranked by relevance, with highlighted snippets.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ConversationId, MessageId, MessageRole, Result, Timestamp, UserId};
+
+/// A search of the user's messages.
+///
+/// The text is taken as plain words, never as query syntax: every word must occur
+/// (in any order, any case), and the last word also matches as a prefix, so
+/// `"joint acc"` finds "joint accounts".
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    /// The words to look for (at least one word of letters or digits).
+    pub text: String,
+    /// Only this conversation's messages.
+    pub conversation: Option<ConversationId>,
+    /// Only messages with this role.
+    pub role: Option<MessageRole>,
+    /// At most this many hits, 1–1000.
+    pub limit: u32,
+    /// Put before each matched word in the snippet.
+    pub highlight_start: String,
+    /// Put after each matched word in the snippet.
+    pub highlight_end: String,
+}
+
+impl SearchQuery {
+    /// A search for `text` across all the user's conversations, 20 hits, matches marked
+    /// as `**bold**`. Snippets are the message text as stored: escape it before putting it
+    /// in HTML.
+    pub fn new(text: &str) -> SearchQuery {
+        SearchQuery {
+            text: text.to_owned(),
+            conversation: None,
+            role: None,
+            limit: 20,
+            highlight_start: "**".to_owned(),
+            highlight_end: "**".to_owned(),
+        }
+    }
+
+    /// Restricts the search to one conversation.
+    pub fn in_conversation(mut self, conversation: ConversationId) -> SearchQuery {
+        self.conversation = Some(conversation);
+        self
+    }
+}
+
+/// One message that matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// Its conversation's title.
+    pub conversation_title: Option<String>,
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// A short extract around the matches, with the matches marked.
+    pub snippet: String,
+    /// Relevance (BM25; higher is better). Only comparable within one search.
+    pub score: f64,
+    /// When the message was written.
+    pub created_at: Timestamp,
+}
+
+/// Searching messages.
+pub trait SearchStore: Send + Sync {
+    /// The user's messages matching the query, best first. Soft-deleted conversations
+    /// are not searched. A query with no words is [`crate::Error::Validation`].
+    fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>>;
+
+    /// Rebuilds the search index from the messages (it is derived data, and kept in step
+    /// by every append, so this is only needed after repairing a damaged file).
+    fn rebuild_search_index(&self) -> Result<()>;
+}
+
+/// Turns free text into the words a search looks for: runs of letters and digits,
+/// lower-cased. Used by backends to build their own query syntax safely.
+///
+/// ```
+/// assert_eq!(chatstore::search::words("Joint-accounts: \"what\" about?"), ["joint", "accounts", "what", "about"]);
+/// ```
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(64)
+        .collect()
+}

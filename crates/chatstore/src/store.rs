@@ -1,0 +1,42 @@
+//! [`Store`]: everything a backend provides, as the union of the focused traits.
+
+use crate::{
+    AgentLogStore, ConversationStore, DocumentStore, MaintenanceStore, MessageStore, RbacStore,
+    SearchStore, SessionStore, UsageStore, UserStore,
+};
+
+/// A complete storage backend: users, sessions, roles, conversations, messages, search,
+/// documents, agent logs, usage and maintenance.
+///
+/// Every method is synchronous and takes `&self`; a store is `Send + Sync`, so one value
+/// can serve many threads (an async host calls it through `spawn_blocking`). It is
+/// implemented automatically for any type implementing all the parts, and usable as
+/// `&dyn Store`.
+pub trait Store:
+    UserStore
+    + SessionStore
+    + RbacStore
+    + ConversationStore
+    + MessageStore
+    + SearchStore
+    + DocumentStore
+    + AgentLogStore
+    + UsageStore
+    + MaintenanceStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + RbacStore
+        + ConversationStore
+        + MessageStore
+        + SearchStore
+        + DocumentStore
+        + AgentLogStore
+        + UsageStore
+        + MaintenanceStore
+        + ?Sized
+{
+}

@@ -1,0 +1,193 @@
+//! Token usage metering: one record per model call, priced on insert, with aggregates by
+//! provider and operation, per conversation, and per day.
+
+use serde::{Deserialize, Serialize};
+
+use crate::enums::string_enum;
+use crate::{AgentLogId, ConversationId, Error, MessageId, Result, Timestamp, UsageId, UserId};
+
+string_enum! {
+    /// What a model call was for.
+    OperationType, field = "operation_type" {
+        /// A conversation answer.
+        Chat = "chat",
+        /// Embedding document chunks or a question.
+        Embedding = "embedding",
+        /// Analysis agent work.
+        Analysis = "analysis",
+        /// Grounding verification.
+        Grounding = "grounding",
+        /// Explainability reasoning.
+        Explanation = "explanation",
+        /// Document summarisation.
+        Summarization = "summarization",
+    }
+}
+
+/// A recorded model call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// The record's id.
+    pub id: UsageId,
+    /// Who incurred it.
+    pub user_id: UserId,
+    /// Its conversation.
+    pub conversation_id: Option<ConversationId>,
+    /// Its message.
+    pub message_id: Option<MessageId>,
+    /// Its agent run.
+    pub agent_log_id: Option<AgentLogId>,
+    /// Provider (custom, ollama, ...).
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// What it was for.
+    pub operation_type: OperationType,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Prompt plus completion tokens.
+    pub total_tokens: u64,
+    /// Embedding tokens.
+    pub embedding_tokens: u64,
+    /// Cost from the configured price table at the time of recording.
+    pub estimated_cost: f64,
+    /// Currency of the cost.
+    pub currency: String,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}
+
+/// A model call to record. The store computes the total and the cost.
+#[derive(Debug, Clone)]
+pub struct NewUsage {
+    /// Provider (required).
+    pub provider: String,
+    /// Model (required).
+    pub model: String,
+    /// What it was for.
+    pub operation_type: OperationType,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Embedding tokens.
+    pub embedding_tokens: u64,
+    /// Its conversation (must be the user's).
+    pub conversation_id: Option<ConversationId>,
+    /// Its message (must be the user's).
+    pub message_id: Option<MessageId>,
+    /// Its agent run (must be on one of the user's messages).
+    pub agent_log_id: Option<AgentLogId>,
+}
+
+impl NewUsage {
+    /// A call with no links to a conversation, message or agent run.
+    pub fn new(
+        provider: &str,
+        model: &str,
+        operation_type: OperationType,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> NewUsage {
+        NewUsage {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            operation_type,
+            prompt_tokens,
+            completion_tokens,
+            embedding_tokens: 0,
+            conversation_id: None,
+            message_id: None,
+            agent_log_id: None,
+        }
+    }
+}
+
+/// Summed usage.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct UsageTotals {
+    /// Number of records.
+    pub requests: u64,
+    /// Input tokens.
+    pub prompt_tokens: u64,
+    /// Output tokens.
+    pub completion_tokens: u64,
+    /// Prompt plus completion tokens.
+    pub total_tokens: u64,
+    /// Embedding tokens.
+    pub embedding_tokens: u64,
+    /// Cost.
+    pub cost: f64,
+}
+
+/// Usage of one provider for one kind of operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBreakdown {
+    /// Provider.
+    pub provider: String,
+    /// Operation type.
+    pub operation_type: OperationType,
+    /// Sums.
+    pub totals: UsageTotals,
+}
+
+/// Usage on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Sums.
+    pub totals: UsageTotals,
+}
+
+/// A half-open time range: from `start` (included) to `end` (excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// First instant included.
+    pub start: Timestamp,
+    /// First instant excluded.
+    pub end: Timestamp,
+}
+
+impl TimeRange {
+    /// A range; `end` before `start` is [`Error::Validation`].
+    pub fn new(start: Timestamp, end: Timestamp) -> Result<TimeRange> {
+        if end < start {
+            return Err(Error::validation(
+                "time range",
+                format!("end {end} is before start {start}"),
+            ));
+        }
+        Ok(TimeRange { start, end })
+    }
+
+    /// All of time.
+    pub const ALL: TimeRange = TimeRange {
+        start: Timestamp::MIN,
+        end: Timestamp::MAX,
+    };
+}
+
+/// Recording and summing token usage.
+pub trait UsageStore: Send + Sync {
+    /// Records a model call, pricing it with the configured price table.
+    fn record_usage(&self, user: UserId, usage: &NewUsage) -> Result<UsageRecord>;
+
+    /// The user's usage in the range, grouped by provider and operation type.
+    fn usage_by_provider(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageBreakdown>>;
+
+    /// Everyone's usage in the range, grouped by provider and operation type.
+    fn system_usage(&self, range: TimeRange) -> Result<Vec<UsageBreakdown>>;
+
+    /// The user's total usage in the range.
+    fn usage_totals(&self, user: UserId, range: TimeRange) -> Result<UsageTotals>;
+
+    /// The usage recorded against one of the user's conversations.
+    fn conversation_usage(&self, user: UserId, conversation: ConversationId)
+    -> Result<UsageTotals>;
+
+    /// The user's usage per UTC day in the range, days without usage left out.
+    fn daily_usage(&self, user: UserId, range: TimeRange) -> Result<Vec<DailyUsage>>;
+}

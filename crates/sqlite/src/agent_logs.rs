@@ -1,0 +1,147 @@
+//! [`AgentLogStore`] on SQLite.
+
+use chatstore::{
+    AgentLog, AgentLogId, AgentLogStore, ConversationId, Error, MessageId, NewAgentLog, Result,
+    UserId, validate,
+};
+use rusqlite::Row;
+
+use crate::SqliteStore;
+use crate::conversations::load_conversation;
+use crate::messages::load_message;
+use crate::row::RowExt;
+
+const AGENT_LOG_COLUMNS: &str = "a.id, a.message_id, a.agent_name, a.agent_type, a.action, \
+     a.input_data, a.output_data, a.execution_time, a.tokens_used, a.status, a.error_message, \
+     a.reasoning, a.confidence, a.created_at";
+
+fn agent_log_from_row(row: &Row<'_>) -> Result<AgentLog> {
+    Ok(AgentLog {
+        id: row.parse(0)?,
+        message_id: row.parse(1)?,
+        agent_name: row.text(2)?,
+        agent_type: row.opt_text(3)?,
+        action: row.opt_text(4)?,
+        input_data: row.opt_json(5)?,
+        output_data: row.opt_json(6)?,
+        execution_time: row.opt_real(7)?,
+        tokens_used: row.opt_uint(8)?,
+        status: row.opt_parse(9)?,
+        error_message: row.opt_text(10)?,
+        reasoning: row.opt_text(11)?,
+        confidence: row.opt_real(12)?,
+        created_at: row.ts(13)?,
+    })
+}
+
+impl AgentLogStore for SqliteStore {
+    fn record_agent_log(
+        &self,
+        user: UserId,
+        message: MessageId,
+        log: &NewAgentLog,
+    ) -> Result<AgentLog> {
+        let max = self.config.max_metadata_bytes;
+        let json = |field, value: &Option<serde_json::Value>| {
+            value
+                .as_ref()
+                .map(|v| validate::json_within(field, v, max))
+                .transpose()
+        };
+        let entry = AgentLog {
+            id: AgentLogId::new(),
+            message_id: message,
+            agent_name: validate::required_text("agent_name", &log.agent_name)?,
+            agent_type: validate::optional_text("agent_type", log.agent_type.as_deref())?,
+            action: validate::optional_text("action", log.action.as_deref())?,
+            input_data: log.input_data.clone(),
+            output_data: log.output_data.clone(),
+            execution_time: log
+                .execution_time
+                .map(|t| validate::non_negative("execution_time", t))
+                .transpose()?,
+            tokens_used: log.tokens_used,
+            status: log.status,
+            error_message: log.error_message.clone(),
+            reasoning: log.reasoning.clone(),
+            confidence: log
+                .confidence
+                .map(|c| validate::unit_interval("confidence", c))
+                .transpose()?,
+            created_at: self.now(),
+        };
+        let input = json("input_data", &entry.input_data)?;
+        let output = json("output_data", &entry.output_data)?;
+        for (field, text) in [
+            ("error_message", &entry.error_message),
+            ("reasoning", &entry.reasoning),
+        ] {
+            if text.as_ref().is_some_and(|t| t.len() > max) {
+                return Err(Error::validation(
+                    field,
+                    format!("must be at most {max} bytes"),
+                ));
+            }
+        }
+        self.db.write(|c| {
+            load_message(c, user, message)?;
+            c.execute(
+                "INSERT INTO agent_logs (id, message_id, agent_name, agent_type, action,
+                     input_data, output_data, execution_time, tokens_used, status,
+                     error_message, reasoning, confidence, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                &[
+                    &entry.id.to_string(),
+                    &message.to_string(),
+                    &entry.agent_name,
+                    &entry.agent_type,
+                    &entry.action,
+                    &input,
+                    &output,
+                    &entry.execution_time,
+                    &entry.tokens_used,
+                    &entry.status.map(|s| s.as_str()),
+                    &entry.error_message,
+                    &entry.reasoning,
+                    &entry.confidence,
+                    &entry.created_at.to_string(),
+                ],
+            )
+            .map(drop)
+        })?;
+        Ok(entry)
+    }
+
+    fn agent_logs(&self, user: UserId, message: MessageId) -> Result<Vec<AgentLog>> {
+        self.db.read_snapshot(|c| {
+            load_message(c, user, message)?;
+            c.rows(
+                &format!(
+                    "SELECT {AGENT_LOG_COLUMNS} FROM agent_logs a
+                     WHERE a.message_id = ?1 ORDER BY a.created_at, a.id"
+                ),
+                &[&message.to_string()],
+                agent_log_from_row,
+            )
+        })
+    }
+
+    fn conversation_agent_logs(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<Vec<AgentLog>> {
+        self.db.read_snapshot(|c| {
+            load_conversation(c, user, conversation)?;
+            c.rows(
+                &format!(
+                    "SELECT {AGENT_LOG_COLUMNS} FROM agent_logs a
+                     JOIN messages m ON m.id = a.message_id
+                     WHERE m.conversation_id = ?1 ORDER BY m.seq, a.created_at, a.id"
+                ),
+                &[&conversation.to_string()],
+                agent_log_from_row,
+            )
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! [`ConversationStore`] on SQLite.
+
+use std::time::Duration;
+
+use chatstore::{
+    Cleanup, ConflictKind, Conversation, ConversationId, ConversationQuery, ConversationStatus,
+    ConversationStore, DocumentId, Error, MessageId, NewConversation, Page, Result, Timestamp,
+    UserId, Visibility, validate,
+};
+use rusqlite::{Row, ToSql};
+
+use crate::SqliteStore;
+use crate::cursor;
+use crate::db::Conn;
+use crate::row::{RowExt, json_or_null};
+
+use ConversationStatus::{Active, Archived, Closed, Deleted};
+
+const CONVERSATION_COLUMNS: &str = "v.id, v.user_id, v.title, v.status, v.message_count, \
+     v.created_at, v.updated_at, v.last_message_at, v.last_opened_at, v.archived_at, \
+     v.closed_at, v.deleted_at, v.is_hidden, v.hidden_at, v.auto_hidden, v.llm_provider, \
+     v.llm_model, v.selected_document_ids";
+
+/// Every status but deleted: what the editing operations accept.
+const LIVE: &[ConversationStatus] = &[Active, Archived, Closed];
+
+fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
+    Ok(Conversation {
+        id: row.parse(0)?,
+        user_id: row.parse(1)?,
+        title: row.opt_text(2)?,
+        status: row.parse(3)?,
+        message_count: row.uint(4)?,
+        created_at: row.ts(5)?,
+        updated_at: row.ts(6)?,
+        last_message_at: row.opt_ts(7)?,
+        last_opened_at: row.opt_ts(8)?,
+        archived_at: row.opt_ts(9)?,
+        closed_at: row.opt_ts(10)?,
+        deleted_at: row.opt_ts(11)?,
+        is_hidden: row.boolean(12)?,
+        hidden_at: row.opt_ts(13)?,
+        auto_hidden: row.boolean(14)?,
+        llm_provider: row.opt_text(15)?,
+        llm_model: row.opt_text(16)?,
+        selected_document_ids: row.json(17)?,
+    })
+}
+
+/// The user's conversation, or not-found (also when it belongs to someone else).
+pub(crate) fn load_conversation(
+    conn: &Conn<'_>,
+    user: UserId,
+    id: ConversationId,
+) -> Result<Conversation> {
+    conn.row(
+        &format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations v WHERE v.id = ?1 AND v.user_id = ?2"
+        ),
+        &[&id.to_string(), &user.to_string()],
+        conversation_from_row,
+    )?
+    .ok_or_else(|| Error::not_found("conversation", id))
+}
+
+/// The ids of messages with attachments in the conversations `condition` selects
+/// (a condition on `v`, the conversations table).
+pub(crate) fn messages_with_files(
+    conn: &Conn<'_>,
+    condition: &str,
+    params: &[&dyn ToSql],
+) -> Result<Vec<MessageId>> {
+    conn.rows(
+        &format!(
+            "SELECT m.id FROM messages m JOIN conversations v ON v.id = m.conversation_id
+             WHERE {condition} AND m.files IS NOT NULL"
+        ),
+        params,
+        |row| row.parse(0),
+    )
+}
+
+/// Checks that every document is visible to the user; returns the JSON to store.
+fn selection_json(
+    conn: &Conn<'_>,
+    user: UserId,
+    documents: &[DocumentId],
+) -> Result<Option<String>> {
+    let mut unique = documents.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() > 1000 {
+        return Err(Error::validation(
+            "selected_document_ids",
+            "at most 1000 documents",
+        ));
+    }
+    let ids: Vec<String> = unique.iter().map(ToString::to_string).collect();
+    let json = json_or_null(&ids)?;
+    if let Some(json) = &json {
+        let missing: Option<String> = conn.row(
+            "SELECT value FROM json_each(?1) WHERE value NOT IN
+                (SELECT id FROM documents WHERE owner_id = ?2 OR scope = 'global')",
+            &[json, &user.to_string()],
+            |row| row.text(0),
+        )?;
+        if let Some(missing) = missing {
+            return Err(Error::not_found("document", missing));
+        }
+    }
+    Ok(json)
+}
+
+fn invalid_state(conversation: &Conversation, action: &str) -> Error {
+    Error::conflict(
+        ConflictKind::InvalidState,
+        "conversation status",
+        format!(
+            "cannot {action} conversation {} while it is {}",
+            conversation.id, conversation.status
+        ),
+    )
+}
+
+impl SqliteStore {
+    /// Loads the user's conversation, checks its status allows `action`, applies the
+    /// `SET` clause (parameters: ?1 the id, ?2 now, then `params`) and returns the result.
+    fn change(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        allowed: &[ConversationStatus],
+        action: &str,
+        set: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<Conversation> {
+        let now = self.now().to_string();
+        let id_text = id.to_string();
+        let sql = format!("UPDATE conversations SET {set} WHERE id = ?1");
+        self.db.write(|c| {
+            let current = load_conversation(c, user, id)?;
+            if !allowed.contains(&current.status) {
+                return Err(invalid_state(&current, action));
+            }
+            let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
+            all.extend_from_slice(params);
+            c.execute(&sql, &all)?;
+            load_conversation(c, user, id)
+        })
+    }
+}
+
+impl ConversationStore for SqliteStore {
+    fn create_conversation(&self, user: UserId, new: &NewConversation) -> Result<Conversation> {
+        let title = validate::optional_text("title", new.title.as_deref())?;
+        let provider = validate::optional_text("llm_provider", new.llm_provider.as_deref())?;
+        let model = validate::optional_text("llm_model", new.llm_model.as_deref())?;
+        let id = ConversationId::new();
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            crate::users::require_user(c, user)?;
+            let selection = selection_json(c, user, &new.selected_document_ids)?;
+            c.execute(
+                "INSERT INTO conversations (id, user_id, title, created_at, updated_at,
+                     last_activity_at, llm_provider, llm_model, selected_document_ids)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)",
+                &[
+                    &id.to_string(),
+                    &user.to_string(),
+                    &title,
+                    &now,
+                    &provider,
+                    &model,
+                    &selection,
+                ],
+            )?;
+            load_conversation(c, user, id)
+        })
+    }
+
+    fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.db.read(|c| load_conversation(c, user, id))
+    }
+
+    fn list_conversations(
+        &self,
+        user: UserId,
+        query: &ConversationQuery,
+    ) -> Result<Page<Conversation>> {
+        let limit = validate::page_limit(query.limit)?;
+        // Status words come from the enum, never from the caller's text.
+        let statuses = if query.statuses.is_empty() {
+            "v.status <> 'deleted'".to_owned()
+        } else {
+            let words: Vec<String> = query.statuses.iter().map(|s| format!("'{s}'")).collect();
+            format!("v.status IN ({})", words.join(", "))
+        };
+        let visibility = match query.visibility {
+            Visibility::Visible => " AND v.is_hidden = 0",
+            Visibility::Hidden => " AND v.is_hidden = 1",
+            Visibility::All => "",
+        };
+        let after = query
+            .cursor
+            .as_ref()
+            .map(cursor::decode2::<Timestamp, ConversationId>)
+            .transpose()?
+            .map(|(at, id)| (at.to_string(), id.to_string()));
+        let keyset = if after.is_some() {
+            " AND (v.last_activity_at, v.id) < (?3, ?4)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations v
+             WHERE v.user_id = ?1 AND {statuses}{visibility}{keyset}
+             ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?2"
+        );
+        let user_text = user.to_string();
+        let fetch = i64::from(limit) + 1;
+        let items = self.db.read(|c| match &after {
+            Some((at, id)) => c.rows(&sql, &[&user_text, &fetch, at, id], conversation_from_row),
+            None => c.rows(&sql, &[&user_text, &fetch], conversation_from_row),
+        })?;
+        Ok(cursor::page(items, limit, |v| {
+            cursor::encode(&[&v.last_activity_at(), &v.id])
+        }))
+    }
+
+    fn rename_conversation(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        title: Option<&str>,
+    ) -> Result<Conversation> {
+        let title = validate::optional_text("title", title)?;
+        self.change(
+            user,
+            id,
+            LIVE,
+            "rename",
+            "title = ?3, updated_at = ?2",
+            &[&title],
+        )
+    }
+
+    fn set_conversation_model(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        provider: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Conversation> {
+        let provider = validate::optional_text("llm_provider", provider)?;
+        let model = validate::optional_text("llm_model", model)?;
+        self.change(
+            user,
+            id,
+            LIVE,
+            "change the model of",
+            "llm_provider = ?3, llm_model = ?4, updated_at = ?2",
+            &[&provider, &model],
+        )
+    }
+
+    fn set_selected_documents(
+        &self,
+        user: UserId,
+        id: ConversationId,
+        documents: &[DocumentId],
+    ) -> Result<Conversation> {
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let current = load_conversation(c, user, id)?;
+            if current.status == Deleted {
+                return Err(invalid_state(&current, "select documents for"));
+            }
+            let selection = selection_json(c, user, documents)?;
+            c.execute(
+                "UPDATE conversations SET selected_document_ids = ?1, updated_at = ?2 WHERE id = ?3",
+                &[&selection, &now, &id.to_string()],
+            )?;
+            load_conversation(c, user, id)
+        })
+    }
+
+    fn archive_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            &[Active],
+            "archive",
+            "status = 'archived', archived_at = ?2, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn unarchive_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            &[Archived],
+            "unarchive",
+            "status = 'active', archived_at = NULL, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn close_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            &[Active, Archived],
+            "close",
+            "status = 'closed', closed_at = ?2, archived_at = NULL, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn reopen_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            &[Closed],
+            "reopen",
+            "status = 'active', closed_at = NULL, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn delete_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            LIVE,
+            "delete",
+            "status_before_delete = status, status = 'deleted', deleted_at = ?2, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn restore_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            &[Deleted],
+            "restore",
+            "status = coalesce(status_before_delete, 'active'), status_before_delete = NULL,
+             deleted_at = NULL, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup> {
+        let id_text = id.to_string();
+        self.db.write(|c| {
+            let current = load_conversation(c, user, id)?;
+            if current.status != Deleted {
+                return Err(invalid_state(&current, "purge (delete it first)"));
+            }
+            let messages_with_files = messages_with_files(c, "v.id = ?1", &[&id_text])?;
+            c.execute("DELETE FROM conversations WHERE id = ?1", &[&id_text])?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted: 1,
+            })
+        })
+    }
+
+    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
+        let before = deleted_before.to_string();
+        self.db.write(|c| {
+            let condition = "v.status = 'deleted' AND v.deleted_at < ?1";
+            let messages_with_files = messages_with_files(c, condition, &[&before])?;
+            let deleted = c.execute(
+                &format!("DELETE FROM conversations AS v WHERE {condition}"),
+                &[&before],
+            )?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted: deleted as u64,
+            })
+        })
+    }
+
+    fn hide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            LIVE,
+            "hide",
+            "is_hidden = 1, hidden_at = ?2, auto_hidden = 0, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn unhide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            LIVE,
+            "unhide",
+            "is_hidden = 0, hidden_at = NULL, auto_hidden = 0, updated_at = ?2",
+            &[],
+        )
+    }
+
+    fn mark_conversation_opened(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
+        self.change(
+            user,
+            id,
+            LIVE,
+            "open",
+            "last_opened_at = ?2,
+             is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
+             hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
+             auto_hidden = 0",
+            &[],
+        )
+    }
+
+    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {
+        let now = self.now();
+        let cutoff = (now - idle_for.unwrap_or(self.config.auto_hide_after)).to_string();
+        let now = now.to_string();
+        self.db
+            .write(|c| {
+                c.execute(
+                    "UPDATE conversations SET is_hidden = 1, auto_hidden = 1, hidden_at = ?1
+                     WHERE is_hidden = 0 AND status <> 'deleted'
+                       AND max(last_activity_at, coalesce(last_opened_at, '')) < ?2",
+                    &[&now, &cutoff],
+                )
+            })
+            .map(|n| n as u64)
+    }
+}

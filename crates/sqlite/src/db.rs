@@ -1,0 +1,263 @@
+//! Connections and transactions.
+//!
+//! One writer connection behind a mutex, and a pool of read-only connections (the shape
+//! sqlx's SQLite pool uses): SQLite lets one writer in at a time anyway, so writers queue
+//! on the mutex in order instead of spinning in SQLite's busy handler, while readers run
+//! in parallel on WAL snapshots.
+//!
+//! Every write is one transaction that takes the write lock up front (`BEGIN IMMEDIATE`),
+//! commits or rolls back as a whole, and is retried with exponential backoff if another
+//! process holds the lock. Reads are never retried: they fail fast.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chatstore::{Config, Error, Result, RetryPolicy};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Row, ToSql};
+
+use crate::errors::{SqliteResultExt, from_sqlite};
+use crate::slow_log::SlowLog;
+
+/// Statements kept prepared per connection (the hot paths use about thirty).
+const STATEMENT_CACHE: usize = 128;
+
+/// How connections are set up.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) busy_timeout: Duration,
+    pub(crate) fsync_every_commit: bool,
+}
+
+impl ConnectionSettings {
+    pub(crate) fn from_config(config: &Config) -> ConnectionSettings {
+        ConnectionSettings {
+            busy_timeout: config.busy_timeout,
+            fsync_every_commit: config.fsync_every_commit,
+        }
+    }
+
+    /// PRAGMAs every connection gets. `synchronous=NORMAL` in WAL mode loses nothing
+    /// when the process crashes (committed pages are in the WAL file); only a power
+    /// loss or OS crash can roll back the last commits, and never corrupts.
+    fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let synchronous = if self.fsync_every_commit {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = {synchronous};
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -16000;"
+        ))
+    }
+}
+
+/// Opens the read-write connection and applies the settings.
+pub(crate) fn open_writer(
+    path: &Path,
+    settings: &ConnectionSettings,
+) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    settings.apply(&conn)?;
+    Ok(conn)
+}
+
+/// The database: its writer connection and its reader pool.
+pub(crate) struct Db {
+    path: PathBuf,
+    settings: ConnectionSettings,
+    writer: Mutex<Option<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    retry: RetryPolicy,
+    slow: SlowLog,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Wraps an open, migrated writer connection and starts the reader pool.
+    pub(crate) fn new(
+        path: PathBuf,
+        writer: Connection,
+        settings: ConnectionSettings,
+        config: &Config,
+    ) -> Result<Db> {
+        let reader_settings = settings.clone();
+        let manager = SqliteConnectionManager::file(&path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(move |conn| reader_settings.apply(conn));
+        let readers = r2d2::Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.pool_timeout)
+            .test_on_check_out(true)
+            .build(manager)
+            .map_err(|e| Error::Unavailable {
+                detail: format!("cannot open reader connections to {}: {e}", path.display()),
+            })?;
+        Ok(Db {
+            path,
+            settings,
+            writer: Mutex::new(Some(writer)),
+            readers,
+            retry: config.write_retry,
+            slow: SlowLog::new(config.slow_query_threshold),
+        })
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a reader connection. Statements see the latest committed data; use
+    /// [`Db::read_snapshot`] when several statements must agree.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.readers.get().map_err(|e| Error::Unavailable {
+            detail: format!("no free database connection: {e}"),
+        })?;
+        f(&Conn {
+            inner: &conn,
+            slow: self.slow,
+        })
+    }
+
+    /// Runs `f` in a read transaction: every statement sees the same snapshot.
+    pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        self.read(|conn| conn.in_transaction("BEGIN", f))
+    }
+
+    /// Runs `f` in a write transaction, retrying the whole transaction with backoff while
+    /// the database is busy. `f` may run more than once, so it must not have effects
+    /// outside the transaction.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&Conn<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            match self.with_writer(|conn| conn.in_transaction("BEGIN IMMEDIATE", &mut f)) {
+                Err(Error::Busy { .. }) if attempt < self.retry.attempts => {
+                    std::thread::sleep(self.retry.delay(attempt));
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Runs `f` on the writer connection outside any transaction (for VACUUM, backups
+    /// and migrations). A writer that fails its health check is replaced first.
+    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        let mut guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let healthy = guard.as_ref().is_some_and(|conn| {
+            // A transaction left open by a panicking caller is rolled back here.
+            conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok()
+        });
+        if !healthy {
+            *guard = Some(open_writer(&self.path, &self.settings).db()?);
+        }
+        let conn = guard.as_ref().ok_or_else(|| Error::Unavailable {
+            detail: "writer connection unavailable".to_owned(),
+        })?;
+        let result = f(&Conn {
+            inner: conn,
+            slow: self.slow,
+        });
+        if matches!(
+            result,
+            Err(Error::Unavailable { .. }) | Err(Error::Corrupt { .. })
+        ) {
+            // Reopen on next use rather than keep a connection that may be broken.
+            *guard = None;
+        }
+        result
+    }
+}
+
+/// A connection with timed, parameterised statement helpers.
+pub(crate) struct Conn<'a> {
+    inner: &'a Connection,
+    slow: SlowLog,
+}
+
+impl Conn<'_> {
+    /// The underlying connection, for APIs the helpers do not cover.
+    pub(crate) fn raw(&self) -> &Connection {
+        self.inner
+    }
+
+    /// Runs a statement; returns the number of rows changed.
+    pub(crate) fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
+        self.slow
+            .time(sql, params, || {
+                self.inner.prepare_cached(sql)?.execute(params)
+            })
+            .db()
+    }
+
+    /// The first row mapped by `map`, or `None`.
+    pub(crate) fn row<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        map: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.slow.time(sql, params, || {
+            let mut statement = self.inner.prepare_cached(sql).db()?;
+            let mut rows = statement.query(params).db()?;
+            match rows.next().db()? {
+                Some(row) => map(row).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every row, mapped by `map`.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        mut map: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.slow.time(sql, params, || {
+            let mut statement = self.inner.prepare_cached(sql).db()?;
+            let mut rows = statement.query(params).db()?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                out.push(map(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// True when the query returns at least one row.
+    pub(crate) fn exists(&self, sql: &str, params: &[&dyn ToSql]) -> Result<bool> {
+        self.row(sql, params, |_| Ok(())).map(|row| row.is_some())
+    }
+
+    /// Runs `f` between `begin` and COMMIT, rolling back if it fails.
+    fn in_transaction<T>(&self, begin: &str, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        self.execute(begin, &[])?;
+        let result = f(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value));
+        if result.is_err()
+            && !self.inner.is_autocommit()
+            && let Err(error) = self.inner.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %from_sqlite(error), "rollback failed");
+        }
+        result
+    }
+}

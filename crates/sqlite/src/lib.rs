@@ -1,0 +1,121 @@
+//! # chatstore-sqlite
+//!
+//! The embedded SQLite backend of [chatstore](chatstore): [`SqliteStore`] implements
+//! every part of [`chatstore::Store`] on one SQLite file in WAL mode.
+//!
+//! ```
+//! use chatstore::{Config, NewConversation, NewMessage, NewUser, PasswordParams};
+//! use chatstore::{ConversationStore, MessageStore, UserStore};
+//! use chatstore_sqlite::SqliteStore;
+//!
+//! # let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("chat.db");
+//! let config = Config::new(path.to_str().unwrap())
+//!     .password_params(PasswordParams::fast_for_tests()); // keep the default in production
+//! let store = SqliteStore::open(config)?;
+//!
+//! let ada = store.create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))?;
+//! let chat = store.create_conversation(ada.id, &NewConversation::titled("Hello"))?;
+//! store.append_message(ada.id, chat.id, &NewMessage::user("Hi there"))?;
+//! assert_eq!(store.last_messages(ada.id, chat.id, 20)?.len(), 1);
+//! # Ok::<(), chatstore::Error>(())
+//! ```
+//!
+//! What it does beyond the trait contracts:
+//! - **Connections**: one writer connection behind a mutex and a pool of read-only
+//!   connections (r2d2), WAL journal, `synchronous=NORMAL` (or `FULL` with
+//!   [`Config::fsync_every_commit`](chatstore::Config)), foreign keys on.
+//! - **Transactions**: every write is one `BEGIN IMMEDIATE` transaction, retried with
+//!   backoff while another process holds the lock; reads fail fast.
+//! - **Startup check**: a missing or unwritable directory, an unreadable file, a file
+//!   that is not a database and a database locked by another process are each a distinct
+//!   [`chatstore::StartupError`].
+//! - **Migrations**: applied on open, one transaction each; see [`MIGRATIONS`] and
+//!   [`SqliteStore::migrate_to`].
+//! - **Slow query log**: statements slower than the configured threshold are logged with
+//!   `tracing` (target `chatstore::slow_query`), secrets redacted.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod agent_logs;
+mod conversations;
+mod cursor;
+mod db;
+mod documents;
+mod errors;
+mod maintenance;
+mod messages;
+mod migrate;
+mod rbac;
+mod row;
+mod search;
+mod sessions;
+mod slow_log;
+mod startup;
+mod usage;
+mod users;
+
+use std::path::Path;
+
+use chatstore::{Config, PasswordHasher, Result, Timestamp};
+
+pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
+pub use startup::database_path;
+
+use db::{ConnectionSettings, Db};
+
+/// A chatstore [`Store`](chatstore::Store) on a SQLite database file.
+///
+/// Cheap to share: wrap it in an `Arc` and call it from any number of threads.
+#[derive(Debug)]
+pub struct SqliteStore {
+    db: Db,
+    config: Config,
+    hasher: PasswordHasher,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `config.database_url`, checks it,
+    /// and applies pending migrations.
+    pub fn open(config: Config) -> Result<SqliteStore> {
+        config.validate()?;
+        let path = database_path(&config.database_url)?;
+        let settings = ConnectionSettings::from_config(&config);
+        let writer = startup::open_checked(&path, &settings, config.startup_timeout)?;
+        migrate::migrate_to(&writer, LATEST_VERSION)?;
+        let hasher = PasswordHasher::new(config.password)?;
+        let db = Db::new(path, writer, settings, &config)?;
+        Ok(SqliteStore { db, config, hasher })
+    }
+
+    /// Opens the database at `path` with default settings.
+    pub fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        SqliteStore::open(Config::new(path.as_ref().to_string_lossy()))
+    }
+
+    /// Opens the database the environment describes (see [`Config::from_env`]).
+    pub fn open_from_env() -> Result<SqliteStore> {
+        SqliteStore::open(Config::from_env()?)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.db.path()
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Moves the schema to `version`, applying migrations or their down-migrations in
+    /// order, each in its own transaction. Going down drops data: back up first.
+    pub fn migrate_to(&self, version: u32) -> Result<()> {
+        self.db
+            .with_writer(|conn| migrate::migrate_to(conn.raw(), version))
+    }
+
+    fn now(&self) -> Timestamp {
+        self.config.clock.now()
+    }
+}

@@ -1,0 +1,368 @@
+//! [`MessageStore`] on SQLite.
+//!
+//! An append is one transaction of three statements: bump the conversation (which also
+//! proves it is the user's and active, and yields the message's position), look up the
+//! parent, insert the message (a trigger adds it to the full-text index).
+
+use chatstore::{
+    ConflictKind, ConversationId, Error, Message, MessageId, MessageMetadata, MessageQuery,
+    MessageRole, MessageStore, NewMessage, Order, Page, Result, RoleCounts, UserId, validate,
+};
+use rusqlite::{Row, ToSql};
+
+use crate::SqliteStore;
+use crate::conversations::load_conversation;
+use crate::cursor;
+use crate::db::Conn;
+use crate::row::{RowExt, json_or_null};
+
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.parent_id, m.role, \
+     m.content, m.request_id, m.source, m.tokens, m.model_name, m.latency_ms, \
+     m.confidence_score, m.low_confidence_warning, m.retrieved_documents, m.sources, \
+     m.reasoning_chain, m.grounding_evidence, m.agents_involved, m.extra, m.created_at";
+
+fn message_from_row(row: &Row<'_>) -> Result<Message> {
+    Ok(Message {
+        id: row.parse(0)?,
+        conversation_id: row.parse(1)?,
+        seq: row.uint(2)?,
+        parent_id: row.opt_parse(3)?,
+        role: row.parse(4)?,
+        content: row.text(5)?,
+        metadata: MessageMetadata {
+            request_id: row.opt_text(6)?,
+            source: row.opt_text(7)?,
+            tokens: row.opt_uint(8)?,
+            model_name: row.opt_text(9)?,
+            latency_ms: row.opt_uint(10)?,
+            confidence_score: row.opt_real(11)?,
+            low_confidence_warning: row.boolean(12)?,
+            retrieved_documents: row.json(13)?,
+            sources: row.json(14)?,
+            reasoning_chain: row.json(15)?,
+            grounding_evidence: row.opt_json(16)?,
+            agents_involved: row.json(17)?,
+            extra: row.json(18)?,
+        },
+        created_at: row.ts(19)?,
+    })
+}
+
+/// The user's message (through its conversation), or not-found.
+pub(crate) fn load_message(conn: &Conn<'_>, user: UserId, id: MessageId) -> Result<Message> {
+    conn.row(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             JOIN conversations v ON v.id = m.conversation_id
+             WHERE m.id = ?1 AND v.user_id = ?2"
+        ),
+        &[&id.to_string(), &user.to_string()],
+        message_from_row,
+    )?
+    .ok_or_else(|| Error::not_found("message", id))
+}
+
+/// The message's metadata as column values, checked.
+struct EncodedMetadata {
+    retrieved_documents: Option<String>,
+    sources: Option<String>,
+    reasoning_chain: Option<String>,
+    grounding_evidence: Option<String>,
+    agents_involved: Option<String>,
+    extra: Option<String>,
+}
+
+impl EncodedMetadata {
+    fn new(metadata: &MessageMetadata, max_bytes: usize) -> Result<EncodedMetadata> {
+        metadata.validate(max_bytes)?;
+        Ok(EncodedMetadata {
+            retrieved_documents: json_or_null(&metadata.retrieved_documents)?,
+            sources: json_or_null(&metadata.sources)?,
+            reasoning_chain: json_or_null(&metadata.reasoning_chain)?,
+            grounding_evidence: json_or_null(&metadata.grounding_evidence)?,
+            agents_involved: json_or_null(&metadata.agents_involved)?,
+            extra: json_or_null(&metadata.extra)?,
+        })
+    }
+}
+
+fn check_content(content: &str, max_bytes: usize) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(Error::validation("content", "must not be empty"));
+    }
+    if content.len() > max_bytes {
+        return Err(Error::validation(
+            "content",
+            format!(
+                "is {} bytes, more than the {max_bytes} allowed",
+                content.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Runs a query on the messages of the user's conversation; when it finds nothing,
+    /// tells an empty conversation from one that is not the user's.
+    fn conversation_messages(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        sql: &str,
+        extra: &[&dyn ToSql],
+    ) -> Result<Vec<Message>> {
+        let ids = (conversation.to_string(), user.to_string());
+        let mut params: Vec<&dyn ToSql> = vec![&ids.0, &ids.1];
+        params.extend_from_slice(extra);
+        self.db.read(|c| {
+            let found = c.rows(sql, &params, message_from_row)?;
+            if found.is_empty() {
+                load_conversation(c, user, conversation)?;
+            }
+            Ok(found)
+        })
+    }
+}
+
+/// `WHERE` condition restricting `m` to conversation ?1 of user ?2.
+const OWNED: &str = "m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations v WHERE v.id = ?1 AND v.user_id = ?2)";
+
+impl MessageStore for SqliteStore {
+    fn append_message(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        message: &NewMessage,
+    ) -> Result<Message> {
+        check_content(&message.content, self.config.max_message_bytes)?;
+        let encoded = EncodedMetadata::new(&message.metadata, self.config.max_metadata_bytes)?;
+        let meta = &message.metadata;
+        let id = MessageId::new();
+        let now = self.now();
+        let (id_text, now_text) = (id.to_string(), now.to_string());
+        let (conversation_text, user_text) = (conversation.to_string(), user.to_string());
+        let parent_text = message.parent.map(|p| p.to_string());
+        let (seq, parent_id) = self.db.write(|c| {
+            let seq = c.row(
+                "UPDATE conversations SET message_count = message_count + 1,
+                        last_message_at = ?1, last_activity_at = ?1, updated_at = ?1,
+                        is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
+                        hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
+                        auto_hidden = 0
+                 WHERE id = ?2 AND user_id = ?3 AND status = 'active'
+                 RETURNING message_count",
+                &[&now_text, &conversation_text, &user_text],
+                |row| row.int(0),
+            )?;
+            let Some(seq) = seq else {
+                let current = load_conversation(c, user, conversation)?;
+                return Err(Error::conflict(
+                    ConflictKind::InvalidState,
+                    "conversation status",
+                    format!(
+                        "cannot append to conversation {conversation} while it is {}",
+                        current.status
+                    ),
+                ));
+            };
+            let parent_id: Option<String> = match &parent_text {
+                Some(parent) => {
+                    let found = c.exists(
+                        "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
+                        &[parent, &conversation_text],
+                    )?;
+                    if !found {
+                        return Err(Error::not_found("message", parent));
+                    }
+                    Some(parent.clone())
+                }
+                None => c.row(
+                    "SELECT id FROM messages WHERE conversation_id = ?1 AND seq = ?2",
+                    &[&conversation_text, &(seq - 1)],
+                    |row| row.text(0),
+                )?,
+            };
+            c.execute(
+                "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
+                     request_id, source, tokens, model_name, latency_ms, confidence_score,
+                     low_confidence_warning, retrieved_documents, sources, reasoning_chain,
+                     grounding_evidence, agents_involved, extra, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18, ?19, ?20)",
+                &[
+                    &id_text,
+                    &conversation_text,
+                    &seq,
+                    &parent_id,
+                    &message.role.as_str(),
+                    &message.content,
+                    &meta.request_id,
+                    &meta.source,
+                    &meta.tokens,
+                    &meta.model_name,
+                    &meta
+                        .latency_ms
+                        .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                    &meta.confidence_score,
+                    &meta.low_confidence_warning,
+                    &encoded.retrieved_documents,
+                    &encoded.sources,
+                    &encoded.reasoning_chain,
+                    &encoded.grounding_evidence,
+                    &encoded.agents_involved,
+                    &encoded.extra,
+                    &now_text,
+                ],
+            )?;
+            Ok((seq, parent_id))
+        })?;
+        Ok(Message {
+            id,
+            conversation_id: conversation,
+            seq: seq as u64,
+            parent_id: parent_id.map(|p| p.parse()).transpose()?,
+            role: message.role,
+            content: message.content.clone(),
+            metadata: message.metadata.clone(),
+            created_at: now,
+        })
+    }
+
+    fn message(&self, user: UserId, id: MessageId) -> Result<Message> {
+        self.db.read(|c| load_message(c, user, id))
+    }
+
+    fn last_messages(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        n: u32,
+    ) -> Result<Vec<Message>> {
+        let n = i64::from(validate::page_limit(n)?);
+        let mut messages = self.conversation_messages(
+            user,
+            conversation,
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED}
+                 ORDER BY m.seq DESC LIMIT ?3"
+            ),
+            &[&n],
+        )?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    fn messages(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        query: &MessageQuery,
+    ) -> Result<Page<Message>> {
+        let limit = validate::page_limit(query.limit)?;
+        let after = query.cursor.as_ref().map(cursor::decode_u64).transpose()?;
+        let (compare, direction, start) = match query.order {
+            Order::Asc => (">", "ASC", 0),
+            Order::Desc => ("<", "DESC", i64::MAX),
+        };
+        let after = after.map_or(start, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
+        let items = self.conversation_messages(
+            user,
+            conversation,
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED} AND m.seq {compare} ?3
+                 ORDER BY m.seq {direction} LIMIT ?4"
+            ),
+            &[&after, &(i64::from(limit) + 1)],
+        )?;
+        Ok(cursor::page(items, limit, |m| cursor::encode(&[&m.seq])))
+    }
+
+    fn branch(&self, user: UserId, leaf: MessageId, limit: u32) -> Result<Vec<Message>> {
+        let limit = i64::from(validate::page_limit(limit)?);
+        let found = self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "WITH RECURSIVE chain(id, depth) AS (
+                         SELECT m.id, 0 FROM messages m
+                         JOIN conversations v ON v.id = m.conversation_id
+                         WHERE m.id = ?1 AND v.user_id = ?2
+                         UNION ALL
+                         SELECT m.parent_id, chain.depth + 1 FROM chain
+                         JOIN messages m ON m.id = chain.id
+                         WHERE m.parent_id IS NOT NULL AND chain.depth + 1 < ?3
+                     )
+                     SELECT {MESSAGE_COLUMNS} FROM chain JOIN messages m ON m.id = chain.id
+                     ORDER BY chain.depth DESC"
+                ),
+                &[&leaf.to_string(), &user.to_string(), &limit],
+                message_from_row,
+            )
+        })?;
+        if found.is_empty() {
+            return Err(Error::not_found("message", leaf));
+        }
+        Ok(found)
+    }
+
+    fn children(&self, user: UserId, parent: MessageId) -> Result<Vec<Message>> {
+        self.db.read_snapshot(|c| {
+            let parent = load_message(c, user, parent)?;
+            c.rows(
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m
+                     WHERE m.conversation_id = ?1 AND m.parent_id = ?2 ORDER BY m.seq"
+                ),
+                &[&parent.conversation_id.to_string(), &parent.id.to_string()],
+                message_from_row,
+            )
+        })
+    }
+
+    fn count_messages_by_role(
+        &self,
+        user: UserId,
+        conversation: Option<ConversationId>,
+    ) -> Result<RoleCounts> {
+        let conversation_text = conversation.map(|c| c.to_string());
+        self.db.read_snapshot(|c| {
+            if let Some(conversation) = conversation {
+                load_conversation(c, user, conversation)?;
+            }
+            let counts = c.rows(
+                "SELECT m.role, count(*) FROM messages m
+                 JOIN conversations v ON v.id = m.conversation_id
+                 WHERE v.user_id = ?1 AND (?2 IS NULL OR v.id = ?2)
+                 GROUP BY m.role",
+                &[&user.to_string(), &conversation_text],
+                |row| Ok((row.parse::<MessageRole>(0)?, row.uint::<u64>(1)?)),
+            )?;
+            let mut totals = RoleCounts::default();
+            for (role, count) in counts {
+                match role {
+                    MessageRole::User => totals.user = count,
+                    MessageRole::Assistant => totals.assistant = count,
+                    MessageRole::System => totals.system = count,
+                }
+            }
+            Ok(totals)
+        })
+    }
+
+    fn messages_by_source(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        source: &str,
+    ) -> Result<Vec<Message>> {
+        self.conversation_messages(
+            user,
+            conversation,
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED} AND m.source = ?3
+                 ORDER BY m.seq"
+            ),
+            &[&source],
+        )
+    }
+}

@@ -1,0 +1,104 @@
+//! [`SearchStore`] on SQLite's FTS5: BM25 ranking and highlighted snippets.
+
+use chatstore::{Error, Result, SearchHit, SearchQuery, SearchStore, UserId, search, validate};
+use rusqlite::ToSql;
+
+use crate::SqliteStore;
+use crate::row::RowExt;
+
+/// Words of context around the matches in a snippet.
+const SNIPPET_WORDS: i64 = 16;
+
+/// The FTS5 query for the caller's words: each word quoted (so nothing in the text is
+/// read as query syntax), all required, the last one also matching as a prefix.
+fn match_expression(text: &str) -> Result<String> {
+    let words = search::words(text);
+    let Some((last, rest)) = words.split_last() else {
+        return Err(Error::validation(
+            "query",
+            "must contain at least one word of letters or digits",
+        ));
+    };
+    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    terms.push(format!("\"{last}\"*"));
+    Ok(terms.join(" "))
+}
+
+impl SearchStore for SqliteStore {
+    fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let expression = match_expression(&query.text)?;
+        let limit = i64::from(validate::page_limit(query.limit)?);
+        for (field, marker) in [
+            ("highlight_start", &query.highlight_start),
+            ("highlight_end", &query.highlight_end),
+        ] {
+            if marker.len() > 64 {
+                return Err(Error::validation(field, "must be at most 64 bytes"));
+            }
+        }
+        let conversation = query.conversation.map(|c| c.to_string());
+        let role = query.role.map(|r| r.as_str());
+        let user_text = user.to_string();
+        let params: [&dyn ToSql; 7] = [
+            &expression,
+            &user_text,
+            &query.highlight_start,
+            &query.highlight_end,
+            &conversation,
+            &role,
+            &limit,
+        ];
+        self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "SELECT m.id, m.conversation_id, v.title, m.role,
+                            snippet(messages_fts, 0, ?3, ?4, '…', {SNIPPET_WORDS}),
+                            -bm25(messages_fts), m.created_at
+                     FROM messages_fts
+                     JOIN messages m ON m.pk = messages_fts.rowid
+                     JOIN conversations v ON v.id = m.conversation_id
+                     WHERE messages_fts MATCH ?1 AND v.user_id = ?2 AND v.status <> 'deleted'
+                       AND (?5 IS NULL OR v.id = ?5) AND (?6 IS NULL OR m.role = ?6)
+                     ORDER BY rank LIMIT ?7"
+                ),
+                &params,
+                |row| {
+                    Ok(SearchHit {
+                        message_id: row.parse(0)?,
+                        conversation_id: row.parse(1)?,
+                        conversation_title: row.opt_text(2)?,
+                        role: row.parse(3)?,
+                        snippet: row.text(4)?,
+                        score: row.opt_real(5)?.unwrap_or_default(),
+                        created_at: row.ts(6)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn rebuild_search_index(&self) -> Result<()> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+                &[],
+            )
+            .map(drop)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_syntax_in_the_text_is_only_words() {
+        assert_eq!(match_expression("joint acc").unwrap(), "\"joint\" \"acc\"*");
+        assert_eq!(
+            match_expression("NEAR(\"a\" OR b*) -c").unwrap(),
+            "\"near\" \"a\" \"or\" \"b\" \"c\"*"
+        );
+        assert!(match_expression(" \"*()- ").is_err());
+    }
+}

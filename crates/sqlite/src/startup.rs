@@ -1,0 +1,165 @@
+//! Opening a database: where it is, and the startup check that turns each way opening can
+//! fail into a distinct, actionable [`StartupError`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chatstore::{Error, Result, StartupError};
+use rusqlite::{Connection, ErrorCode};
+
+use crate::db::{ConnectionSettings, open_writer};
+use crate::errors::from_sqlite;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// The file a `DATABASE_URL` names: a plain path, or SQLAlchemy's
+/// `sqlite:///relative/path.db` and `sqlite:////absolute/path.db`.
+///
+/// ```
+/// use chatstore_sqlite::database_path;
+/// use std::path::PathBuf;
+///
+/// assert_eq!(database_path("chat.db").unwrap(), PathBuf::from("chat.db"));
+/// assert_eq!(database_path("sqlite:///data/chat.db").unwrap(), PathBuf::from("data/chat.db"));
+/// assert_eq!(database_path("sqlite:////var/chat.db").unwrap(), PathBuf::from("/var/chat.db"));
+/// assert!(database_path("postgresql://db/chat").is_err());
+/// assert!(database_path("sqlite://:memory:").is_err());
+/// ```
+pub fn database_path(url: &str) -> Result<PathBuf> {
+    let url = url.trim();
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest.strip_prefix('/').unwrap_or(rest)
+    } else if url.contains("://") {
+        return Err(Error::validation(
+            "database_url",
+            format!("{url:?} is not a SQLite location: use a path or sqlite:///path"),
+        ));
+    } else {
+        url
+    };
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(Error::validation(
+            "database_url",
+            "needs a file path (in-memory databases cannot be shared by a pool)",
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Checks, before SQLite touches anything, that the database can be opened: the
+/// directory exists and is writable, and an existing file is readable, writable and a
+/// SQLite database.
+pub(crate) fn check_location(path: &Path) -> Result<(), StartupError> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !directory.is_dir() {
+        return Err(StartupError::MissingDirectory { path: directory });
+    }
+    probe_writable(&directory)?;
+    match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => check_header(path, file),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StartupError::UnreadableFile {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Creates and removes a file in the directory: SQLite needs to create its journal files
+/// there even when the database itself exists.
+fn probe_writable(directory: &Path) -> Result<(), StartupError> {
+    let probe = directory.join(format!(".chatstore-write-probe-{}", std::process::id()));
+    let result = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map(drop);
+    match result {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(&probe);
+            probe_writable(directory)
+        }
+        Err(source) => Err(StartupError::UnwritableDirectory {
+            path: directory.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn check_header(path: &Path, mut file: File) -> Result<(), StartupError> {
+    let mut header = [0u8; 16];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(StartupError::UnreadableFile {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    // An empty file is a database SQLite has not written yet.
+    if read == 0 || (read == header.len() && &header == SQLITE_HEADER) {
+        Ok(())
+    } else {
+        Err(StartupError::NotADatabase {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// Opens the writer connection, switches the database to WAL, and proves it can take the
+/// write lock, waiting up to `startup_timeout` for another process to let go of it.
+pub(crate) fn open_checked(
+    path: &Path,
+    settings: &ConnectionSettings,
+    startup_timeout: Duration,
+) -> Result<Connection> {
+    check_location(path)?;
+    let startup_error = |error: rusqlite::Error| -> Error {
+        let code = error.sqlite_error_code();
+        let path = path.to_path_buf();
+        match code {
+            Some(ErrorCode::NotADatabase) => StartupError::NotADatabase { path }.into(),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StartupError::Locked { path }.into()
+            }
+            Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull) => StartupError::DiskIo {
+                path,
+                detail: error.to_string(),
+            }
+            .into(),
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
+                StartupError::UnreadableFile {
+                    path,
+                    source: std::io::Error::new(ErrorKind::PermissionDenied, error.to_string()),
+                }
+                .into()
+            }
+            _ => from_sqlite(error),
+        }
+    };
+    let conn = open_writer(path, settings).map_err(startup_error)?;
+    conn.busy_timeout(startup_timeout).map_err(startup_error)?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(startup_error)?;
+    conn.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM sqlite_schema; COMMIT;")
+        .map_err(startup_error)?;
+    conn.busy_timeout(settings.busy_timeout)
+        .map_err(startup_error)?;
+    Ok(conn)
+}

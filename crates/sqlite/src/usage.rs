@@ -1,0 +1,228 @@
+//! [`UsageStore`] on SQLite. Costs are computed from the configured price table when a
+//! record is stored, so later price changes do not rewrite history.
+
+use chatstore::{
+    ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageId,
+    UsageRecord, UsageStore, UsageTotals, UserId, validate,
+};
+use rusqlite::{Row, ToSql};
+
+use crate::SqliteStore;
+use crate::conversations::load_conversation;
+use crate::messages::load_message;
+use crate::row::RowExt;
+use crate::users::require_user;
+
+/// Sums of a group of records, read by [`totals_from_row`].
+const TOTALS: &str = "count(*), coalesce(sum(prompt_tokens), 0), \
+     coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), \
+     coalesce(sum(embedding_tokens), 0), coalesce(sum(estimated_cost), 0.0)";
+
+fn totals_from_row(row: &Row<'_>, at: usize) -> Result<UsageTotals> {
+    Ok(UsageTotals {
+        requests: row.uint(at)?,
+        prompt_tokens: row.uint(at + 1)?,
+        completion_tokens: row.uint(at + 2)?,
+        total_tokens: row.uint(at + 3)?,
+        embedding_tokens: row.uint(at + 4)?,
+        cost: row.opt_real(at + 5)?.unwrap_or_default(),
+    })
+}
+
+fn breakdown_from_row(row: &Row<'_>) -> Result<UsageBreakdown> {
+    Ok(UsageBreakdown {
+        provider: row.text(0)?,
+        operation_type: row.parse(1)?,
+        totals: totals_from_row(row, 2)?,
+    })
+}
+
+fn tokens(field: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::validation(field, "is too large"))
+}
+
+impl SqliteStore {
+    /// Runs an aggregate over the user's records in the range (?1 user, ?2 start, ?3 end).
+    fn user_usage<T>(
+        &self,
+        user: UserId,
+        range: TimeRange,
+        sql: &str,
+        map: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let params: [&dyn ToSql; 3] = [
+            &user.to_string(),
+            &range.start.to_string(),
+            &range.end.to_string(),
+        ];
+        self.db.read_snapshot(|c| {
+            require_user(c, user)?;
+            c.rows(sql, &params, map)
+        })
+    }
+}
+
+impl UsageStore for SqliteStore {
+    fn record_usage(&self, user: UserId, usage: &NewUsage) -> Result<UsageRecord> {
+        let provider = validate::required_text("provider", &usage.provider)?;
+        let model = validate::required_text("model", &usage.model)?;
+        let prompt = tokens("prompt_tokens", usage.prompt_tokens)?;
+        let completion = tokens("completion_tokens", usage.completion_tokens)?;
+        let embedding = tokens("embedding_tokens", usage.embedding_tokens)?;
+        let total = prompt
+            .checked_add(completion)
+            .ok_or_else(|| Error::validation("total_tokens", "is too large"))?;
+        let cost = self.config.pricing.cost(
+            &provider,
+            &model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.embedding_tokens,
+        );
+        let record = UsageRecord {
+            id: UsageId::new(),
+            user_id: user,
+            conversation_id: usage.conversation_id,
+            message_id: usage.message_id,
+            agent_log_id: usage.agent_log_id,
+            provider,
+            model,
+            operation_type: usage.operation_type,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: total as u64,
+            embedding_tokens: usage.embedding_tokens,
+            estimated_cost: validate::non_negative("estimated_cost", cost.amount)?,
+            currency: cost.currency,
+            created_at: self.now(),
+        };
+        self.db.write(|c| {
+            require_user(c, user)?;
+            if let Some(conversation) = record.conversation_id {
+                load_conversation(c, user, conversation)?;
+            }
+            if let Some(message) = record.message_id {
+                let message = load_message(c, user, message)?;
+                if record
+                    .conversation_id
+                    .is_some_and(|v| v != message.conversation_id)
+                {
+                    return Err(Error::validation(
+                        "message_id",
+                        "belongs to another conversation than conversation_id",
+                    ));
+                }
+            }
+            if let Some(log) = record.agent_log_id {
+                let owned = c.exists(
+                    "SELECT 1 FROM agent_logs a JOIN messages m ON m.id = a.message_id
+                     JOIN conversations v ON v.id = m.conversation_id
+                     WHERE a.id = ?1 AND v.user_id = ?2",
+                    &[&log.to_string(), &user.to_string()],
+                )?;
+                if !owned {
+                    return Err(Error::not_found("agent log", log));
+                }
+            }
+            c.execute(
+                "INSERT INTO token_usage (id, user_id, conversation_id, message_id, agent_log_id,
+                     provider, model, operation_type, prompt_tokens, completion_tokens,
+                     total_tokens, embedding_tokens, estimated_cost, currency, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                &[
+                    &record.id.to_string(),
+                    &user.to_string(),
+                    &record.conversation_id.map(|v| v.to_string()),
+                    &record.message_id.map(|m| m.to_string()),
+                    &record.agent_log_id.map(|a| a.to_string()),
+                    &record.provider,
+                    &record.model,
+                    &record.operation_type.as_str(),
+                    &prompt,
+                    &completion,
+                    &total,
+                    &embedding,
+                    &record.estimated_cost,
+                    &record.currency,
+                    &record.created_at.to_string(),
+                ],
+            )
+            .map(drop)
+        })?;
+        Ok(record)
+    }
+
+    fn usage_by_provider(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageBreakdown>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT provider, operation_type, {TOTALS} FROM token_usage
+                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                 GROUP BY provider, operation_type ORDER BY provider, operation_type"
+            ),
+            breakdown_from_row,
+        )
+    }
+
+    fn system_usage(&self, range: TimeRange) -> Result<Vec<UsageBreakdown>> {
+        self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "SELECT provider, operation_type, {TOTALS} FROM token_usage
+                     WHERE created_at >= ?1 AND created_at < ?2
+                     GROUP BY provider, operation_type ORDER BY provider, operation_type"
+                ),
+                &[&range.start.to_string(), &range.end.to_string()],
+                breakdown_from_row,
+            )
+        })
+    }
+
+    fn usage_totals(&self, user: UserId, range: TimeRange) -> Result<UsageTotals> {
+        let totals = self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT {TOTALS} FROM token_usage
+                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3"
+            ),
+            |row| totals_from_row(row, 0),
+        )?;
+        Ok(totals.into_iter().next().unwrap_or_default())
+    }
+
+    fn conversation_usage(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+    ) -> Result<UsageTotals> {
+        self.db.read_snapshot(|c| {
+            load_conversation(c, user, conversation)?;
+            c.row(
+                &format!("SELECT {TOTALS} FROM token_usage WHERE conversation_id = ?1"),
+                &[&conversation.to_string()],
+                |row| totals_from_row(row, 0),
+            )
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn daily_usage(&self, user: UserId, range: TimeRange) -> Result<Vec<DailyUsage>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT substr(created_at, 1, 10) AS day, {TOTALS} FROM token_usage
+                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                 GROUP BY day ORDER BY day"
+            ),
+            |row| {
+                Ok(DailyUsage {
+                    day: row.text(0)?,
+                    totals: totals_from_row(row, 1)?,
+                })
+            },
+        )
+    }
+}

@@ -1,0 +1,267 @@
+//! [`UserStore`] on SQLite.
+
+use chatstore::{
+    Cleanup, Error, NewUser, Page, Password, ProfileUpdate, Result, User, UserId, UserQuery,
+    UserStore, rbac::roles, validate,
+};
+use rusqlite::Row;
+
+use crate::SqliteStore;
+use crate::cursor;
+use crate::db::Conn;
+use crate::row::RowExt;
+
+pub(crate) const USER_COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.is_active, \
+     u.created_at, u.updated_at, u.last_login_at, u.preferred_llm, u.explainability_level, \
+     u.metadata";
+
+/// Reads a user from [`USER_COLUMNS`] starting at column `at`.
+pub(crate) fn user_from_row(row: &Row<'_>, at: usize) -> Result<User> {
+    Ok(User {
+        id: row.parse(at)?,
+        username: row.text(at + 1)?,
+        email: row.text(at + 2)?,
+        full_name: row.opt_text(at + 3)?,
+        is_active: row.boolean(at + 4)?,
+        created_at: row.ts(at + 5)?,
+        updated_at: row.ts(at + 6)?,
+        last_login_at: row.opt_ts(at + 7)?,
+        preferred_llm: row.text(at + 8)?,
+        explainability_level: row.parse(at + 9)?,
+        metadata: row.json(at + 10)?,
+    })
+}
+
+/// The user with this id, within a transaction.
+pub(crate) fn load_user(conn: &Conn<'_>, id: UserId) -> Result<User> {
+    conn.row(
+        &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"),
+        &[&id.to_string()],
+        |row| user_from_row(row, 0),
+    )?
+    .ok_or_else(|| Error::not_found("user", id))
+}
+
+/// Fails with not-found unless the user exists.
+pub(crate) fn require_user(conn: &Conn<'_>, id: UserId) -> Result<()> {
+    if conn.exists("SELECT 1 FROM users WHERE id = ?1", &[&id.to_string()])? {
+        Ok(())
+    } else {
+        Err(Error::not_found("user", id))
+    }
+}
+
+impl SqliteStore {
+    fn find_user(&self, column: &str, value: &str) -> Result<User> {
+        self.db
+            .read(|c| {
+                c.row(
+                    &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.{column} = ?1"),
+                    &[&value],
+                    |row| user_from_row(row, 0),
+                )
+            })?
+            .ok_or_else(|| Error::not_found("user", value))
+    }
+}
+
+impl UserStore for SqliteStore {
+    fn create_user(&self, new: &NewUser) -> Result<User> {
+        let username = validate::username(&new.username)?;
+        let email = validate::email(&new.email)?;
+        let full_name = validate::optional_text("full_name", new.full_name.as_deref())?;
+        // Hashing is deliberately slow: do it before taking the write lock.
+        let hash = self.hasher.hash(&new.password)?;
+        let id = UserId::new();
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO users (id, username, email, password_hash, full_name, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                &[&id.to_string(), &username, &email, &hash, &full_name, &now],
+            )?;
+            c.execute(
+                "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE name = ?2",
+                &[&id.to_string(), &roles::VIEWER],
+            )?;
+            load_user(c, id)
+        })
+    }
+
+    fn user(&self, id: UserId) -> Result<User> {
+        self.db.read(|c| load_user(c, id))
+    }
+
+    fn user_by_email(&self, email: &str) -> Result<User> {
+        self.find_user("email", &email.trim().to_lowercase())
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<User> {
+        self.find_user("username", username.trim())
+    }
+
+    fn list_users(&self, query: &UserQuery) -> Result<Page<User>> {
+        let limit = validate::page_limit(query.limit)?;
+        let after = query
+            .cursor
+            .as_ref()
+            .map(cursor::decode2::<chatstore::Timestamp, UserId>)
+            .transpose()?;
+        let (after_created, after_id) = match after {
+            Some((created, id)) => (Some(created.to_string()), Some(id.to_string())),
+            None => (None, None),
+        };
+        let active = query.active.map(i64::from);
+        let users = self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "SELECT {USER_COLUMNS} FROM users u
+                     WHERE (?1 IS NULL OR u.is_active = ?1)
+                       AND (?2 IS NULL OR (u.created_at, u.id) > (?2, ?3))
+                     ORDER BY u.created_at, u.id LIMIT ?4"
+                ),
+                &[&active, &after_created, &after_id, &(i64::from(limit) + 1)],
+                |row| user_from_row(row, 0),
+            )
+        })?;
+        Ok(cursor::page(users, limit, |u| {
+            cursor::encode(&[&u.created_at, &u.id])
+        }))
+    }
+
+    fn authenticate(&self, login: &str, password: &Password) -> Result<User> {
+        let login = login.trim();
+        let found = self.db.read(|c| {
+            c.row(
+                &format!(
+                    "SELECT {USER_COLUMNS}, u.password_hash FROM users u
+                     WHERE u.email = lower(?1) OR u.username = ?1"
+                ),
+                &[&login],
+                |row| Ok((user_from_row(row, 0)?, row.text(11)?)),
+            )
+        })?;
+        let Some((user, stored_hash)) = found else {
+            self.hasher.verify_decoy(password);
+            return Err(Error::InvalidCredentials);
+        };
+        if !self.hasher.verify(password, &stored_hash)? {
+            return Err(Error::InvalidCredentials);
+        }
+        if !user.is_active {
+            return Err(Error::UserInactive);
+        }
+        let new_hash = if self.hasher.needs_rehash(&stored_hash) {
+            Some(self.hasher.hash(password)?)
+        } else {
+            None
+        };
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE users SET last_login_at = ?1,
+                        password_hash = coalesce(?2, password_hash)
+                 WHERE id = ?3",
+                &[&now, &new_hash, &user.id.to_string()],
+            )?;
+            load_user(c, user.id)
+        })
+    }
+
+    fn set_password(&self, id: UserId, password: &Password) -> Result<()> {
+        let hash = self.hasher.hash(password)?;
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+                &[&hash, &now, &id.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            crate::sessions::revoke_all(c, id, &now).map(drop)
+        })
+    }
+
+    fn set_user_active(&self, id: UserId, active: bool) -> Result<User> {
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET is_active = ?1, updated_at = ?2 WHERE id = ?3",
+                &[&active, &now, &id.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            if !active {
+                crate::sessions::revoke_all(c, id, &now)?;
+            }
+            load_user(c, id)
+        })
+    }
+
+    fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
+        let full_name = update
+            .full_name
+            .as_ref()
+            .map(|name| validate::optional_text("full_name", name.as_deref()))
+            .transpose()?;
+        let preferred_llm = update
+            .preferred_llm
+            .as_deref()
+            .map(|llm| validate::required_text("preferred_llm", llm))
+            .transpose()?;
+        let level = update.explainability_level.map(|l| l.as_str());
+        let metadata = update
+            .metadata
+            .as_ref()
+            .map(|m| validate::json_within("metadata", m, self.config.max_metadata_bytes))
+            .transpose()?;
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET
+                    full_name = CASE WHEN ?1 THEN ?2 ELSE full_name END,
+                    preferred_llm = coalesce(?3, preferred_llm),
+                    explainability_level = coalesce(?4, explainability_level),
+                    metadata = coalesce(?5, metadata),
+                    updated_at = ?6
+                 WHERE id = ?7",
+                &[
+                    &full_name.is_some(),
+                    &full_name.clone().flatten(),
+                    &preferred_llm,
+                    &level,
+                    &metadata,
+                    &now,
+                    &id.to_string(),
+                ],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            load_user(c, id)
+        })
+    }
+
+    fn delete_user(&self, id: UserId) -> Result<Cleanup> {
+        let user = id.to_string();
+        self.db.write(|c| {
+            require_user(c, id)?;
+            let messages_with_files =
+                crate::conversations::messages_with_files(c, "v.user_id = ?1", &[&user])?;
+            let documents = c.rows(
+                "SELECT id FROM documents WHERE owner_id = ?1",
+                &[&user],
+                |row| row.parse(0),
+            )?;
+            crate::documents::unselect_documents(c, &documents)?;
+            c.execute("DELETE FROM users WHERE id = ?1", &[&user])?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents,
+                deleted: 1,
+            })
+        })
+    }
+}

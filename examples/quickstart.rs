@@ -1,0 +1,164 @@
+//! The main job: open a store in a directory, register a user, log in, hold a short
+//! conversation with RAG metadata and a regenerated answer (a branch), search it, record
+//! token usage and print a usage report.
+//!
+//! ```text
+//! cargo run --example quickstart [DIRECTORY]     # default: ./quickstart-data
+//! ```
+//!
+//! Run it twice: the second run logs the same user in again and adds a conversation.
+
+use std::path::PathBuf;
+
+use chatstore::{
+    ConflictKind, ConversationQuery, ConversationStore, Error, MessageMetadata, MessageStore,
+    NewConversation, NewMessage, NewSession, NewUsage, NewUser, OperationType, Password,
+    SearchQuery, SearchStore, SessionStore, SourceRef, TimeRange, UsageStore, UserStore,
+};
+use chatstore_sqlite::SqliteStore;
+
+fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+
+    let directory = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("quickstart-data"));
+    std::fs::create_dir_all(&directory).map_err(|source| Error::Io {
+        path: directory.clone(),
+        source,
+    })?;
+    let store = SqliteStore::open_path(directory.join("chatstore.db"))?;
+    println!("opened {}", store.path().display());
+
+    // Register (or, on a second run, find) a user; log in; open a session.
+    let password = Password::new("correct horse battery staple");
+    let registration = NewUser {
+        full_name: Some("Ada Lovelace".into()),
+        ..NewUser::new("ada", "ada@example.com", password.expose())
+    };
+    match store.create_user(&registration) {
+        Ok(user) => println!("registered {} <{}>", user.username, user.email),
+        Err(Error::Conflict {
+            kind: ConflictKind::Unique,
+            ..
+        }) => println!("ada is already registered"),
+        Err(other) => return Err(other),
+    }
+    let ada = store.authenticate("ada@example.com", &password)?;
+    let (_session, token) = store.create_session(ada.id, &NewSession::default())?;
+    let (_, same) = store.validate_session(&token)?;
+    println!(
+        "logged in as {} (session valid for {})",
+        same.username, same.email
+    );
+
+    // A conversation with metadata, and an answer regenerated as a second branch.
+    let conversation = store.create_conversation(
+        ada.id,
+        &NewConversation {
+            llm_provider: Some("custom".into()),
+            llm_model: Some("deepseek-chat".into()),
+            ..NewConversation::titled("Account eligibility")
+        },
+    )?;
+    let question = store.append_message(
+        ada.id,
+        conversation.id,
+        &NewMessage::user("Who is eligible for a joint account?").with_metadata(MessageMetadata {
+            request_id: Some("req-1".into()),
+            ..MessageMetadata::default()
+        }),
+    )?;
+    let first_answer = store.append_message(
+        ada.id,
+        conversation.id,
+        &NewMessage::assistant("Any two adults who both pass the identity check.").with_metadata(
+            MessageMetadata {
+                request_id: Some("req-1".into()),
+                source: Some("llm_generation".into()),
+                tokens: Some(245),
+                model_name: Some("deepseek-chat".into()),
+                latency_ms: Some(1234),
+                confidence_score: Some(0.82),
+                sources: vec![SourceRef {
+                    id: chatstore::DocumentId::new(),
+                    filename: "accounts.pdf".into(),
+                    title: Some("Account rules".into()),
+                    relevance_score: 0.87,
+                    cited_text: Some("Joint accounts require two verified adults".into()),
+                    page: Some(5),
+                }],
+                ..MessageMetadata::default()
+            },
+        ),
+    )?;
+    let regenerated = store.append_message(
+        ada.id,
+        conversation.id,
+        &NewMessage::assistant(
+            "Two adults, each with verified identity, may open a joint account.",
+        )
+        .reply_to(question.id),
+    )?;
+    let alternatives = store.children(ada.id, question.id)?;
+    println!(
+        "conversation {:?}: {} messages, {} answers to the question (first {}, regenerated {})",
+        conversation.title.as_deref().unwrap_or(""),
+        store.conversation(ada.id, conversation.id)?.message_count,
+        alternatives.len(),
+        first_answer.seq,
+        regenerated.seq,
+    );
+    let branch = store.branch(ada.id, regenerated.id, 20)?;
+    for message in &branch {
+        println!("  [{}] {}", message.role, message.content);
+    }
+
+    // Full-text search across Ada's conversations.
+    for hit in store.search_messages(ada.id, &SearchQuery::new("joint account"))? {
+        println!(
+            "search hit in {:?}: {}",
+            hit.conversation_title.as_deref().unwrap_or(""),
+            hit.snippet
+        );
+    }
+
+    // Token usage and a report.
+    let mut usage = NewUsage::new("custom", "deepseek-chat", OperationType::Chat, 1_200, 245);
+    usage.conversation_id = Some(conversation.id);
+    usage.message_id = Some(first_answer.id);
+    store.record_usage(ada.id, &usage)?;
+    let mut embedding = NewUsage::new("ollama", "nomic-embed-text", OperationType::Embedding, 0, 0);
+    embedding.embedding_tokens = 5_000;
+    store.record_usage(ada.id, &embedding)?;
+
+    println!("usage by provider and operation:");
+    for row in store.usage_by_provider(ada.id, TimeRange::ALL)? {
+        println!(
+            "  {:<8} {:<10} {:>3} calls {:>7} tokens {:>7} embedding  ${:.6}",
+            row.provider,
+            row.operation_type,
+            row.totals.requests,
+            row.totals.total_tokens,
+            row.totals.embedding_tokens,
+            row.totals.cost
+        );
+    }
+    let page = store.list_conversations(ada.id, &ConversationQuery::default())?;
+    println!("ada has {} conversation(s):", page.items.len());
+    for conversation in page.items {
+        println!(
+            "  {} - {} messages, last at {}",
+            conversation.title.as_deref().unwrap_or_default(),
+            conversation.message_count,
+            conversation.last_activity_at()
+        );
+    }
+    store.revoke_session(&token)?;
+    Ok(())
+}
