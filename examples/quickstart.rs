@@ -156,7 +156,7 @@ fn main() -> Result<(), Error> {
             "  {} - {} messages, last at {}",
             conversation.title.as_deref().unwrap_or_default(),
             conversation.message_count,
-            conversation.last_activity_at()
+            conversation.last_activity_at
         );
     }
     store.revoke_session(&token)?;

@@ -77,6 +77,27 @@ impl Conversation {
     }
 }
 
+/// A conversation as a listing shows it: what a sidebar needs, read cheaply. Fetch the
+/// full [`Conversation`] with [`ConversationStore::conversation`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// Title (topic).
+    pub title: Option<String>,
+    /// Lifecycle status.
+    pub status: ConversationStatus,
+    /// Number of messages.
+    pub message_count: u64,
+    /// The last message's time, or the creation time before the first message: what
+    /// listings are ordered by, newest first.
+    pub last_activity_at: Timestamp,
+    /// Hidden from the default listing.
+    pub is_hidden: bool,
+    /// Hidden automatically for being idle.
+    pub auto_hidden: bool,
+}
+
 /// What creating a conversation takes; everything is optional.
 #[derive(Debug, Clone, Default)]
 pub struct NewConversation {
@@ -155,7 +176,7 @@ pub trait ConversationStore: Send + Sync {
         &self,
         user: UserId,
         query: &ConversationQuery,
-    ) -> Result<Page<Conversation>>;
+    ) -> Result<Page<ConversationSummary>>;
 
     /// Changes the title (`None` clears it).
     fn rename_conversation(

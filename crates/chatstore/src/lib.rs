@@ -60,8 +60,8 @@ pub use blob::{BlobKey, BlobStore, NoBlobStore};
 pub use cleanup::Cleanup;
 pub use config::{Config, RetryPolicy};
 pub use conversations::{
-    Conversation, ConversationQuery, ConversationStatus, ConversationStore, NewConversation,
-    Visibility,
+    Conversation, ConversationQuery, ConversationStatus, ConversationStore, ConversationSummary,
+    NewConversation, Visibility,
 };
 pub use documents::{
     Chunk, Document, DocumentAnalysis, DocumentQuery, DocumentScope, DocumentStore, DocumentUpdate,

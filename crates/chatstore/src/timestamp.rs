@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Month, OffsetDateTime};
 
 use crate::Error;
 
@@ -86,6 +86,8 @@ impl Timestamp {
         Duration::from_micros(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
 
+    /// Parses the stored form `YYYY-MM-DDTHH:MM:SS.ffffffZ` directly: this runs for every
+    /// timestamp column of every row read, so it avoids the general RFC 3339 parser.
     fn parse_fixed(text: &[u8]) -> Option<Timestamp> {
         if text.len() != 27 {
             return None;
@@ -102,22 +104,37 @@ impl Timestamp {
         if separators.iter().any(|&(at, byte)| text[at] != byte) {
             return None;
         }
-        let number = |from: usize, to: usize| -> Option<u32> {
-            text[from..to].iter().try_fold(0u32, |acc, &b| {
-                b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        let number = |from: usize, to: usize| -> Option<i64> {
+            text[from..to].iter().try_fold(0i64, |acc, &b| {
+                b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
             })
         };
-        let month = Month::try_from(number(5, 7)? as u8).ok()?;
-        let date = Date::from_calendar_date(number(0, 4)? as i32, month, number(8, 10)? as u8);
-        let time = Time::from_hms_micro(
-            number(11, 13)? as u8,
-            number(14, 16)? as u8,
-            number(17, 19)? as u8,
-            number(20, 26)?,
-        );
-        let value = PrimitiveDateTime::new(date.ok()?, time.ok()?).assume_utc();
-        Timestamp::from_unix_micros((value.unix_timestamp_nanos() / 1000) as i64).ok()
+        let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
+        let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
+        let month_ok = Month::try_from(month as u8).ok()?;
+        let valid = year >= 1
+            && (1..=i64::from(time::util::days_in_month(month_ok, year as i32))).contains(&day)
+            && hour < 24
+            && minute < 60
+            && second < 60;
+        if !valid {
+            return None;
+        }
+        let seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        Some(Timestamp(seconds * 1_000_000 + number(20, 26)?))
     }
+}
+
+/// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 impl fmt::Display for Timestamp {
@@ -282,6 +299,27 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_parse_agrees_with_the_rfc3339_parser(micros in MIN_MICROS..=MAX_MICROS) {
+            let t = Timestamp(micros);
+            let text = t.to_string();
+            let general = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                .map(Timestamp::from_offset_date_time)
+                .expect("RFC 3339");
+            proptest::prop_assert_eq!(Timestamp::parse_fixed(text.as_bytes()), Some(general));
+            proptest::prop_assert_eq!(general, t);
+        }
+    }
+
+    #[test]
+    fn leap_days_are_checked() {
+        assert!("2024-02-29T00:00:00.000000Z".parse::<Timestamp>().is_ok());
+        assert!("2023-02-29T00:00:00.000000Z".parse::<Timestamp>().is_err());
+        assert!("2023-04-31T00:00:00.000000Z".parse::<Timestamp>().is_err());
+        assert!("2023-04-30T24:00:00.000000Z".parse::<Timestamp>().is_err());
     }
 
     #[test]

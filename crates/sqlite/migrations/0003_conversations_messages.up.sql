@@ -25,8 +25,11 @@ CREATE TABLE conversations (
     selected_document_ids TEXT CHECK (selected_document_ids IS NULL OR json_valid(selected_document_ids))
 ) STRICT;
 
+-- The listing order; the trailing columns make it a covering index, so a listing reads
+-- only the index. (Appends rewrite the entry anyway: last_activity_at changes.)
 CREATE INDEX idx_conversations_user_activity
-    ON conversations(user_id, last_activity_at DESC, id DESC);
+    ON conversations(user_id, last_activity_at DESC, id DESC,
+                     status, is_hidden, auto_hidden, message_count, title);
 CREATE INDEX idx_conversations_deleted_at
     ON conversations(deleted_at) WHERE deleted_at IS NOT NULL;
 
@@ -46,12 +49,9 @@ CREATE TABLE messages (
     latency_ms             INTEGER,
     confidence_score       REAL,
     low_confidence_warning INTEGER NOT NULL DEFAULT 0 CHECK (low_confidence_warning IN (0, 1)),
-    retrieved_documents    TEXT CHECK (retrieved_documents IS NULL OR json_valid(retrieved_documents)),
-    sources                TEXT CHECK (sources IS NULL OR json_valid(sources)),
-    reasoning_chain        TEXT CHECK (reasoning_chain IS NULL OR json_valid(reasoning_chain)),
-    grounding_evidence     TEXT CHECK (grounding_evidence IS NULL OR json_valid(grounding_evidence)),
-    agents_involved        TEXT CHECK (agents_involved IS NULL OR json_valid(agents_involved)),
-    extra                  TEXT CHECK (extra IS NULL OR json_valid(extra)),
+    -- JSON object with the list-shaped metadata (retrieved_documents, sources,
+    -- reasoning_chain, grounding_evidence, agents_involved, extra); NULL when all are empty.
+    rag_metadata           TEXT CHECK (rag_metadata IS NULL OR json_valid(rag_metadata)),
     -- Attachment metadata (JSON array); the bytes live in the blob store.
     files                  TEXT CHECK (files IS NULL OR json_valid(files)),
     created_at             TEXT NOT NULL,
@@ -68,13 +68,13 @@ END;
 -- The seeds' msg_metadata column, for people reading the database by hand.
 CREATE VIEW messages_with_metadata AS
 SELECT id, conversation_id, seq, parent_id, role, content, created_at,
-       json_object(
-           'request_id', request_id, 'source', source, 'tokens', tokens,
-           'model_name', model_name, 'latency_ms', latency_ms,
-           'confidence_score', confidence_score,
-           'low_confidence_warning', json(CASE low_confidence_warning WHEN 1 THEN 'true' ELSE 'false' END),
-           'retrieved_documents', json(retrieved_documents), 'sources', json(sources),
-           'reasoning_chain', json(reasoning_chain), 'grounding_evidence', json(grounding_evidence),
-           'agents_involved', json(agents_involved), 'extra', json(extra)
+       json_patch(
+           json_object(
+               'request_id', request_id, 'source', source, 'tokens', tokens,
+               'model_name', model_name, 'latency_ms', latency_ms,
+               'confidence_score', confidence_score,
+               'low_confidence_warning', json(CASE low_confidence_warning WHEN 1 THEN 'true' ELSE 'false' END)
+           ),
+           coalesce(rag_metadata, '{}')
        ) AS msg_metadata
 FROM messages;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use chatstore::{
     Cleanup, ConflictKind, Conversation, ConversationId, ConversationQuery, ConversationStatus,
-    ConversationStore, DocumentId, Error, MessageId, NewConversation, Page, Result, Timestamp,
-    UserId, Visibility, validate,
+    ConversationStore, ConversationSummary, DocumentId, Error, MessageId, NewConversation, Page,
+    Result, Timestamp, UserId, Visibility, validate,
 };
 use rusqlite::{Row, ToSql};
 
@@ -23,6 +23,59 @@ const CONVERSATION_COLUMNS: &str = "v.id, v.user_id, v.title, v.status, v.messag
 
 /// Every status but deleted: what the editing operations accept.
 const LIVE: &[ConversationStatus] = &[Active, Archived, Closed];
+
+/// The listing query. Its text never changes, so it is prepared once per connection:
+/// statuses are a bit mask (?2, see [`status_mask`]), visibility a range of `is_hidden`
+/// (?3 to ?4), and the page size a parameter written `?5 + 0` (a bare `LIMIT ?` makes
+/// SQLite re-prepare the statement on every run).
+macro_rules! list_sql {
+    ($keyset:literal) => {
+        concat!(
+            "SELECT v.id, v.title, v.status, v.message_count, v.last_activity_at, v.is_hidden,
+                    v.auto_hidden
+             FROM conversations v
+             WHERE v.user_id = ?1
+               AND (?2 & CASE v.status WHEN 'active' THEN 1 WHEN 'archived' THEN 2
+                                       WHEN 'closed' THEN 4 ELSE 8 END) <> 0
+               AND v.is_hidden BETWEEN ?3 AND ?4",
+            $keyset,
+            " ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?5 + 0"
+        )
+    };
+}
+
+/// The first page of a listing.
+const LIST_FIRST_PAGE: &str = list_sql!("");
+/// A later page: rows after the cursor (?6, ?7).
+const LIST_NEXT_PAGE: &str = list_sql!(" AND (v.last_activity_at, v.id) < (?6, ?7)");
+
+/// The bit mask of the statuses a listing shows (every status but deleted when none are
+/// named).
+fn status_mask(statuses: &[ConversationStatus]) -> i64 {
+    let bit = |status: &ConversationStatus| match status {
+        Active => 1,
+        Archived => 2,
+        Closed => 4,
+        Deleted => 8,
+    };
+    if statuses.is_empty() {
+        1 | 2 | 4
+    } else {
+        statuses.iter().map(bit).fold(0, |mask, b| mask | b)
+    }
+}
+
+fn summary_from_row(row: &Row<'_>) -> Result<ConversationSummary> {
+    Ok(ConversationSummary {
+        id: row.parse(0)?,
+        title: row.opt_text(1)?,
+        status: row.parse(2)?,
+        message_count: row.uint(3)?,
+        last_activity_at: row.ts(4)?,
+        is_hidden: row.boolean(5)?,
+        auto_hidden: row.boolean(6)?,
+    })
+}
 
 fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
     Ok(Conversation {
@@ -186,19 +239,12 @@ impl ConversationStore for SqliteStore {
         &self,
         user: UserId,
         query: &ConversationQuery,
-    ) -> Result<Page<Conversation>> {
+    ) -> Result<Page<ConversationSummary>> {
         let limit = validate::page_limit(query.limit)?;
-        // Status words come from the enum, never from the caller's text.
-        let statuses = if query.statuses.is_empty() {
-            "v.status <> 'deleted'".to_owned()
-        } else {
-            let words: Vec<String> = query.statuses.iter().map(|s| format!("'{s}'")).collect();
-            format!("v.status IN ({})", words.join(", "))
-        };
-        let visibility = match query.visibility {
-            Visibility::Visible => " AND v.is_hidden = 0",
-            Visibility::Hidden => " AND v.is_hidden = 1",
-            Visibility::All => "",
+        let (hidden_from, hidden_to) = match query.visibility {
+            Visibility::Visible => (0, 0),
+            Visibility::Hidden => (1, 1),
+            Visibility::All => (0, 1),
         };
         let after = query
             .cursor
@@ -206,24 +252,20 @@ impl ConversationStore for SqliteStore {
             .map(cursor::decode2::<Timestamp, ConversationId>)
             .transpose()?
             .map(|(at, id)| (at.to_string(), id.to_string()));
-        let keyset = if after.is_some() {
-            " AND (v.last_activity_at, v.id) < (?3, ?4)"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations v
-             WHERE v.user_id = ?1 AND {statuses}{visibility}{keyset}
-             ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?2"
-        );
-        let user_text = user.to_string();
-        let fetch = i64::from(limit) + 1;
-        let items = self.db.read(|c| match &after {
-            Some((at, id)) => c.rows(&sql, &[&user_text, &fetch, at, id], conversation_from_row),
-            None => c.rows(&sql, &[&user_text, &fetch], conversation_from_row),
+        let (user_text, mask, fetch) = (user.to_string(), status_mask(&query.statuses), limit + 1);
+        let items = self.db.read(|c| {
+            let first: [&dyn ToSql; 5] = [&user_text, &mask, &hidden_from, &hidden_to, &fetch];
+            match &after {
+                None => c.rows(LIST_FIRST_PAGE, &first, summary_from_row),
+                Some((at, id)) => {
+                    let mut next = first.to_vec();
+                    next.extend_from_slice(&[at as &dyn ToSql, id]);
+                    c.rows(LIST_NEXT_PAGE, &next, summary_from_row)
+                }
+            }
         })?;
         Ok(cursor::page(items, limit, |v| {
-            cursor::encode(&[&v.last_activity_at(), &v.id])
+            cursor::encode(&[&v.last_activity_at, &v.id])
         }))
     }
 
@@ -435,5 +477,28 @@ impl ConversationStore for SqliteStore {
                 )
             })
             .map(|n| n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::{assert_prepared_once, scratch};
+
+    #[test]
+    fn listing_statements_are_prepared_once() {
+        let (_dir, _store, conn) = scratch();
+        let user = UserId::new().to_string();
+        let first: [&dyn ToSql; 5] = [&user, &7, &0, &0, &51];
+        assert_prepared_once(&conn, LIST_FIRST_PAGE, &first);
+        let next: [&dyn ToSql; 7] = [&user, &7, &0, &1, &51, &"2026-01-01T00:00:00.000000Z", &"x"];
+        assert_prepared_once(&conn, LIST_NEXT_PAGE, &next);
+    }
+
+    #[test]
+    fn status_masks() {
+        assert_eq!(status_mask(&[]), 7);
+        assert_eq!(status_mask(&[Deleted]), 8);
+        assert_eq!(status_mask(&[Active, Closed]), 5);
     }
 }

@@ -8,6 +8,10 @@
 //! Every write is one transaction that takes the write lock up front (`BEGIN IMMEDIATE`),
 //! commits or rolls back as a whole, and is retried with exponential backoff if another
 //! process holds the lock. Reads are never retried: they fail fast.
+//!
+//! Statements are prepared once per connection and cached. Page sizes are written into
+//! the SQL as integer literals (after validation) rather than bound: SQLite re-prepares a
+//! statement whose `LIMIT` is a bound parameter every time it runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -18,6 +22,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 
 use crate::errors::{SqliteResultExt, from_sqlite};
+use crate::pool::ReaderManager;
 use crate::slow_log::SlowLog;
 
 /// Statements kept prepared per connection (the hot paths use about thirty).
@@ -76,7 +81,7 @@ pub(crate) struct Db {
     path: PathBuf,
     settings: ConnectionSettings,
     writer: Mutex<Option<Connection>>,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+    readers: r2d2::Pool<ReaderManager>,
     retry: RetryPolicy,
     slow: SlowLog,
 }
@@ -104,9 +109,10 @@ impl Db {
         let readers = r2d2::Pool::builder()
             .max_size(config.pool_size)
             .min_idle(Some(1))
+            .max_lifetime(None)
             .connection_timeout(config.pool_timeout)
-            .test_on_check_out(true)
-            .build(manager)
+            .test_on_check_out(false)
+            .build(ReaderManager(manager))
             .map_err(|e| Error::Unavailable {
                 detail: format!("cannot open reader connections to {}: {e}", path.display()),
             })?;
@@ -128,13 +134,17 @@ impl Db {
     /// Runs `f` on a reader connection. Statements see the latest committed data; use
     /// [`Db::read_snapshot`] when several statements must agree.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
-        let conn = self.readers.get().map_err(|e| Error::Unavailable {
+        let reader = self.readers.get().map_err(|e| Error::Unavailable {
             detail: format!("no free database connection: {e}"),
         })?;
-        f(&Conn {
-            inner: &conn,
+        let result = f(&Conn {
+            inner: &reader.conn,
             slow: self.slow,
-        })
+        });
+        if is_connection_failure(&result) {
+            reader.mark_broken();
+        }
+        result
     }
 
     /// Runs `f` in a read transaction: every statement sees the same snapshot.
@@ -176,15 +186,20 @@ impl Db {
             inner: conn,
             slow: self.slow,
         });
-        if matches!(
-            result,
-            Err(Error::Unavailable { .. }) | Err(Error::Corrupt { .. })
-        ) {
+        if is_connection_failure(&result) {
             // Reopen on next use rather than keep a connection that may be broken.
             *guard = None;
         }
         result
     }
+}
+
+/// True for the errors after which a connection is not trusted again.
+fn is_connection_failure<T>(result: &Result<T>) -> bool {
+    matches!(
+        result,
+        Err(Error::Unavailable { .. } | Error::Corrupt { .. })
+    )
 }
 
 /// A connection with timed, parameterised statement helpers.
@@ -259,5 +274,50 @@ impl Conn<'_> {
             tracing::error!(error = %from_sqlite(error), "rollback failed");
         }
         result
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chatstore::{Config, PasswordParams};
+    use rusqlite::{Connection, StatementStatus, ToSql};
+
+    use crate::SqliteStore;
+
+    /// A migrated database in a temporary directory, and a separate connection to it.
+    pub(crate) fn scratch() -> (tempfile::TempDir, SqliteStore, Connection) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("scratch.db");
+        let config =
+            Config::new(path.to_string_lossy()).password_params(PasswordParams::fast_for_tests());
+        let store = SqliteStore::open(config).expect("store opens");
+        let conn = Connection::open(&path).expect("second connection");
+        (dir, store, conn)
+    }
+
+    /// Runs `sql` several times with `params` and checks SQLite never had to prepare it
+    /// again (which it does, for example, for a bare `LIMIT ?`).
+    pub(crate) fn assert_prepared_once(conn: &Connection, sql: &str, params: &[&dyn ToSql]) {
+        let mut statement = conn.prepare(sql).expect("statement prepares");
+        for _ in 0..3 {
+            let mut rows = statement.query(params).expect("statement runs");
+            while rows.next().expect("rows step").is_some() {}
+        }
+        assert_eq!(statement.get_status(StatementStatus::RePrepare), 0, "{sql}");
+    }
+
+    #[test]
+    fn a_bare_limit_parameter_would_be_prepared_again() {
+        let (_dir, _store, conn) = scratch();
+        let mut statement = conn
+            .prepare("SELECT id FROM users LIMIT ?1")
+            .expect("statement prepares");
+        for _ in 0..3 {
+            statement.query([5]).expect("runs").next().expect("steps");
+        }
+        assert!(
+            statement.get_status(StatementStatus::RePrepare) > 0,
+            "SQLite no longer re-prepares for LIMIT ?; the `?N + 0` workaround can go"
+        );
     }
 }

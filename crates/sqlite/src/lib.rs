@@ -46,6 +46,7 @@ mod errors;
 mod maintenance;
 mod messages;
 mod migrate;
+mod pool;
 mod rbac;
 mod row;
 mod search;

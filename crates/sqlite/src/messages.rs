@@ -5,10 +5,14 @@
 //! parent, insert the message (a trigger adds it to the full-text index).
 
 use chatstore::{
-    ConflictKind, ConversationId, Error, Message, MessageId, MessageMetadata, MessageQuery,
-    MessageRole, MessageStore, NewMessage, Order, Page, Result, RoleCounts, UserId, validate,
+    ConflictKind, ConversationId, Error, GroundingEvidence, Message, MessageId, MessageMetadata,
+    MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page, ReasoningStep, Result,
+    RetrievedDocument, RoleCounts, SourceRef, UserId, validate,
 };
 use rusqlite::{Row, ToSql};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::LazyLock;
 
 use crate::SqliteStore;
 use crate::conversations::load_conversation;
@@ -16,36 +20,67 @@ use crate::cursor;
 use crate::db::Conn;
 use crate::row::{RowExt, json_or_null};
 
-pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.parent_id, m.role, \
-     m.content, m.request_id, m.source, m.tokens, m.model_name, m.latency_ms, \
-     m.confidence_score, m.low_confidence_warning, m.retrieved_documents, m.sources, \
-     m.reasoning_chain, m.grounding_evidence, m.agents_involved, m.extra, m.created_at";
+/// The columns [`message_from_row`] reads, the conversation id last so that readers that
+/// already know it can skip decoding it.
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.seq, m.parent_id, m.role, m.content, \
+     m.request_id, m.source, m.tokens, m.model_name, m.latency_ms, m.confidence_score, \
+     m.low_confidence_warning, m.rag_metadata, m.created_at, m.conversation_id";
 
-fn message_from_row(row: &Row<'_>) -> Result<Message> {
+/// The list-shaped metadata, stored together as one JSON object (`rag_metadata`): most
+/// messages have none of it, and one NULL column is cheaper to read than six.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(default)]
+struct RagMetadata {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    retrieved_documents: Vec<RetrievedDocument>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<SourceRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasoning_chain: Vec<ReasoningStep>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grounding_evidence: Option<GroundingEvidence>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    agents_involved: Vec<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    extra: Map<String, Value>,
+}
+
+/// Reads a message from [`MESSAGE_COLUMNS`]; `conversation` is its conversation when the
+/// caller already knows it.
+fn message_from_row(row: &Row<'_>, conversation: Option<ConversationId>) -> Result<Message> {
+    let rag: RagMetadata = row.json(12)?;
     Ok(Message {
         id: row.parse(0)?,
-        conversation_id: row.parse(1)?,
-        seq: row.uint(2)?,
-        parent_id: row.opt_parse(3)?,
-        role: row.parse(4)?,
-        content: row.text(5)?,
-        metadata: MessageMetadata {
-            request_id: row.opt_text(6)?,
-            source: row.opt_text(7)?,
-            tokens: row.opt_uint(8)?,
-            model_name: row.opt_text(9)?,
-            latency_ms: row.opt_uint(10)?,
-            confidence_score: row.opt_real(11)?,
-            low_confidence_warning: row.boolean(12)?,
-            retrieved_documents: row.json(13)?,
-            sources: row.json(14)?,
-            reasoning_chain: row.json(15)?,
-            grounding_evidence: row.opt_json(16)?,
-            agents_involved: row.json(17)?,
-            extra: row.json(18)?,
+        conversation_id: match conversation {
+            Some(id) => id,
+            None => row.parse(14)?,
         },
-        created_at: row.ts(19)?,
+        seq: row.uint(1)?,
+        parent_id: row.opt_parse(2)?,
+        role: row.parse(3)?,
+        content: row.text(4)?,
+        metadata: MessageMetadata {
+            request_id: row.opt_text(5)?,
+            source: row.opt_text(6)?,
+            tokens: row.opt_uint(7)?,
+            model_name: row.opt_text(8)?,
+            latency_ms: row.opt_uint(9)?,
+            confidence_score: row.opt_real(10)?,
+            low_confidence_warning: row.boolean(11)?,
+            retrieved_documents: rag.retrieved_documents,
+            sources: rag.sources,
+            reasoning_chain: rag.reasoning_chain,
+            grounding_evidence: rag.grounding_evidence,
+            agents_involved: rag.agents_involved,
+            extra: rag.extra,
+        },
+        created_at: row.ts(13)?,
     })
+}
+
+/// Maps rows whose conversation the caller does not know.
+fn any_message(row: &Row<'_>) -> Result<Message> {
+    message_from_row(row, None)
 }
 
 /// The user's message (through its conversation), or not-found.
@@ -57,33 +92,31 @@ pub(crate) fn load_message(conn: &Conn<'_>, user: UserId, id: MessageId) -> Resu
              WHERE m.id = ?1 AND v.user_id = ?2"
         ),
         &[&id.to_string(), &user.to_string()],
-        message_from_row,
+        any_message,
     )?
     .ok_or_else(|| Error::not_found("message", id))
 }
 
-/// The message's metadata as column values, checked.
-struct EncodedMetadata {
-    retrieved_documents: Option<String>,
-    sources: Option<String>,
-    reasoning_chain: Option<String>,
-    grounding_evidence: Option<String>,
-    agents_involved: Option<String>,
-    extra: Option<String>,
-}
-
-impl EncodedMetadata {
-    fn new(metadata: &MessageMetadata, max_bytes: usize) -> Result<EncodedMetadata> {
-        metadata.validate(max_bytes)?;
-        Ok(EncodedMetadata {
-            retrieved_documents: json_or_null(&metadata.retrieved_documents)?,
-            sources: json_or_null(&metadata.sources)?,
-            reasoning_chain: json_or_null(&metadata.reasoning_chain)?,
-            grounding_evidence: json_or_null(&metadata.grounding_evidence)?,
-            agents_involved: json_or_null(&metadata.agents_involved)?,
-            extra: json_or_null(&metadata.extra)?,
-        })
+/// Checks the metadata and encodes its list-shaped part for the `rag_metadata` column.
+fn encode_rag(metadata: &MessageMetadata, max_bytes: usize) -> Result<Option<String>> {
+    metadata.validate(max_bytes)?;
+    let empty = metadata.retrieved_documents.is_empty()
+        && metadata.sources.is_empty()
+        && metadata.reasoning_chain.is_empty()
+        && metadata.grounding_evidence.is_none()
+        && metadata.agents_involved.is_empty()
+        && metadata.extra.is_empty();
+    if empty {
+        return Ok(None);
     }
+    json_or_null(&RagMetadata {
+        retrieved_documents: metadata.retrieved_documents.clone(),
+        sources: metadata.sources.clone(),
+        reasoning_chain: metadata.reasoning_chain.clone(),
+        grounding_evidence: metadata.grounding_evidence.clone(),
+        agents_involved: metadata.agents_involved.clone(),
+        extra: metadata.extra.clone(),
+    })
 }
 
 fn check_content(content: &str, max_bytes: usize) -> Result<()> {
@@ -116,7 +149,9 @@ impl SqliteStore {
         let mut params: Vec<&dyn ToSql> = vec![&ids.0, &ids.1];
         params.extend_from_slice(extra);
         self.db.read(|c| {
-            let found = c.rows(sql, &params, message_from_row)?;
+            let found = c.rows(sql, &params, |row| {
+                message_from_row(row, Some(conversation))
+            })?;
             if found.is_empty() {
                 load_conversation(c, user, conversation)?;
             }
@@ -128,6 +163,14 @@ impl SqliteStore {
 /// `WHERE` condition restricting `m` to conversation ?1 of user ?2.
 const OWNED: &str = "m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations v WHERE v.id = ?1 AND v.user_id = ?2)";
 
+/// The last ?3 messages, newest first. (`?3 + 0`: a bare `LIMIT ?` makes SQLite
+/// re-prepare the statement on every run.)
+static LAST_MESSAGES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED} ORDER BY m.seq DESC LIMIT ?3 + 0"
+    )
+});
+
 impl MessageStore for SqliteStore {
     fn append_message(
         &self,
@@ -136,7 +179,7 @@ impl MessageStore for SqliteStore {
         message: &NewMessage,
     ) -> Result<Message> {
         check_content(&message.content, self.config.max_message_bytes)?;
-        let encoded = EncodedMetadata::new(&message.metadata, self.config.max_metadata_bytes)?;
+        let rag = encode_rag(&message.metadata, self.config.max_metadata_bytes)?;
         let meta = &message.metadata;
         let id = MessageId::new();
         let now = self.now();
@@ -186,10 +229,8 @@ impl MessageStore for SqliteStore {
             c.execute(
                 "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
                      request_id, source, tokens, model_name, latency_ms, confidence_score,
-                     low_confidence_warning, retrieved_documents, sources, reasoning_chain,
-                     grounding_evidence, agents_involved, extra, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19, ?20)",
+                     low_confidence_warning, rag_metadata, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 &[
                     &id_text,
                     &conversation_text,
@@ -206,12 +247,7 @@ impl MessageStore for SqliteStore {
                         .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
                     &meta.confidence_score,
                     &meta.low_confidence_warning,
-                    &encoded.retrieved_documents,
-                    &encoded.sources,
-                    &encoded.reasoning_chain,
-                    &encoded.grounding_evidence,
-                    &encoded.agents_involved,
-                    &encoded.extra,
+                    &rag,
                     &now_text,
                 ],
             )?;
@@ -239,16 +275,8 @@ impl MessageStore for SqliteStore {
         conversation: ConversationId,
         n: u32,
     ) -> Result<Vec<Message>> {
-        let n = i64::from(validate::page_limit(n)?);
-        let mut messages = self.conversation_messages(
-            user,
-            conversation,
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED}
-                 ORDER BY m.seq DESC LIMIT ?3"
-            ),
-            &[&n],
-        )?;
+        let n = validate::page_limit(n)?;
+        let mut messages = self.conversation_messages(user, conversation, &LAST_MESSAGES, &[&n])?;
         messages.reverse();
         Ok(messages)
     }
@@ -271,9 +299,10 @@ impl MessageStore for SqliteStore {
             conversation,
             &format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED} AND m.seq {compare} ?3
-                 ORDER BY m.seq {direction} LIMIT ?4"
+                 ORDER BY m.seq {direction} LIMIT {}",
+                limit + 1
             ),
-            &[&after, &(i64::from(limit) + 1)],
+            &[&after],
         )?;
         Ok(cursor::page(items, limit, |m| cursor::encode(&[&m.seq])))
     }
@@ -296,7 +325,7 @@ impl MessageStore for SqliteStore {
                      ORDER BY chain.depth DESC"
                 ),
                 &[&leaf.to_string(), &user.to_string(), &limit],
-                message_from_row,
+                any_message,
             )
         })?;
         if found.is_empty() {
@@ -314,7 +343,7 @@ impl MessageStore for SqliteStore {
                      WHERE m.conversation_id = ?1 AND m.parent_id = ?2 ORDER BY m.seq"
                 ),
                 &[&parent.conversation_id.to_string(), &parent.id.to_string()],
-                message_from_row,
+                |row| message_from_row(row, Some(parent.conversation_id)),
             )
         })
     }
@@ -364,5 +393,18 @@ impl MessageStore for SqliteStore {
             ),
             &[&source],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::tests::{assert_prepared_once, scratch};
+
+    #[test]
+    fn last_messages_statement_is_prepared_once() {
+        let (_dir, _store, conn) = scratch();
+        let ids = (ConversationId::new().to_string(), UserId::new().to_string());
+        assert_prepared_once(&conn, &LAST_MESSAGES, &[&ids.0, &ids.1, &20]);
     }
 }

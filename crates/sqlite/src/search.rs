@@ -27,7 +27,7 @@ fn match_expression(text: &str) -> Result<String> {
 impl SearchStore for SqliteStore {
     fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         let expression = match_expression(&query.text)?;
-        let limit = i64::from(validate::page_limit(query.limit)?);
+        let limit = validate::page_limit(query.limit)?;
         for (field, marker) in [
             ("highlight_start", &query.highlight_start),
             ("highlight_end", &query.highlight_end),
@@ -39,14 +39,13 @@ impl SearchStore for SqliteStore {
         let conversation = query.conversation.map(|c| c.to_string());
         let role = query.role.map(|r| r.as_str());
         let user_text = user.to_string();
-        let params: [&dyn ToSql; 7] = [
+        let params: [&dyn ToSql; 6] = [
             &expression,
             &user_text,
             &query.highlight_start,
             &query.highlight_end,
             &conversation,
             &role,
-            &limit,
         ];
         self.db.read(|c| {
             c.rows(
@@ -59,7 +58,7 @@ impl SearchStore for SqliteStore {
                      JOIN conversations v ON v.id = m.conversation_id
                      WHERE messages_fts MATCH ?1 AND v.user_id = ?2 AND v.status <> 'deleted'
                        AND (?5 IS NULL OR v.id = ?5) AND (?6 IS NULL OR m.role = ?6)
-                     ORDER BY rank LIMIT ?7"
+                     ORDER BY rank LIMIT {limit}"
                 ),
                 &params,
                 |row| {
