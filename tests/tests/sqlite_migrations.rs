@@ -1,0 +1,157 @@
+//! Schema migrations: ordered, recorded, idempotent on re-open, reversible, and refusing
+//! a database newer than the code.
+
+use chatstore::{ConversationStore, Error, MaintenanceStore, NewConversation, NewUser, UserStore};
+use chatstore_sqlite::{LATEST_VERSION, MIGRATIONS};
+use chatstore_tests::TempSqlite;
+use rusqlite::Connection;
+
+fn config() -> chatstore::Config {
+    chatstore::conformance::test_config().0
+}
+
+fn tables(path: &std::path::Path) -> Vec<String> {
+    let conn = Connection::open(path).expect("open");
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .expect("prepare");
+    statement
+        .query_map([], |row| row.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[test]
+fn a_new_database_is_at_the_latest_version_with_every_migration_recorded() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    assert_eq!(store.schema_version().expect("version"), LATEST_VERSION);
+    let conn = Connection::open(db.path()).expect("open");
+    let recorded: Vec<(u32, String)> = conn
+        .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+        .expect("prepare")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let expected: Vec<(u32, String)> = MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.name.to_owned()))
+        .collect();
+    assert_eq!(recorded, expected);
+    assert!(
+        MIGRATIONS
+            .windows(2)
+            .all(|w| w[1].version == w[0].version + 1)
+    );
+}
+
+#[test]
+fn reopening_applies_nothing_and_keeps_data() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    let user = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
+        .expect("user");
+    drop(store);
+    let schema_before = tables(&db.path());
+    let store = db.open_sqlite(config()).expect("re-opens");
+    assert_eq!(tables(&db.path()), schema_before);
+    assert_eq!(
+        store.user(user.id).expect("still there").email,
+        "ada@example.com"
+    );
+}
+
+#[test]
+fn every_migration_goes_down_and_up_again() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    let full = tables(&db.path());
+    for version in (0..LATEST_VERSION).rev() {
+        store.migrate_to(version).expect("down");
+        assert_eq!(store.schema_version().expect("version"), version);
+    }
+    assert_eq!(tables(&db.path()), vec!["schema_migrations".to_owned()]);
+    for version in 1..=LATEST_VERSION {
+        store.migrate_to(version).expect("up");
+        assert_eq!(store.schema_version().expect("version"), version);
+    }
+    assert_eq!(tables(&db.path()), full);
+    let user = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
+        .expect("works after");
+    store
+        .create_conversation(user.id, &NewConversation::titled("again"))
+        .expect("works after");
+}
+
+#[test]
+fn migrating_beyond_the_latest_version_is_refused() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    assert!(matches!(
+        store.migrate_to(LATEST_VERSION + 1),
+        Err(Error::Validation { .. })
+    ));
+    assert_eq!(store.schema_version().expect("version"), LATEST_VERSION);
+}
+
+#[test]
+fn a_newer_schema_is_a_clear_error_not_a_downgrade() {
+    let db = TempSqlite::new();
+    drop(db.open_sqlite(config()).expect("opens"));
+    let conn = Connection::open(db.path()).expect("open");
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (?1, 'from_the_future', 'x', '2030-01-01T00:00:00.000000Z')",
+        [LATEST_VERSION + 1],
+    )
+    .expect("pretend a newer chatstore wrote it");
+    let schema_before = tables(&db.path());
+    match db.open_sqlite(config()) {
+        Err(Error::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (LATEST_VERSION + 1, LATEST_VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    assert_eq!(tables(&db.path()), schema_before, "nothing dropped");
+}
+
+#[test]
+fn an_applied_migration_that_differs_from_the_code_is_reported() {
+    let db = TempSqlite::new();
+    drop(db.open_sqlite(config()).expect("opens"));
+    let conn = Connection::open(db.path()).expect("open");
+    conn.execute(
+        "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2",
+        [],
+    )
+    .expect("tamper");
+    assert!(matches!(
+        db.open_sqlite(config()),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_failing_migration_is_rolled_back_whole() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    store.migrate_to(2).expect("down to 2");
+    // Make migration 3 fail halfway: its first table is created, its second clashes.
+    let conn = Connection::open(db.path()).expect("open");
+    conn.execute_batch("CREATE TABLE messages (x)")
+        .expect("obstacle");
+    let before = tables(&db.path());
+    match store.migrate_to(3) {
+        Err(Error::Migration { version: 3, .. }) => {}
+        other => panic!("expected migration 3 to fail, got {other:?}"),
+    }
+    assert_eq!(
+        tables(&db.path()),
+        before,
+        "the half-applied migration left nothing"
+    );
+    assert_eq!(store.schema_version().expect("version"), 2);
+}
