@@ -9,9 +9,9 @@
 //! commits or rolls back as a whole, and is retried with exponential backoff if another
 //! process holds the lock. Reads are never retried: they fail fast.
 //!
-//! Statements are prepared once per connection and cached. Page sizes are written into
-//! the SQL as integer literals (after validation) rather than bound: SQLite re-prepares a
-//! statement whose `LIMIT` is a bound parameter every time it runs.
+//! Statements are prepared once per connection and cached. Page sizes are bound as
+//! `LIMIT ?N + 0`: SQLite re-prepares a statement whose `LIMIT` is a bare parameter every
+//! time it runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};

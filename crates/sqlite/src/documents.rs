@@ -237,7 +237,7 @@ impl DocumentStore for SqliteStore {
             .transpose()?
             .map(|(at, id)| (at.to_string(), id.to_string()));
         let keyset = if after.is_some() {
-            " AND (d.uploaded_at, d.id) < (?4, ?5)"
+            " AND (d.uploaded_at, d.id) < (?5, ?6)"
         } else {
             ""
         };
@@ -245,16 +245,16 @@ impl DocumentStore for SqliteStore {
             "SELECT {DOCUMENT_COLUMNS} FROM documents d
              WHERE {} AND (?2 IS NULL OR d.scope = ?2)
                AND (?3 IS NULL OR d.processing_status = ?3){keyset}
-             ORDER BY d.uploaded_at DESC, d.id DESC LIMIT {}",
+             ORDER BY d.uploaded_at DESC, d.id DESC LIMIT ?4 + 0",
             visible_to("?1"),
-            limit + 1
         );
         let user_text = user.to_string();
         let scope = query.scope.map(|s| s.as_str());
         let status = query.status.map(|s| s.as_str());
         let (after_at, after_id) = after.unzip();
-        let params: [&dyn ToSql; 5] = [&user_text, &scope, &status, &after_at, &after_id];
-        let used = if after_at.is_some() { 5 } else { 3 };
+        let fetch = limit + 1;
+        let params: [&dyn ToSql; 6] = [&user_text, &scope, &status, &fetch, &after_at, &after_id];
+        let used = if after_at.is_some() { 6 } else { 4 };
         let items = self
             .db
             .read(|c| c.rows(&sql, &params[..used], document_from_row))?;

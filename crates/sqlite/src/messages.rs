@@ -299,10 +299,9 @@ impl MessageStore for SqliteStore {
             conversation,
             &format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE {OWNED} AND m.seq {compare} ?3
-                 ORDER BY m.seq {direction} LIMIT {}",
-                limit + 1
+                 ORDER BY m.seq {direction} LIMIT ?4 + 0"
             ),
-            &[&after],
+            &[&after, &(limit + 1)],
         )?;
         Ok(cursor::page(items, limit, |m| cursor::encode(&[&m.seq])))
     }

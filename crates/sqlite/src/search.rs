@@ -39,13 +39,14 @@ impl SearchStore for SqliteStore {
         let conversation = query.conversation.map(|c| c.to_string());
         let role = query.role.map(|r| r.as_str());
         let user_text = user.to_string();
-        let params: [&dyn ToSql; 6] = [
+        let params: [&dyn ToSql; 7] = [
             &expression,
             &user_text,
             &query.highlight_start,
             &query.highlight_end,
             &conversation,
             &role,
+            &limit,
         ];
         self.db.read(|c| {
             c.rows(
@@ -58,7 +59,7 @@ impl SearchStore for SqliteStore {
                      JOIN conversations v ON v.id = m.conversation_id
                      WHERE messages_fts MATCH ?1 AND v.user_id = ?2 AND v.status <> 'deleted'
                        AND (?5 IS NULL OR v.id = ?5) AND (?6 IS NULL OR m.role = ?6)
-                     ORDER BY rank LIMIT {limit}"
+                     ORDER BY rank LIMIT ?7 + 0"
                 ),
                 &params,
                 |row| {

@@ -118,10 +118,9 @@ impl UserStore for SqliteStore {
                     "SELECT {USER_COLUMNS} FROM users u
                      WHERE (?1 IS NULL OR u.is_active = ?1)
                        AND (?2 IS NULL OR (u.created_at, u.id) > (?2, ?3))
-                     ORDER BY u.created_at, u.id LIMIT {}",
-                    limit + 1
+                     ORDER BY u.created_at, u.id LIMIT ?4 + 0"
                 ),
-                &[&active, &after_created, &after_id],
+                &[&active, &after_created, &after_id, &(limit + 1)],
                 |row| user_from_row(row, 0),
             )
         })?;

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! append <conversation id> <message id>
-//! purge <conversation id>
+//! purging <conversation id>      (printed before the purge starts)
+//! purged <conversation id>
 //! ```
 //!
 //! Run repeatedly on the same file, it continues where the last run was cut off.
@@ -66,9 +67,11 @@ fn main() {
             }
             5 if chats.len() > 1 => {
                 let chat = chats.swap_remove(random(chats.len() as u64) as usize);
+                writeln!(out, "purging {chat}").expect("stdout");
+                out.flush().expect("flush");
                 store.delete_conversation(user.id, chat).expect("delete");
                 store.purge_conversation(user.id, chat).expect("purge");
-                writeln!(out, "purge {chat}").expect("stdout");
+                writeln!(out, "purged {chat}").expect("stdout");
             }
             6..=9 if !chats.is_empty() => {
                 let mut usage =
