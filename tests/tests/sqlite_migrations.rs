@@ -65,6 +65,23 @@ fn reopening_applies_nothing_and_keeps_data() {
 }
 
 #[test]
+fn closing_folds_the_log_into_the_database_file() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    let user = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
+        .expect("user");
+    store.close().expect("closes cleanly");
+    let wal = db.dir().join("chatstore.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).expect("stat").len() == 0);
+    // The file alone is complete: copy it somewhere else and read the user back.
+    let copy = TempSqlite::new();
+    std::fs::copy(db.path(), copy.path()).expect("copy");
+    let reopened = copy.open_sqlite(config()).expect("copy opens");
+    assert_eq!(reopened.user(user.id).expect("user").username, "ada");
+}
+
+#[test]
 fn every_migration_goes_down_and_up_again() {
     let db = TempSqlite::new();
     let store = db.open_sqlite(config()).expect("opens");

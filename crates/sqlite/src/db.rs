@@ -168,6 +168,24 @@ impl Db {
         }
     }
 
+    /// Closes every connection, first folding the write-ahead log into the database file
+    /// so that the file alone holds everything. Errors are reported, not swallowed.
+    pub(crate) fn close(self) -> Result<()> {
+        drop(self.readers);
+        let writer = self
+            .writer
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        match writer {
+            Some(conn) => {
+                conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+                    .db()?;
+                conn.close().map_err(|(_, error)| from_sqlite(error))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Runs `f` on the writer connection outside any transaction (for VACUUM, backups
     /// and migrations). A writer that fails its health check is replaced first.
     pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {

@@ -116,6 +116,13 @@ impl SqliteStore {
             .with_writer(|conn| migrate::migrate_to(conn.raw(), version))
     }
 
+    /// Closes the store cleanly: folds the write-ahead log into the database file, so the
+    /// file alone is a complete copy, and closes every connection, reporting any error.
+    /// (Dropping the store also closes it, silently.)
+    pub fn close(self) -> Result<()> {
+        self.db.close()
+    }
+
     fn now(&self) -> Timestamp {
         self.config.clock.now()
     }
