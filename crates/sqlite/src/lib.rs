@@ -61,6 +61,11 @@ use std::path::Path;
 use chatstore::{Config, PasswordHasher, Result, Timestamp};
 
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use startup::database_path;
 
 use db::{ConnectionSettings, Db};
