@@ -13,7 +13,9 @@ use chatstore_benches::{BenchStore, w1_message};
 
 fn appends_per_second(bench: &BenchStore, conversations: usize, rounds: usize) -> u64 {
     let (_, conversations) = bench.populate(20, conversations);
-    let messages: Vec<_> = (0..rounds).map(|m| w1_message(m, 100 + (m * 97) % 400)).collect();
+    let messages: Vec<_> = (0..rounds)
+        .map(|m| w1_message(m, 100 + (m * 97) % 400))
+        .collect();
     let started = Instant::now();
     for message in &messages {
         for &(user, conversation) in &conversations {

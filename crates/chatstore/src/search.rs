@@ -11,7 +11,7 @@ use crate::{ConversationId, MessageId, MessageRole, Result, Timestamp, UserId};
 /// `"joint acc"` finds "joint accounts".
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
-    /// The words to look for (at least one word of letters or digits).
+    /// The words to look for: 1 to [`MAX_WORDS`] words of letters or digits.
     pub text: String,
     /// Only this conversation's messages.
     pub conversation: Option<ConversationId>,
@@ -69,13 +69,17 @@ pub struct SearchHit {
 /// Searching messages.
 pub trait SearchStore: Send + Sync {
     /// The user's messages matching the query, best first. Soft-deleted conversations
-    /// are not searched. A query with no words is [`crate::Error::Validation`].
+    /// are not searched. A query with no words, or more than [`MAX_WORDS`], is
+    /// [`crate::Error::Validation`].
     fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 
     /// Rebuilds the search index from the messages (it is derived data, and kept in step
     /// by every append, so this is only needed after repairing a damaged file).
     fn rebuild_search_index(&self) -> Result<()>;
 }
+
+/// Most words a search may have.
+pub const MAX_WORDS: usize = 64;
 
 /// Turns free text into the words a search looks for: runs of letters and digits,
 /// lower-cased. Used by backends to build their own query syntax safely.
@@ -87,6 +91,5 @@ pub fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .take(64)
         .collect()
 }

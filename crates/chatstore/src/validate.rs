@@ -43,6 +43,12 @@ pub fn email(raw: &str) -> Result<String> {
     Ok(value)
 }
 
+/// The form of a username that uniqueness and lookups compare: trimmed and lower-cased
+/// (all of Unicode), so `Ådne` and `ådne` are the same name.
+pub fn username_key(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
 /// Checks a username: 3–64 characters of letters, digits, `_`, `.` and `-`.
 pub fn username(raw: &str) -> Result<String> {
     let value = raw.trim();

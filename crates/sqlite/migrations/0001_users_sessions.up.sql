@@ -2,7 +2,10 @@
 -- the blake3 hash of its token. Ids are UUIDv7 text, timestamps RFC 3339 text in UTC.
 CREATE TABLE users (
     id                   TEXT PRIMARY KEY,
-    username             TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    username             TEXT NOT NULL,
+    -- The username lower-cased (all of Unicode, not only ASCII): what uniqueness and
+    -- lookups use, so "Ådne" and "ådne" are one name.
+    username_key         TEXT NOT NULL UNIQUE,
     email                TEXT NOT NULL UNIQUE,
     password_hash        TEXT NOT NULL,
     full_name            TEXT,

@@ -137,7 +137,7 @@ impl AgentLogStore for SqliteStore {
                 &format!(
                     "SELECT {AGENT_LOG_COLUMNS} FROM agent_logs a
                      JOIN messages m ON m.id = a.message_id
-                     WHERE m.conversation_id = ?1 ORDER BY m.seq, a.created_at, a.id"
+                     WHERE m.conversation_id = ?1 ORDER BY a.created_at, a.id"
                 ),
                 &[&conversation.to_string()],
                 agent_log_from_row,

@@ -455,7 +455,7 @@ impl ConversationStore for SqliteStore {
             id,
             LIVE,
             "open",
-            "last_opened_at = ?2,
+            "last_opened_at = ?2, updated_at = ?2,
              is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
              hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
              auto_hidden = 0",
@@ -470,7 +470,8 @@ impl ConversationStore for SqliteStore {
         self.db
             .write(|c| {
                 c.execute(
-                    "UPDATE conversations SET is_hidden = 1, auto_hidden = 1, hidden_at = ?1
+                    "UPDATE conversations
+                     SET is_hidden = 1, auto_hidden = 1, hidden_at = ?1, updated_at = ?1
                      WHERE is_hidden = 0 AND status <> 'deleted'
                        AND max(last_activity_at, coalesce(last_opened_at, '')) < ?2",
                     &[&now, &cutoff],

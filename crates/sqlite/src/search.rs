@@ -13,6 +13,16 @@ const SNIPPET_WORDS: i64 = 16;
 /// read as query syntax), all required, the last one also matching as a prefix.
 fn match_expression(text: &str) -> Result<String> {
     let words = search::words(text);
+    if words.len() > search::MAX_WORDS {
+        return Err(Error::validation(
+            "query",
+            format!(
+                "has {} words; at most {} are searched",
+                words.len(),
+                search::MAX_WORDS
+            ),
+        ));
+    }
     let Some((last, rest)) = words.split_last() else {
         return Err(Error::validation(
             "query",

@@ -68,6 +68,7 @@ impl SqliteStore {
 impl UserStore for SqliteStore {
     fn create_user(&self, new: &NewUser) -> Result<User> {
         let username = validate::username(&new.username)?;
+        let username_key = validate::username_key(&username);
         let email = validate::email(&new.email)?;
         let full_name = validate::optional_text("full_name", new.full_name.as_deref())?;
         // Hashing is deliberately slow: do it before taking the write lock.
@@ -76,9 +77,10 @@ impl UserStore for SqliteStore {
         let now = self.now().to_string();
         self.db.write(|c| {
             c.execute(
-                "INSERT INTO users (id, username, email, password_hash, full_name, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                &[&id.to_string(), &username, &email, &hash, &full_name, &now],
+                "INSERT INTO users (id, username, username_key, email, password_hash, full_name,
+                     created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                &[&id.to_string(), &username, &username_key, &email, &hash, &full_name, &now],
             )?;
             c.execute(
                 "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE name = ?2",
@@ -97,7 +99,7 @@ impl UserStore for SqliteStore {
     }
 
     fn user_by_username(&self, username: &str) -> Result<User> {
-        self.find_user("username", username.trim())
+        self.find_user("username_key", &validate::username_key(username))
     }
 
     fn list_users(&self, query: &UserQuery) -> Result<Page<User>> {
@@ -135,9 +137,9 @@ impl UserStore for SqliteStore {
             c.row(
                 &format!(
                     "SELECT {USER_COLUMNS}, u.password_hash FROM users u
-                     WHERE u.email = lower(?1) OR u.username = ?1"
+                     WHERE u.email = ?1 OR u.username_key = ?1"
                 ),
-                &[&login],
+                &[&validate::username_key(login)],
                 |row| Ok((user_from_row(row, 0)?, row.text(11)?)),
             )
         })?;

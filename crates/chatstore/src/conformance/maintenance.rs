@@ -1,0 +1,107 @@
+//! Maintenance: schema version, integrity check, vacuum and backups.
+
+use std::path::PathBuf;
+
+use super::support::{
+    answer, conversation, document, documents_of, listed, messages_of, process, say, user,
+};
+use super::{Backend, fixture};
+use crate::{NewAgentLog, NewUsage, OperationType, SearchQuery, Store, TimeRange, UserId};
+
+/// Some data of every kind, for maintenance to keep intact.
+fn populate(store: &dyn Store) -> UserId {
+    let ada = user(store, "ada");
+    let chat = conversation(store, ada.id, "Pensions");
+    say(store, ada.id, chat.id, "How does the state pension work?");
+    let a = answer(store, ada.id, chat.id, "It pays weekly.");
+    store
+        .record_agent_log(ada.id, a.id, &NewAgentLog::new("ResearchAgent"))
+        .expect("agent log");
+    store
+        .record_usage(
+            ada.id,
+            &NewUsage::new("custom", "deepseek-chat", OperationType::Chat, 10, 20),
+        )
+        .expect("usage");
+    process(
+        store,
+        ada.id,
+        &document(store, ada.id, "policy.pdf"),
+        &["a", "b"],
+    );
+    ada.id
+}
+
+/// A path in the temporary directory that no other check uses.
+fn scratch_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("chatstore-conformance-{}-{name}", UserId::new()))
+}
+
+/// The schema version is positive and the same when the store is opened again.
+pub fn maintenance_schema_version(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let version = f.store.schema_version().expect("schema version");
+    assert!(version > 0);
+    let again = fixture(backend);
+    assert_eq!(
+        again.store.schema_version().expect("schema version"),
+        version
+    );
+}
+
+/// A store in ordinary use passes its integrity check, before and after deletions.
+pub fn maintenance_integrity_check_passes(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    s.check_integrity().expect("an empty store is sound");
+    let ada = populate(s);
+    s.check_integrity().expect("a populated store is sound");
+    s.delete_user(ada).expect("delete user");
+    s.check_integrity().expect("sound after deletions");
+}
+
+/// Vacuuming keeps every row and the search index.
+pub fn maintenance_vacuum_keeps_data(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = populate(s);
+    let doomed = user(s, "doomed");
+    let chat = conversation(s, doomed.id, "gone soon");
+    say(s, doomed.id, chat.id, "pension pension");
+    s.delete_user(doomed.id).expect("delete");
+    let conversations = listed(s, ada);
+    let messages = messages_of(s, ada, conversations[0]);
+    let documents = documents_of(s, ada);
+    let usage = s.usage_totals(ada, TimeRange::ALL).expect("usage");
+    s.vacuum().expect("vacuum");
+    assert_eq!(listed(s, ada), conversations);
+    assert_eq!(messages_of(s, ada, conversations[0]), messages);
+    assert_eq!(documents_of(s, ada), documents);
+    assert_eq!(s.usage_totals(ada, TimeRange::ALL).expect("usage"), usage);
+    let hits = s
+        .search_messages(ada, &SearchQuery::new("pension"))
+        .expect("search");
+    assert_eq!(hits.len(), 1);
+    s.check_integrity().expect("sound after vacuum");
+}
+
+/// A backup writes a non-empty file, replaces an existing one, and leaves the store usable.
+pub fn maintenance_backup_writes_a_file(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = populate(s);
+    let path = scratch_path("backup.db");
+    s.backup_to(&path).expect("backup");
+    let size = std::fs::metadata(&path).expect("the backup exists").len();
+    assert!(size > 0, "the backup is not empty");
+
+    std::fs::write(&path, b"stale").expect("overwrite with junk");
+    say(s, ada, listed(s, ada)[0], "written after the first backup");
+    s.backup_to(&path).expect("backup over an existing file");
+    let replaced = std::fs::read(&path).expect("the backup exists");
+    assert!(replaced.len() > 5, "the old file was replaced");
+    assert_ne!(replaced, b"stale");
+    say(s, ada, listed(s, ada)[0], "the store is still writable");
+    s.check_integrity().expect("sound after backups");
+    let _ = std::fs::remove_file(&path);
+}
