@@ -63,37 +63,30 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
 
     /// Deletes a user with everything they own, attachments and vectors included.
     pub fn delete_user(&self, user: UserId) -> Result<Cleanup> {
-        let cleanup = self.store.delete_user(user)?;
-        self.clean(&cleanup);
-        Ok(cleanup)
+        self.clean(self.store.delete_user(user))
     }
 
     /// Purges a soft-deleted conversation with its messages' attachments.
     pub fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup> {
-        let cleanup = self.store.purge_conversation(user, id)?;
-        self.clean(&cleanup);
-        Ok(cleanup)
+        self.clean(self.store.purge_conversation(user, id))
     }
 
     /// Purges every conversation soft-deleted before `deleted_before`, attachments
     /// included.
     pub fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
-        let cleanup = self.store.purge_deleted_conversations(deleted_before)?;
-        self.clean(&cleanup);
-        Ok(cleanup)
+        self.clean(self.store.purge_deleted_conversations(deleted_before))
     }
 
     /// Deletes a document with its chunks and their vectors.
     pub fn delete_document(&self, user: UserId, id: DocumentId) -> Result<Cleanup> {
-        let cleanup = self.store.delete_document(user, id)?;
-        self.clean(&cleanup);
-        Ok(cleanup)
+        self.clean(self.store.delete_document(user, id))
     }
 
-    /// Removes what a committed deletion left in the other stores. A failure here leaves
-    /// orphans, which are harmless and swept later, so it is logged rather than returned:
-    /// the deletion itself has happened.
-    fn clean(&self, cleanup: &Cleanup) {
+    /// Passes on a deletion's result after removing what it left in the other stores. A
+    /// failure there leaves orphans, which are harmless and swept later, so it is logged
+    /// rather than returned: the deletion itself has happened.
+    fn clean(&self, deletion: Result<Cleanup>) -> Result<Cleanup> {
+        let cleanup = deletion?;
         if !cleanup.messages_with_files.is_empty()
             && let Err(error) = self.blobs.delete_by_prefixes(&cleanup.messages_with_files)
         {
@@ -104,5 +97,6 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         {
             tracing::warn!(%error, "vectors left for the orphan sweep");
         }
+        Ok(cleanup)
     }
 }

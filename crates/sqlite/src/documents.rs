@@ -96,6 +96,28 @@ fn load_editable(conn: &Conn<'_>, user: UserId, id: DocumentId) -> Result<Docume
     Ok(document)
 }
 
+/// Checks that the user may change the document's chunks now: it must be theirs (or
+/// global, for an admin) and `processing`.
+fn editable_while_processing(
+    conn: &Conn<'_>,
+    user: UserId,
+    id: DocumentId,
+    verb: &str,
+) -> Result<()> {
+    let document = load_editable(conn, user, id)?;
+    if document.status == ProcessingStatus::Processing {
+        return Ok(());
+    }
+    Err(Error::conflict(
+        ConflictKind::InvalidState,
+        "document status",
+        format!(
+            "chunks can only be {verb} while processing; document {id} is {}",
+            document.status
+        ),
+    ))
+}
+
 /// Removes deleted documents from every conversation's selection, so no conversation
 /// points at a document that is gone.
 pub(crate) fn unselect_documents(conn: &Conn<'_>, documents: &[DocumentId]) -> Result<()> {
@@ -404,17 +426,7 @@ impl DocumentStore for SqliteStore {
         }
         let id_text = id.to_string();
         self.db.write(|c| {
-            let document = load_editable(c, user, id)?;
-            if document.status != ProcessingStatus::Processing {
-                return Err(Error::conflict(
-                    ConflictKind::InvalidState,
-                    "document status",
-                    format!(
-                        "chunks can only be added while processing; document {id} is {}",
-                        document.status
-                    ),
-                ));
-            }
+            editable_while_processing(c, user, id, "added")?;
             for chunk in &stored {
                 c.execute(
                     "INSERT INTO document_chunks (id, document_id, chunk_index, content,
@@ -478,17 +490,7 @@ impl DocumentStore for SqliteStore {
 
     fn delete_chunks(&self, user: UserId, id: DocumentId) -> Result<u64> {
         self.db.write(|c| {
-            let document = load_editable(c, user, id)?;
-            if document.status != ProcessingStatus::Processing {
-                return Err(Error::conflict(
-                    ConflictKind::InvalidState,
-                    "document status",
-                    format!(
-                        "chunks can only be removed while processing; document {id} is {}",
-                        document.status
-                    ),
-                ));
-            }
+            editable_while_processing(c, user, id, "removed")?;
             c.execute(
                 "DELETE FROM document_chunks WHERE document_id = ?1",
                 &[&id.to_string()],

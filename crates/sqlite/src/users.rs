@@ -42,6 +42,19 @@ pub(crate) fn load_user(conn: &Conn<'_>, id: UserId) -> Result<User> {
     .ok_or_else(|| Error::not_found("user", id))
 }
 
+/// Runs an `UPDATE` of one user's row; not-found when no row had that id.
+fn update_user(
+    conn: &Conn<'_>,
+    id: UserId,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<()> {
+    match conn.execute(sql, params)? {
+        0 => Err(Error::not_found("user", id)),
+        _ => Ok(()),
+    }
+}
+
 /// Fails with not-found unless the user exists.
 pub(crate) fn require_user(conn: &Conn<'_>, id: UserId) -> Result<()> {
     if conn.exists("SELECT 1 FROM users WHERE id = ?1", &[&id.to_string()])? {
@@ -174,13 +187,12 @@ impl UserStore for SqliteStore {
         let hash = self.hasher.hash(password)?;
         let now = self.now().to_string();
         self.db.write(|c| {
-            let changed = c.execute(
+            update_user(
+                c,
+                id,
                 "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
                 &[&hash, &now, &id.to_string()],
             )?;
-            if changed == 0 {
-                return Err(Error::not_found("user", id));
-            }
             crate::sessions::revoke_all(c, id, &now).map(drop)
         })
     }
@@ -188,13 +200,12 @@ impl UserStore for SqliteStore {
     fn set_user_active(&self, id: UserId, active: bool) -> Result<User> {
         let now = self.now().to_string();
         self.db.write(|c| {
-            let changed = c.execute(
+            update_user(
+                c,
+                id,
                 "UPDATE users SET is_active = ?1, updated_at = ?2 WHERE id = ?3",
                 &[&active, &now, &id.to_string()],
             )?;
-            if changed == 0 {
-                return Err(Error::not_found("user", id));
-            }
             if !active {
                 crate::sessions::revoke_all(c, id, &now)?;
             }
@@ -221,7 +232,9 @@ impl UserStore for SqliteStore {
             .transpose()?;
         let now = self.now().to_string();
         self.db.write(|c| {
-            let changed = c.execute(
+            update_user(
+                c,
+                id,
                 "UPDATE users SET
                     full_name = CASE WHEN ?1 THEN ?2 ELSE full_name END,
                     preferred_llm = coalesce(?3, preferred_llm),
@@ -239,9 +252,6 @@ impl UserStore for SqliteStore {
                     &id.to_string(),
                 ],
             )?;
-            if changed == 0 {
-                return Err(Error::not_found("user", id));
-            }
             load_user(c, id)
         })
     }
