@@ -22,24 +22,50 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 
 use crate::errors::{SqliteResultExt, from_sqlite};
+use crate::migrate::Migration;
 use crate::pool::ReaderManager;
 use crate::slow_log::SlowLog;
 
 /// Statements kept prepared per connection (the hot paths use about thirty).
 const STATEMENT_CACHE: usize = 128;
 
-/// How connections are set up.
+/// How a database is opened and its connections set up.
 #[derive(Debug, Clone)]
-pub(crate) struct ConnectionSettings {
-    pub(crate) busy_timeout: Duration,
-    pub(crate) fsync_every_commit: bool,
+pub struct DbOptions {
+    /// Lock wait per statement.
+    pub busy_timeout: Duration,
+    /// How long opening waits for a database another process holds locked.
+    pub startup_timeout: Duration,
+    /// `synchronous=FULL` instead of `NORMAL`.
+    pub fsync_every_commit: bool,
+    /// Reader connections.
+    pub pool_size: u32,
+    /// Wait for a free reader connection.
+    pub pool_timeout: Duration,
+    /// Retries of writes that find the database busy.
+    pub write_retry: RetryPolicy,
+    /// Statements slower than this are logged.
+    pub slow_query_threshold: Duration,
+    /// Bytes of the file each connection maps into memory (0: none). Mapping spares a
+    /// copy per page read; it suits read-heavy files such as the attachment store.
+    pub mmap_size: u64,
+    /// Page size of a database file created by this open (`None`: SQLite's 4096).
+    pub page_size: Option<u32>,
 }
 
-impl ConnectionSettings {
-    pub(crate) fn from_config(config: &Config) -> ConnectionSettings {
-        ConnectionSettings {
+impl DbOptions {
+    /// The options the main store's [`Config`] describes.
+    pub fn from_config(config: &Config) -> DbOptions {
+        DbOptions {
             busy_timeout: config.busy_timeout,
+            startup_timeout: config.startup_timeout,
             fsync_every_commit: config.fsync_every_commit,
+            pool_size: config.pool_size,
+            pool_timeout: config.pool_timeout,
+            write_retry: config.write_retry,
+            slow_query_threshold: config.slow_query_threshold,
+            mmap_size: 0,
+            page_size: None,
         }
     }
 
@@ -58,16 +84,15 @@ impl ConnectionSettings {
             "PRAGMA foreign_keys = ON;
              PRAGMA synchronous = {synchronous};
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -16000;"
+             PRAGMA cache_size = -16000;
+             PRAGMA mmap_size = {};",
+            self.mmap_size
         ))
     }
 }
 
 /// Opens the read-write connection and applies the settings.
-pub(crate) fn open_writer(
-    path: &Path,
-    settings: &ConnectionSettings,
-) -> rusqlite::Result<Connection> {
+pub(crate) fn open_writer(path: &Path, settings: &DbOptions) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -76,10 +101,10 @@ pub(crate) fn open_writer(
     Ok(conn)
 }
 
-/// The database: its writer connection and its reader pool.
-pub(crate) struct Db {
+/// A database: its writer connection and its reader pool.
+pub struct Db {
     path: PathBuf,
-    settings: ConnectionSettings,
+    settings: DbOptions,
     writer: Mutex<Option<Connection>>,
     readers: r2d2::Pool<ReaderManager>,
     retry: RetryPolicy,
@@ -95,22 +120,26 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
+    /// Opens (creating if needed) the database at `path`: runs the startup check,
+    /// switches to WAL, applies `migrations` up to their last version, and starts the
+    /// reader pool.
+    pub fn open(path: &Path, options: &DbOptions, migrations: &[Migration]) -> Result<Db> {
+        let writer = crate::startup::open_checked(path, options)?;
+        crate::migrate::migrate_to(&writer, migrations, crate::migrate::latest(migrations))?;
+        Db::new(path.to_path_buf(), writer, options.clone())
+    }
+
     /// Wraps an open, migrated writer connection and starts the reader pool.
-    pub(crate) fn new(
-        path: PathBuf,
-        writer: Connection,
-        settings: ConnectionSettings,
-        config: &Config,
-    ) -> Result<Db> {
+    fn new(path: PathBuf, writer: Connection, settings: DbOptions) -> Result<Db> {
         let reader_settings = settings.clone();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(move |conn| reader_settings.apply(conn));
         let readers = r2d2::Pool::builder()
-            .max_size(config.pool_size)
+            .max_size(settings.pool_size)
             .min_idle(Some(1))
             .max_lifetime(None)
-            .connection_timeout(config.pool_timeout)
+            .connection_timeout(settings.pool_timeout)
             .test_on_check_out(false)
             .build(ReaderManager(manager))
             .map_err(|e| Error::Unavailable {
@@ -118,44 +147,46 @@ impl Db {
             })?;
         Ok(Db {
             path,
-            settings,
             writer: Mutex::new(Some(writer)),
             readers,
-            retry: config.write_retry,
-            slow: SlowLog::new(config.slow_query_threshold),
+            retry: settings.write_retry,
+            slow: SlowLog::new(settings.slow_query_threshold),
+            settings,
         })
     }
 
     /// The database file.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Runs `f` on a reader connection. Statements see the latest committed data; use
     /// [`Db::read_snapshot`] when several statements must agree.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+    pub fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        self.reader()?.run(f)
+    }
+
+    /// A reader connection to hold beyond one call (a streaming read). It goes back to
+    /// the pool when dropped.
+    pub fn reader(&self) -> Result<ReadConnection> {
         let reader = self.readers.get().map_err(|e| Error::Unavailable {
             detail: format!("no free database connection: {e}"),
         })?;
-        let result = f(&Conn {
-            inner: &reader.conn,
+        Ok(ReadConnection {
+            reader,
             slow: self.slow,
-        });
-        if is_connection_failure(&result) {
-            reader.mark_broken();
-        }
-        result
+        })
     }
 
     /// Runs `f` in a read transaction: every statement sees the same snapshot.
-    pub(crate) fn read_snapshot<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+    pub fn read_snapshot<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
         self.read(|conn| conn.in_transaction("BEGIN", f))
     }
 
     /// Runs `f` in a write transaction, retrying the whole transaction with backoff while
     /// the database is busy. `f` may run more than once, so it must not have effects
     /// outside the transaction.
-    pub(crate) fn write<T>(&self, mut f: impl FnMut(&Conn<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, mut f: impl FnMut(&Conn<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 1;
         loop {
             match self.with_writer(|conn| conn.in_transaction("BEGIN IMMEDIATE", &mut f)) {
@@ -170,7 +201,7 @@ impl Db {
 
     /// Closes every connection, first folding the write-ahead log into the database file
     /// so that the file alone holds everything. Errors are reported, not swallowed.
-    pub(crate) fn close(self) -> Result<()> {
+    pub fn close(self) -> Result<()> {
         drop(self.readers);
         let writer = self
             .writer
@@ -188,7 +219,7 @@ impl Db {
 
     /// Runs `f` on the writer connection outside any transaction (for VACUUM, backups
     /// and migrations). A writer that fails its health check is replaced first.
-    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+    pub fn with_writer<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
         let mut guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let healthy = guard.as_ref().is_some_and(|conn| {
             // A transaction left open by a panicking caller is rolled back here.
@@ -212,6 +243,26 @@ impl Db {
     }
 }
 
+/// A pooled reader connection held by the caller.
+pub struct ReadConnection {
+    reader: r2d2::PooledConnection<ReaderManager>,
+    slow: SlowLog,
+}
+
+impl ReadConnection {
+    /// Runs `f` on the connection; a connection failure retires it from the pool.
+    pub fn run<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        let result = f(&Conn {
+            inner: &self.reader.conn,
+            slow: self.slow,
+        });
+        if is_connection_failure(&result) {
+            self.reader.mark_broken();
+        }
+        result
+    }
+}
+
 /// True for the errors after which a connection is not trusted again.
 fn is_connection_failure<T>(result: &Result<T>) -> bool {
     matches!(
@@ -221,19 +272,19 @@ fn is_connection_failure<T>(result: &Result<T>) -> bool {
 }
 
 /// A connection with timed, parameterised statement helpers.
-pub(crate) struct Conn<'a> {
+pub struct Conn<'a> {
     inner: &'a Connection,
     slow: SlowLog,
 }
 
 impl Conn<'_> {
     /// The underlying connection, for APIs the helpers do not cover.
-    pub(crate) fn raw(&self) -> &Connection {
+    pub fn raw(&self) -> &Connection {
         self.inner
     }
 
     /// Runs a statement; returns the number of rows changed.
-    pub(crate) fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
+    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
         self.slow
             .time(sql, params, || {
                 self.inner.prepare_cached(sql)?.execute(params)
@@ -242,7 +293,7 @@ impl Conn<'_> {
     }
 
     /// The first row mapped by `map`, or `None`.
-    pub(crate) fn row<T>(
+    pub fn row<T>(
         &self,
         sql: &str,
         params: &[&dyn ToSql],
@@ -259,7 +310,7 @@ impl Conn<'_> {
     }
 
     /// Every row, mapped by `map`.
-    pub(crate) fn rows<T>(
+    pub fn rows<T>(
         &self,
         sql: &str,
         params: &[&dyn ToSql],
@@ -277,12 +328,16 @@ impl Conn<'_> {
     }
 
     /// True when the query returns at least one row.
-    pub(crate) fn exists(&self, sql: &str, params: &[&dyn ToSql]) -> Result<bool> {
+    pub fn exists(&self, sql: &str, params: &[&dyn ToSql]) -> Result<bool> {
         self.row(sql, params, |_| Ok(())).map(|row| row.is_some())
     }
 
     /// Runs `f` between `begin` and COMMIT, rolling back if it fails.
-    fn in_transaction<T>(&self, begin: &str, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+    pub fn in_transaction<T>(
+        &self,
+        begin: &str,
+        f: impl FnOnce(&Conn<'_>) -> Result<T>,
+    ) -> Result<T> {
         self.execute(begin, &[])?;
         let result = f(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value));
         if result.is_err()

@@ -5,7 +5,7 @@ use chatstore::{ConflictKind, Error};
 use rusqlite::ffi;
 
 /// Converts a rusqlite error into the chatstore error that says what happened.
-pub(crate) fn from_sqlite(error: rusqlite::Error) -> Error {
+pub fn from_sqlite(error: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as Code;
     match error {
         rusqlite::Error::SqliteFailure(failure, message) => {
@@ -60,7 +60,7 @@ fn constraint(extended_code: i32, detail: String) -> Error {
 }
 
 /// `?`-friendly conversion for rusqlite results.
-pub(crate) trait SqliteResultExt<T> {
+pub trait SqliteResultExt<T> {
     /// Maps the error with [`from_sqlite`].
     fn db(self) -> chatstore::Result<T>;
 }

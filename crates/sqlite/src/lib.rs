@@ -68,7 +68,17 @@ pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub struct ReadmeDoctests;
 pub use startup::database_path;
 
-use db::{ConnectionSettings, Db};
+use db::{Db, DbOptions};
+
+/// Building blocks for other stores kept in SQLite files (the attachment store uses
+/// them): connections and transactions with the main store's handling, the startup
+/// check, migrations, typed row access and error mapping.
+pub mod engine {
+    pub use crate::db::{Conn, Db, DbOptions, ReadConnection};
+    pub use crate::errors::{SqliteResultExt, from_sqlite};
+    pub use crate::migrate::{Migration, current_version, latest, migrate_to};
+    pub use crate::row::{RowExt, json_or_null, json_text};
+}
 
 /// A chatstore [`Store`](chatstore::Store) on a SQLite database file.
 ///
@@ -86,11 +96,8 @@ impl SqliteStore {
     pub fn open(config: Config) -> Result<SqliteStore> {
         config.validate()?;
         let path = database_path(&config.database_url)?;
-        let settings = ConnectionSettings::from_config(&config);
-        let writer = startup::open_checked(&path, &settings, config.startup_timeout)?;
-        migrate::migrate_to(&writer, LATEST_VERSION)?;
+        let db = Db::open(&path, &DbOptions::from_config(&config), MIGRATIONS)?;
         let hasher = PasswordHasher::new(config.password)?;
-        let db = Db::new(path, writer, settings, &config)?;
         Ok(SqliteStore { db, config, hasher })
     }
 
@@ -118,7 +125,7 @@ impl SqliteStore {
     /// order, each in its own transaction. Going down drops data: back up first.
     pub fn migrate_to(&self, version: u32) -> Result<()> {
         self.db
-            .with_writer(|conn| migrate::migrate_to(conn.raw(), version))
+            .with_writer(|conn| migrate::migrate_to(conn.raw(), MIGRATIONS, version))
     }
 
     /// Closes the store cleanly: folds the write-ahead log into the database file, so the

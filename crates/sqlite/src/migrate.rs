@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 
 use crate::errors::SqliteResultExt;
 
-/// One schema change and its undo.
+/// One schema change and its undo: SQL run in one transaction each way.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
     /// Position in the sequence, from 1.
@@ -22,6 +22,21 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// A migration from its position (from 1, without gaps), name and SQL.
+    pub const fn new(
+        version: u32,
+        name: &'static str,
+        up: &'static str,
+        down: &'static str,
+    ) -> Migration {
+        Migration {
+            version,
+            name,
+            up,
+            down,
+        }
+    }
+
     /// A short hash of the migration's SQL, recorded when it is applied: an applied
     /// migration whose file has since changed is reported instead of ignored.
     fn checksum(&self) -> String {
@@ -31,16 +46,16 @@ impl Migration {
 
 macro_rules! migration {
     ($version:literal, $name:literal) => {
-        Migration {
-            version: $version,
-            name: $name,
-            up: include_str!(concat!("../migrations/", $name, ".up.sql")),
-            down: include_str!(concat!("../migrations/", $name, ".down.sql")),
-        }
+        Migration::new(
+            $version,
+            $name,
+            include_str!(concat!("../migrations/", $name, ".up.sql")),
+            include_str!(concat!("../migrations/", $name, ".down.sql")),
+        )
     };
 }
 
-/// Every migration, in order.
+/// Every migration of the main store, in order.
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_users_sessions"),
     migration!(2, "0002_rbac"),
@@ -51,7 +66,15 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// The schema version this code writes.
-pub const LATEST_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+pub const LATEST_VERSION: u32 = latest(MIGRATIONS);
+
+/// The last version of a list of migrations (0 for none).
+pub const fn latest(migrations: &[Migration]) -> u32 {
+    match migrations.last() {
+        Some(last) => last.version,
+        None => 0,
+    }
+}
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -61,7 +84,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 ) STRICT";
 
 /// The version the database is at (0 when nothing is applied).
-pub(crate) fn current_version(conn: &Connection) -> Result<u32> {
+pub fn current_version(conn: &Connection) -> Result<u32> {
     conn.execute_batch(CREATE_TABLE).db()?;
     conn.query_row(
         "SELECT coalesce(max(version), 0) FROM schema_migrations",
@@ -71,29 +94,31 @@ pub(crate) fn current_version(conn: &Connection) -> Result<u32> {
     .db()
 }
 
-/// Brings the schema to `target`, up or down, one transaction per migration.
-pub(crate) fn migrate_to(conn: &Connection, target: u32) -> Result<()> {
-    if target > LATEST_VERSION {
+/// Brings the schema to `target`, up or down through `migrations`, one transaction per
+/// migration.
+pub fn migrate_to(conn: &Connection, migrations: &[Migration], target: u32) -> Result<()> {
+    let newest = latest(migrations);
+    if target > newest {
         return Err(Error::validation(
             "schema version",
-            format!("{target} is beyond the newest known version {LATEST_VERSION}"),
+            format!("{target} is beyond the newest known version {newest}"),
         ));
     }
     let current = current_version(conn)?;
-    if current > LATEST_VERSION {
+    if current > newest {
         return Err(Error::SchemaTooNew {
             found: current,
-            supported: LATEST_VERSION,
+            supported: newest,
         });
     }
-    verify_checksums(conn)?;
-    for migration in MIGRATIONS
+    verify_checksums(conn, migrations)?;
+    for migration in migrations
         .iter()
         .filter(|m| m.version > current && m.version <= target)
     {
         apply(conn, migration, migration.up, true)?;
     }
-    for migration in MIGRATIONS
+    for migration in migrations
         .iter()
         .rev()
         .filter(|m| m.version <= current && m.version > target)
@@ -104,7 +129,7 @@ pub(crate) fn migrate_to(conn: &Connection, target: u32) -> Result<()> {
 }
 
 /// Refuses to run against a database whose applied migrations differ from this code's.
-fn verify_checksums(conn: &Connection) -> Result<()> {
+fn verify_checksums(conn: &Connection, migrations: &[Migration]) -> Result<()> {
     let mut statement = conn
         .prepare("SELECT version, checksum FROM schema_migrations ORDER BY version")
         .db()?;
@@ -116,7 +141,7 @@ fn verify_checksums(conn: &Connection) -> Result<()> {
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
     for (version, checksum) in recorded {
-        let known = MIGRATIONS.iter().find(|m| m.version == version);
+        let known = migrations.iter().find(|m| m.version == version);
         if known.map(Migration::checksum).as_deref() != Some(checksum.as_str()) {
             return Err(Error::Corrupt {
                 detail: format!(

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Typed column access.
-pub(crate) trait RowExt {
+pub trait RowExt {
     /// The raw value of a column.
     fn value(&self, idx: usize) -> Result<ValueRef<'_>>;
 
@@ -144,7 +144,7 @@ impl RowExt for Row<'_> {
 }
 
 /// Encodes a value as a JSON column, or NULL when it is empty (`[]`, `{}`, `null`).
-pub(crate) fn json_or_null<T: Serialize>(value: &T) -> Result<Option<String>> {
+pub fn json_or_null<T: Serialize>(value: &T) -> Result<Option<String>> {
     let text = serde_json::to_string(value).map_err(|e| Error::Backend {
         detail: format!("cannot encode JSON: {e}"),
     })?;
@@ -155,7 +155,7 @@ pub(crate) fn json_or_null<T: Serialize>(value: &T) -> Result<Option<String>> {
 }
 
 /// Encodes a value as a non-null JSON column.
-pub(crate) fn json_text<T: Serialize>(value: &T) -> Result<String> {
+pub fn json_text<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Backend {
         detail: format!("cannot encode JSON: {e}"),
     })

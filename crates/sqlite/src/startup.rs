@@ -1,15 +1,13 @@
 //! Opening a database: where it is, and the startup check that turns each way opening can
 //! fail into a distinct, actionable [`StartupError`].
 
+use chatstore::{Error, Result, StartupError};
+use rusqlite::{Connection, ErrorCode};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use chatstore::{Error, Result, StartupError};
-use rusqlite::{Connection, ErrorCode};
-
-use crate::db::{ConnectionSettings, open_writer};
+use crate::db::{DbOptions, open_writer};
 use crate::errors::from_sqlite;
 
 /// The first 16 bytes of every SQLite database file.
@@ -122,13 +120,10 @@ fn check_header(path: &Path, mut file: File) -> Result<(), StartupError> {
     }
 }
 
-/// Opens the writer connection, switches the database to WAL, and proves it can take the
-/// write lock, waiting up to `startup_timeout` for another process to let go of it.
-pub(crate) fn open_checked(
-    path: &Path,
-    settings: &ConnectionSettings,
-    startup_timeout: Duration,
-) -> Result<Connection> {
+/// Opens the writer connection, sets the page size of a new file, switches the database
+/// to WAL, and proves it can take the write lock, waiting up to `startup_timeout` for
+/// another process to let go of it.
+pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connection> {
     check_location(path)?;
     let startup_error = |error: rusqlite::Error| -> Error {
         let code = error.sqlite_error_code();
@@ -154,7 +149,13 @@ pub(crate) fn open_checked(
         }
     };
     let conn = open_writer(path, settings).map_err(startup_error)?;
-    conn.busy_timeout(startup_timeout).map_err(startup_error)?;
+    conn.busy_timeout(settings.startup_timeout)
+        .map_err(startup_error)?;
+    if let Some(page_size) = settings.page_size {
+        // Takes effect only on a file with no tables yet.
+        conn.pragma_update(None, "page_size", page_size)
+            .map_err(startup_error)?;
+    }
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
         .map_err(startup_error)?;
     conn.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM sqlite_schema; COMMIT;")
