@@ -1,4 +1,28 @@
-//! Attachment and thumbnail storage for chatstore: the [`chatstore::BlobStore`] implementation,
-//! keeping file bytes in a second SQLite file beside the main database. Built in its own
-//! issue; this crate currently provides nothing but its place in the workspace.
+//! # chatstore-blob
+//!
+//! Attachment and thumbnail storage for [chatstore](chatstore): [`SqliteBlobStore`]
+//! implements [`chatstore::BlobStore`] on a second SQLite file (seed 001's `files.db`),
+//! beside the main database, with the same connection handling, startup check,
+//! migrations and errors as the main store.
+//!
+//! - **Keys** are `<message id>/<index>` and `<message id>/<index>.thumb`, checked when
+//!   parsed ([`chatstore::BlobKey`]); anything else is refused.
+//! - **Content-addressed**: every blob's blake3 hash is stored with it; identical bytes
+//!   under several keys are kept once, and deleting one key never loses another's.
+//! - **Checked reads**: every read compares the bytes with their hash and reports
+//!   damage as [`chatstore::Error::Corrupt`] instead of returning bad bytes.
+//! - **Streaming**: [`chatstore::BlobStore::put_stream`] and
+//!   [`chatstore::BlobStore::open`] move large attachments in 64 KiB chunks through
+//!   SQLite's incremental blob I/O, never whole in memory; a maximum size is enforced.
+//! - **Batched deletion**: all blobs of many messages go in one statement
+//!   ([`chatstore::BlobStore::delete_by_prefixes`]).
 #![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod config;
+mod maintenance;
+mod reader;
+mod store;
+
+pub use config::{BlobConfig, DEFAULT_FILE_NAME};
+pub use store::{MIGRATIONS, SqliteBlobStore};

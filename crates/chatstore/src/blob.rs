@@ -5,9 +5,12 @@
 //! crate implements the trait.
 
 use std::fmt;
+use std::io::Read;
 use std::str::FromStr;
 
-use crate::{Error, MessageId, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, MessageId, Result, Timestamp};
 
 /// The key of one attachment (or its thumbnail) of one message.
 ///
@@ -57,6 +60,19 @@ impl fmt::Display for BlobKey {
     }
 }
 
+impl Serialize for BlobKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BlobKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for BlobKey {
     type Err = Error;
 
@@ -91,25 +107,97 @@ impl FromStr for BlobKey {
     }
 }
 
+/// What a store knows about one stored blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// Its key.
+    pub key: BlobKey,
+    /// Its length in bytes.
+    pub size: u64,
+    /// The blake3 hash of its bytes, as 64 hex characters.
+    pub hash: String,
+}
+
+/// Totals of a blob store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BlobStats {
+    /// Keys stored.
+    pub keys: u64,
+    /// Bytes under all keys (what the keys hold, counting shared content once per key).
+    pub bytes: u64,
+    /// Distinct contents stored (identical bytes are kept once).
+    pub contents: u64,
+    /// Bytes of distinct content (what the file actually holds).
+    pub stored_bytes: u64,
+}
+
+/// A blob being read as a stream. The bytes are checked against the stored hash as they
+/// go: if they do not match, the read that reaches the end fails with
+/// [`std::io::ErrorKind::InvalidData`] — discard what was read.
+pub trait BlobRead: Read + Send {
+    /// The blob being read.
+    fn info(&self) -> &BlobInfo;
+}
+
 /// Stores attachment bytes by key. Implemented by `chatstore-blob`.
+///
+/// Every blob carries its blake3 hash; reads check it and report a mismatch as
+/// [`Error::Corrupt`] rather than return bad bytes. Identical content under several
+/// keys may be stored once; deleting one key never loses another key's bytes.
 pub trait BlobStore: Send + Sync {
     /// Stores `data` under `key`, replacing what was there.
-    fn put(&self, key: &BlobKey, data: &[u8]) -> Result<()>;
+    fn put(&self, key: &BlobKey, data: &[u8]) -> Result<BlobInfo> {
+        self.put_all(&[(*key, data)])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Backend {
+                detail: "put_all returned nothing for one blob".to_owned(),
+            })
+    }
 
-    /// The bytes under `key`; a missing key is [`Error::NotFound`].
+    /// Stores several blobs (say a file and its thumbnail) all or none.
+    fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>>;
+
+    /// Stores exactly `size` bytes read from `reader` under `key`, without holding them
+    /// in memory. A reader that ends early or has more is [`Error::Validation`] and
+    /// nothing is stored.
+    fn put_stream(&self, key: &BlobKey, size: u64, reader: &mut dyn Read) -> Result<BlobInfo>;
+
+    /// The bytes under `key`, checked against their hash. A missing key is
+    /// [`Error::NotFound`]; damaged bytes are [`Error::Corrupt`].
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>>;
 
+    /// Opens `key` for reading as a stream (see [`BlobRead`]).
+    fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>>;
+
+    /// What is stored under `key`, if anything.
+    fn info(&self, key: &BlobKey) -> Result<Option<BlobInfo>>;
+
     /// True when `key` holds a blob.
-    fn exists(&self, key: &BlobKey) -> Result<bool>;
+    fn exists(&self, key: &BlobKey) -> Result<bool> {
+        self.info(key).map(|info| info.is_some())
+    }
 
     /// Removes `key`; returns whether it existed.
     fn delete(&self, key: &BlobKey) -> Result<bool>;
 
-    /// The keys stored for one message, in order.
-    fn list(&self, message: MessageId) -> Result<Vec<BlobKey>>;
+    /// The blobs of one message, by index, file before thumbnail.
+    fn list(&self, message: MessageId) -> Result<Vec<BlobInfo>>;
 
-    /// Removes every blob of these messages at once; returns how many.
+    /// Removes every blob of these messages at once; returns how many keys went.
     fn delete_by_prefixes(&self, messages: &[MessageId]) -> Result<u64>;
+
+    /// The messages (in id order, after `after`) holding a blob stored before
+    /// `stored_before`, at most `limit` of them: what an orphan sweep examines.
+    fn messages_with_blobs(
+        &self,
+        stored_before: Timestamp,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<MessageId>>;
+
+    /// Totals.
+    fn stats(&self) -> Result<BlobStats>;
 }
 
 /// A [`BlobStore`] for hosts that keep no attachments: it holds nothing, so reads find
@@ -117,31 +205,61 @@ pub trait BlobStore: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoBlobStore;
 
-impl BlobStore for NoBlobStore {
-    fn put(&self, key: &BlobKey, _data: &[u8]) -> Result<()> {
+impl NoBlobStore {
+    fn refuse<T>(key: &BlobKey) -> Result<T> {
         Err(Error::Unavailable {
             detail: format!("cannot store {key}: no blob store is configured"),
         })
+    }
+}
+
+impl BlobStore for NoBlobStore {
+    fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>> {
+        match items.first() {
+            Some((key, _)) => NoBlobStore::refuse(key),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn put_stream(&self, key: &BlobKey, _size: u64, _reader: &mut dyn Read) -> Result<BlobInfo> {
+        NoBlobStore::refuse(key)
     }
 
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>> {
         Err(Error::not_found("blob", key))
     }
 
-    fn exists(&self, _key: &BlobKey) -> Result<bool> {
-        Ok(false)
+    fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>> {
+        Err(Error::not_found("blob", key))
+    }
+
+    fn info(&self, _key: &BlobKey) -> Result<Option<BlobInfo>> {
+        Ok(None)
     }
 
     fn delete(&self, _key: &BlobKey) -> Result<bool> {
         Ok(false)
     }
 
-    fn list(&self, _message: MessageId) -> Result<Vec<BlobKey>> {
+    fn list(&self, _message: MessageId) -> Result<Vec<BlobInfo>> {
         Ok(Vec::new())
     }
 
     fn delete_by_prefixes(&self, _messages: &[MessageId]) -> Result<u64> {
         Ok(0)
+    }
+
+    fn messages_with_blobs(
+        &self,
+        _stored_before: Timestamp,
+        _after: Option<MessageId>,
+        _limit: u32,
+    ) -> Result<Vec<MessageId>> {
+        Ok(Vec::new())
+    }
+
+    fn stats(&self) -> Result<BlobStats> {
+        Ok(BlobStats::default())
     }
 }
 

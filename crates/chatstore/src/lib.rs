@@ -30,6 +30,7 @@
 mod enums;
 
 pub mod agent_logs;
+pub mod attachments;
 pub mod blob;
 pub mod cleanup;
 pub mod config;
@@ -56,7 +57,8 @@ pub mod validate;
 pub mod vector;
 
 pub use agent_logs::{AgentLog, AgentLogStore, AgentStatus, NewAgentLog};
-pub use blob::{BlobKey, BlobStore, NoBlobStore};
+pub use attachments::{AttachmentData, FileMeta, NewAttachment};
+pub use blob::{BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, NoBlobStore};
 pub use cleanup::Cleanup;
 pub use config::{Config, RetryPolicy};
 pub use conversations::{
@@ -76,7 +78,7 @@ pub use messages::{
     GroundingEvidence, Message, MessageMetadata, MessageQuery, MessageRole, MessageStore,
     NewMessage, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
-pub use orchestration::ChatStore;
+pub use orchestration::{ChatStore, LegacyProgress, LegacyReport, ORPHAN_GRACE};
 pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};
 pub use rbac::{Permission, RbacStore, Role};

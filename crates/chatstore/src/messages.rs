@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::enums::string_enum;
 use crate::{
-    ChunkId, ConversationId, Cursor, DocumentId, Error, MessageId, Order, Page, Result, Timestamp,
-    UserId, validate,
+    ChunkId, ConversationId, Cursor, DocumentId, Error, FileMeta, MessageId, Order, Page, Result,
+    Timestamp, UserId, validate,
 };
 
 string_enum! {
@@ -212,6 +212,8 @@ pub struct Message {
     pub content: String,
     /// Request and RAG metadata.
     pub metadata: MessageMetadata,
+    /// Attached files (their bytes are in the blob store).
+    pub files: Vec<FileMeta>,
     /// When it was appended.
     pub created_at: Timestamp,
 }
@@ -219,6 +221,9 @@ pub struct Message {
 /// A message to append.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    /// The id to give it; a new one when `None`. [`crate::ChatStore`] sets it when it
+    /// stores attachments before the message that names them.
+    pub id: Option<MessageId>,
     /// Who wrote it.
     pub role: MessageRole,
     /// The text: not blank, at most the configured maximum size.
@@ -229,16 +234,21 @@ pub struct NewMessage {
     pub parent: Option<MessageId>,
     /// Metadata.
     pub metadata: MessageMetadata,
+    /// Attached files' metadata. Use [`crate::ChatStore::append_with_attachments`] to
+    /// store the bytes and fill this in.
+    pub files: Vec<FileMeta>,
 }
 
 impl NewMessage {
     /// A message following the conversation's latest one, without metadata.
     pub fn new(role: MessageRole, content: impl Into<String>) -> NewMessage {
         NewMessage {
+            id: None,
             role,
             content: content.into(),
             parent: None,
             metadata: MessageMetadata::default(),
+            files: Vec::new(),
         }
     }
 
@@ -364,4 +374,16 @@ pub trait MessageStore: Send + Sync {
         conversation: ConversationId,
         source: &str,
     ) -> Result<Vec<Message>>;
+
+    /// System operation (not scoped to a user): which of these messages exist, in any
+    /// conversation of any user. The orphan sweep of attachments uses it.
+    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>>;
+
+    /// System operation: messages that have files, in id order after `after`, at most
+    /// `limit`. Migrations of attachment storage walk them.
+    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>>;
+
+    /// System operation: replaces a message's file metadata (and nothing else: what was
+    /// said never changes). Attachment migrations use it.
+    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()>;
 }

@@ -58,6 +58,9 @@ CREATE TABLE messages (
     UNIQUE (conversation_id, seq)
 ) STRICT;
 
+-- The messages with attachments, for sweeps and migrations of the blob store.
+CREATE INDEX idx_messages_with_files ON messages(id) WHERE files IS NOT NULL;
+
 -- Messages are an append-only log: what was said is never rewritten.
 CREATE TRIGGER messages_append_only
     BEFORE UPDATE OF id, conversation_id, seq, parent_id, role, content, created_at ON messages

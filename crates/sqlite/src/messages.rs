@@ -5,9 +5,9 @@
 //! parent, insert the message (a trigger adds it to the full-text index).
 
 use chatstore::{
-    ConflictKind, ConversationId, Error, GroundingEvidence, Message, MessageId, MessageMetadata,
-    MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page, ReasoningStep, Result,
-    RetrievedDocument, RoleCounts, SourceRef, UserId, validate,
+    ConflictKind, ConversationId, Error, FileMeta, GroundingEvidence, Message, MessageId,
+    MessageMetadata, MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page,
+    ReasoningStep, Result, RetrievedDocument, RoleCounts, SourceRef, UserId, attachments, validate,
 };
 use rusqlite::{Row, ToSql};
 use serde::{Deserialize, Serialize};
@@ -18,13 +18,13 @@ use crate::SqliteStore;
 use crate::conversations::load_conversation;
 use crate::cursor;
 use crate::db::Conn;
-use crate::row::{RowExt, json_or_null};
+use crate::row::{RowExt, json_or_null, json_text};
 
 /// The columns [`message_from_row`] reads, the conversation id last so that readers that
 /// already know it can skip decoding it.
 pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.seq, m.parent_id, m.role, m.content, \
      m.request_id, m.source, m.tokens, m.model_name, m.latency_ms, m.confidence_score, \
-     m.low_confidence_warning, m.rag_metadata, m.created_at, m.conversation_id";
+     m.low_confidence_warning, m.rag_metadata, m.files, m.created_at, m.conversation_id";
 
 /// The list-shaped metadata, stored together as one JSON object (`rag_metadata`): most
 /// messages have none of it, and one NULL column is cheaper to read than six.
@@ -53,7 +53,7 @@ fn message_from_row(row: &Row<'_>, conversation: Option<ConversationId>) -> Resu
         id: row.parse(0)?,
         conversation_id: match conversation {
             Some(id) => id,
-            None => row.parse(14)?,
+            None => row.parse(15)?,
         },
         seq: row.uint(1)?,
         parent_id: row.opt_parse(2)?,
@@ -74,7 +74,8 @@ fn message_from_row(row: &Row<'_>, conversation: Option<ConversationId>) -> Resu
             agents_involved: rag.agents_involved,
             extra: rag.extra,
         },
-        created_at: row.ts(13)?,
+        files: row.json(13)?,
+        created_at: row.ts(14)?,
     })
 }
 
@@ -163,6 +164,14 @@ impl SqliteStore {
 /// `WHERE` condition restricting `m` to conversation ?1 of user ?2.
 const OWNED: &str = "m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations v WHERE v.id = ?1 AND v.user_id = ?2)";
 
+/// Messages with files after id ?1, in id order, at most ?2.
+static WITH_FILES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m
+         WHERE m.files IS NOT NULL AND m.id > ?1 ORDER BY m.id LIMIT ?2 + 0"
+    )
+});
+
 /// The last ?3 messages, newest first. (`?3 + 0`: a bare `LIMIT ?` makes SQLite
 /// re-prepare the statement on every run.)
 static LAST_MESSAGES: LazyLock<String> = LazyLock::new(|| {
@@ -180,8 +189,10 @@ impl MessageStore for SqliteStore {
     ) -> Result<Message> {
         check_content(&message.content, self.config.max_message_bytes)?;
         let rag = encode_rag(&message.metadata, self.config.max_metadata_bytes)?;
+        attachments::validate_files(&message.files)?;
+        let files = json_or_null(&message.files)?;
         let meta = &message.metadata;
-        let id = MessageId::new();
+        let id = message.id.unwrap_or_else(MessageId::new);
         let now = self.now();
         let (id_text, now_text) = (id.to_string(), now.to_string());
         let (conversation_text, user_text) = (conversation.to_string(), user.to_string());
@@ -229,8 +240,8 @@ impl MessageStore for SqliteStore {
             c.execute(
                 "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
                      request_id, source, tokens, model_name, latency_ms, confidence_score,
-                     low_confidence_warning, rag_metadata, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     low_confidence_warning, rag_metadata, files, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 &[
                     &id_text,
                     &conversation_text,
@@ -248,6 +259,7 @@ impl MessageStore for SqliteStore {
                     &meta.confidence_score,
                     &meta.low_confidence_warning,
                     &rag,
+                    &files,
                     &now_text,
                 ],
             )?;
@@ -261,6 +273,7 @@ impl MessageStore for SqliteStore {
             role: message.role,
             content: message.content.clone(),
             metadata: message.metadata.clone(),
+            files: message.files.clone(),
             created_at: now,
         })
     }
@@ -392,6 +405,42 @@ impl MessageStore for SqliteStore {
             ),
             &[&source],
         )
+    }
+
+    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
+        if ids.len() > 10_000 {
+            return Err(Error::validation("ids", "at most 10000 messages at once"));
+        }
+        let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.db.read(|c| {
+            c.rows(
+                "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
+                &[&json_text(&wanted)?],
+                |row| row.parse(0),
+            )
+        })
+    }
+
+    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
+        let limit = validate::page_limit(limit)?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.db
+            .read(|c| c.rows(&WITH_FILES, &[&after, &limit], any_message))
+    }
+
+    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()> {
+        attachments::validate_files(files)?;
+        let files = json_or_null(&files)?;
+        let changed = self.db.write(|c| {
+            c.execute(
+                "UPDATE messages SET files = ?1 WHERE id = ?2",
+                &[&files, &id.to_string()],
+            )
+        })?;
+        if changed == 0 {
+            return Err(Error::not_found("message", id));
+        }
+        Ok(())
     }
 }
 

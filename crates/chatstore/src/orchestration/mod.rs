@@ -5,10 +5,22 @@
 //! orphan blob or vector), never a reference to something missing: deletions commit in
 //! the main store first and clean the others after.
 
+use std::time::Duration;
+
 use crate::{
     BlobStore, Cleanup, ConversationId, DocumentId, NoBlobStore, NoVectorIndex, Result, Store,
     Timestamp, UserId, VectorIndex,
 };
+
+mod files;
+mod legacy;
+mod sweep;
+
+pub use legacy::{LegacyProgress, LegacyReport};
+
+/// How old an unreferenced blob must be before the sweep on open removes it: younger
+/// ones may belong to a message another process is appending right now.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 /// A store with its attachment store and vector index.
 ///
@@ -32,18 +44,28 @@ pub struct ChatStore<S, B = NoBlobStore, V = NoVectorIndex> {
 impl<S: Store> ChatStore<S> {
     /// A store without attachments or vectors.
     pub fn from_store(store: S) -> Self {
-        ChatStore::new(store, NoBlobStore, NoVectorIndex)
+        ChatStore {
+            store,
+            blobs: NoBlobStore,
+            vectors: NoVectorIndex,
+        }
     }
 }
 
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
-    /// Ties the three together.
-    pub fn new(store: S, blobs: B, vectors: V) -> Self {
-        ChatStore {
+    /// Ties the three together, and sweeps away blobs left by a crash (blobs of
+    /// messages that were never written, older than [`ORPHAN_GRACE`]).
+    pub fn new(store: S, blobs: B, vectors: V) -> Result<Self> {
+        let chat = ChatStore {
             store,
             blobs,
             vectors,
+        };
+        let swept = chat.sweep_orphan_blobs(Timestamp::now() - ORPHAN_GRACE)?;
+        if swept > 0 {
+            tracing::info!(swept, "orphan attachments removed on open");
         }
+        Ok(chat)
     }
 
     /// The main store, for everything that touches only it.

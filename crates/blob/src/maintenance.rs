@@ -1,0 +1,70 @@
+//! Keeping the attachment file healthy: integrity, content verification, compaction.
+
+use chatstore::{BlobKey, Error, MessageId, Result};
+use chatstore_sqlite::engine::RowExt;
+
+use crate::SqliteBlobStore;
+use crate::store::hash_hex;
+
+impl SqliteBlobStore {
+    /// Checks the file's structure (SQLite's integrity check and its references);
+    /// damage is [`Error::Corrupt`]. See [`SqliteBlobStore::verify_contents`] for the
+    /// bytes themselves.
+    pub fn check_integrity(&self) -> Result<()> {
+        let problems = self.db.read(|c| {
+            let mut found = c.rows("PRAGMA integrity_check", &[], |row| row.text(0))?;
+            found.extend(c.rows("PRAGMA foreign_key_check", &[], |row| {
+                Ok(format!("dangling reference in {}", row.text(0)?))
+            })?);
+            Ok(found)
+        })?;
+        match problems.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(Error::Corrupt {
+                detail: problems.join("; "),
+            }),
+        }
+    }
+
+    /// Re-reads every stored content and compares it with its hash; returns the keys
+    /// whose bytes are damaged (empty when all is well). Reads the whole file: run it
+    /// at a quiet time.
+    pub fn verify_contents(&self) -> Result<Vec<BlobKey>> {
+        self.db.read_snapshot(|c| {
+            let damaged: Vec<i64> = c
+                .rows("SELECT id, hash, data FROM contents", &[], |row| {
+                    let data = row.value(2)?.as_blob().map_err(|e| row.corrupt(2, e))?;
+                    Ok((row.int(0)?, hash_hex(data) != row.str(1)?))
+                })?
+                .into_iter()
+                .filter_map(|(id, bad)| bad.then_some(id))
+                .collect();
+            let mut keys = Vec::new();
+            for id in damaged {
+                keys.extend(c.rows(
+                    "SELECT message_id, idx, thumbnail FROM blobs WHERE content_id = ?1",
+                    &[&id],
+                    |row| {
+                        Ok(BlobKey {
+                            message: row.parse::<MessageId>(0)?,
+                            index: row.uint(1)?,
+                            thumbnail: row.boolean(2)?,
+                        })
+                    },
+                )?);
+            }
+            Ok(keys)
+        })
+    }
+
+    /// Reclaims the space of deleted blobs and defragments the file.
+    pub fn vacuum(&self) -> Result<()> {
+        self.db.with_writer(|c| {
+            c.raw()
+                .execute_batch(
+                    "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+                )
+                .map_err(chatstore_sqlite::engine::from_sqlite)
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! [`SqliteBlobStore`]: the [`BlobStore`] on its own SQLite file.
+
+use std::io::Read;
+
+use chatstore::{
+    BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, Error, MessageId, Result, Timestamp,
+    validate,
+};
+use chatstore_sqlite::engine::{Conn, Db, Migration, RowExt, json_text};
+use rusqlite::{MAIN_DB, Row};
+
+use crate::BlobConfig;
+use crate::reader::BlobStreamReader;
+
+/// The attachment store's schema.
+pub const MIGRATIONS: &[Migration] = &[Migration::new(
+    1,
+    "0001_blobs",
+    include_str!("../migrations/0001_blobs.up.sql"),
+    include_str!("../migrations/0001_blobs.down.sql"),
+)];
+
+/// Chunk size of streamed reads and writes.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+/// Content-addressed, hash-checked attachment bytes in a SQLite file of their own
+/// (seed 001's `files.db`).
+///
+/// ```
+/// use chatstore::{BlobKey, BlobStore, MessageId};
+/// use chatstore_blob::{BlobConfig, SqliteBlobStore};
+///
+/// # let dir = tempfile::tempdir().unwrap();
+/// let blobs = SqliteBlobStore::open(BlobConfig::new(dir.path().join("files.db")))?;
+/// let message = MessageId::new();
+/// let (file, thumb) = (BlobKey::file(message, 0), BlobKey::thumbnail(message, 0));
+/// blobs.put_all(&[(file, b"%PDF-1.7 ...".as_slice()), (thumb, b"small".as_slice())])?;
+/// assert_eq!(blobs.get(&file)?, b"%PDF-1.7 ...");
+/// assert_eq!(blobs.delete_by_prefixes(&[message])?, 2);
+/// # Ok::<(), chatstore::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SqliteBlobStore {
+    pub(crate) db: Db,
+    pub(crate) config: BlobConfig,
+}
+
+/// The columns identifying a key in `blobs`, bound as ?1 ?2 ?3.
+pub(crate) fn key_params(key: &BlobKey) -> (String, i64, bool) {
+    (key.message.to_string(), i64::from(key.index), key.thumbnail)
+}
+
+/// The blake3 hash of `data`, as stored.
+pub(crate) fn hash_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+fn info_from_row(row: &Row<'_>, message: MessageId) -> Result<BlobInfo> {
+    Ok(BlobInfo {
+        key: BlobKey {
+            message,
+            index: row.uint(0)?,
+            thumbnail: row.boolean(1)?,
+        },
+        size: row.uint(2)?,
+        hash: row.text(3)?,
+    })
+}
+
+/// The content holding `hash`, if any.
+fn content_with_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<i64>> {
+    conn.row("SELECT id FROM contents WHERE hash = ?1", &[&hash], |row| {
+        row.int(0)
+    })
+}
+
+/// Points `key` at `content`, and drops the content it pointed at before if nothing
+/// else uses it.
+fn link(conn: &Conn<'_>, key: &BlobKey, content: i64, now: &str) -> Result<()> {
+    let (message, index, thumbnail) = key_params(key);
+    let previous = conn.row(
+        "SELECT content_id FROM blobs WHERE message_id = ?1 AND idx = ?2 AND thumbnail = ?3",
+        &[&message, &index, &thumbnail],
+        |row| row.int(0),
+    )?;
+    conn.execute(
+        "INSERT INTO blobs (message_id, idx, thumbnail, content_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (message_id, idx, thumbnail)
+         DO UPDATE SET content_id = excluded.content_id, created_at = excluded.created_at",
+        &[&message, &index, &thumbnail, &content, &now],
+    )?;
+    match previous {
+        Some(old) if old != content => release(conn, &[old]),
+        _ => Ok(()),
+    }
+}
+
+/// Deletes the contents among `ids` that no key points at any more.
+fn release(conn: &Conn<'_>, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    conn.execute(
+        "DELETE FROM contents WHERE id IN (SELECT value FROM json_each(?1))
+           AND NOT EXISTS (SELECT 1 FROM blobs WHERE content_id = contents.id)",
+        &[&json_text(&ids)?],
+    )
+    .map(drop)
+}
+
+impl SqliteBlobStore {
+    /// Opens (creating if needed) the attachment store, with the same startup check,
+    /// connection handling and migrations as the main SQLite store.
+    pub fn open(config: BlobConfig) -> Result<SqliteBlobStore> {
+        let db = Db::open(&config.path, &config.db_options(), MIGRATIONS)?;
+        Ok(SqliteBlobStore { db, config })
+    }
+
+    /// The settings it was opened with.
+    pub fn config(&self) -> &BlobConfig {
+        &self.config
+    }
+
+    /// Closes the store, folding its write-ahead log into the file.
+    pub fn close(self) -> Result<()> {
+        self.db.close()
+    }
+
+    pub(crate) fn check_size(&self, key: &BlobKey, size: u64) -> Result<()> {
+        if size > self.config.max_blob_bytes {
+            return Err(Error::validation(
+                "blob",
+                format!(
+                    "{key} is {size} bytes, more than the {} allowed",
+                    self.config.max_blob_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> String {
+        self.config.clock.now().to_string()
+    }
+
+    /// Writes `size` bytes from `reader` into a new content row, hashing as it goes,
+    /// inside the caller's transaction; returns the row and the hash.
+    fn stream_into_new_content(
+        conn: &Conn<'_>,
+        key: &BlobKey,
+        size: u64,
+        reader: &mut dyn Read,
+    ) -> Result<(i64, String)> {
+        let length = i64::try_from(size)
+            .map_err(|_| Error::validation("blob", format!("{key}: size {size} is too large")))?;
+        let placeholder = format!("writing {key}");
+        let id = conn
+            .row(
+                "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, zeroblob(?2)) RETURNING id",
+                &[&placeholder, &length],
+                |row| row.int(0),
+            )?
+            .ok_or_else(|| Error::Backend {
+                detail: "insert returned no row".to_owned(),
+            })?;
+        let mut blob = conn
+            .raw()
+            .blob_open(MAIN_DB, c"contents", c"data", id, false)
+            .map_err(chatstore_sqlite::engine::from_sqlite)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buffer = vec![0u8; CHUNK];
+        let mut written: u64 = 0;
+        let io = |e: std::io::Error| {
+            Error::validation("blob", format!("{key}: reading the stream failed: {e}"))
+        };
+        while written < size {
+            let want = usize::try_from((size - written).min(CHUNK as u64)).unwrap_or(CHUNK);
+            let got = reader.read(&mut buffer[..want]).map_err(io)?;
+            if got == 0 {
+                return Err(Error::validation(
+                    "blob",
+                    format!("{key}: the stream ended after {written} of {size} bytes"),
+                ));
+            }
+            blob.write_at(&buffer[..got], written as usize)
+                .map_err(|e| Error::Backend {
+                    detail: format!("writing {key}: {e}"),
+                })?;
+            hasher.update(&buffer[..got]);
+            written += got as u64;
+        }
+        if reader.read(&mut buffer[..1]).map_err(io)? > 0 {
+            return Err(Error::validation(
+                "blob",
+                format!("{key}: the stream holds more than the {size} bytes announced"),
+            ));
+        }
+        drop(blob);
+        let hash = hasher.finalize().to_hex().to_string();
+        Ok((id, hash))
+    }
+}
+
+impl BlobStore for SqliteBlobStore {
+    fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>> {
+        let mut infos = Vec::with_capacity(items.len());
+        for (key, data) in items {
+            self.check_size(key, data.len() as u64)?;
+            infos.push(BlobInfo {
+                key: *key,
+                size: data.len() as u64,
+                hash: hash_hex(data),
+            });
+        }
+        let now = self.now();
+        self.db.write(|c| {
+            for (info, (_, data)) in infos.iter().zip(items) {
+                let content = match content_with_hash(c, &info.hash)? {
+                    Some(id) => id,
+                    None => c
+                        .row(
+                            "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, ?3) RETURNING id",
+                            &[&info.hash, &(data.len() as i64), data],
+                            |row| row.int(0),
+                        )?
+                        .ok_or_else(|| Error::Backend {
+                            detail: "insert returned no row".to_owned(),
+                        })?,
+                };
+                link(c, &info.key, content, &now)?;
+            }
+            Ok(())
+        })?;
+        Ok(infos)
+    }
+
+    fn put_stream(&self, key: &BlobKey, size: u64, reader: &mut dyn Read) -> Result<BlobInfo> {
+        self.check_size(key, size)?;
+        let now = self.now();
+        let mut consumed = false;
+        let hash = self.db.write(|c| {
+            if consumed {
+                // A retry after the stream was read cannot read it again.
+                return Err(Error::Busy {
+                    detail: format!("{key}: the store was busy after the stream was read"),
+                });
+            }
+            consumed = true;
+            let (fresh, hash) = SqliteBlobStore::stream_into_new_content(c, key, size, reader)?;
+            let content = match content_with_hash(c, &hash)? {
+                Some(existing) => {
+                    c.execute("DELETE FROM contents WHERE id = ?1", &[&fresh])?;
+                    existing
+                }
+                None => {
+                    c.execute(
+                        "UPDATE contents SET hash = ?1 WHERE id = ?2",
+                        &[&hash, &fresh],
+                    )?;
+                    fresh
+                }
+            };
+            link(c, key, content, &now)?;
+            Ok(hash)
+        })?;
+        Ok(BlobInfo {
+            key: *key,
+            size,
+            hash,
+        })
+    }
+
+    fn get(&self, key: &BlobKey) -> Result<Vec<u8>> {
+        let (message, index, thumbnail) = key_params(key);
+        self.db
+            .read(|c| {
+                c.row(
+                    "SELECT c.hash, c.data FROM blobs b JOIN contents c ON c.id = b.content_id
+                     WHERE b.message_id = ?1 AND b.idx = ?2 AND b.thumbnail = ?3",
+                    &[&message, &index, &thumbnail],
+                    |row| {
+                        let data = row.value(1)?.as_blob().map_err(|e| row.corrupt(1, e))?;
+                        if blake3::hash(data).to_hex().as_str() != row.str(0)? {
+                            return Err(Error::Corrupt {
+                                detail: format!(
+                                    "blob {key}: the stored bytes do not match their hash"
+                                ),
+                            });
+                        }
+                        Ok(data.to_vec())
+                    },
+                )
+            })?
+            .ok_or_else(|| Error::not_found("blob", key))
+    }
+
+    fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>> {
+        Ok(Box::new(BlobStreamReader::open(self, key)?))
+    }
+
+    fn info(&self, key: &BlobKey) -> Result<Option<BlobInfo>> {
+        let (message, index, thumbnail) = key_params(key);
+        self.db.read(|c| {
+            c.row(
+                "SELECT b.idx, b.thumbnail, c.size, c.hash FROM blobs b
+                 JOIN contents c ON c.id = b.content_id
+                 WHERE b.message_id = ?1 AND b.idx = ?2 AND b.thumbnail = ?3",
+                &[&message, &index, &thumbnail],
+                |row| info_from_row(row, key.message),
+            )
+        })
+    }
+
+    fn delete(&self, key: &BlobKey) -> Result<bool> {
+        let (message, index, thumbnail) = key_params(key);
+        self.db.write(|c| {
+            let released = c.rows(
+                "DELETE FROM blobs WHERE message_id = ?1 AND idx = ?2 AND thumbnail = ?3
+                 RETURNING content_id",
+                &[&message, &index, &thumbnail],
+                |row| row.int(0),
+            )?;
+            release(c, &released)?;
+            Ok(!released.is_empty())
+        })
+    }
+
+    fn list(&self, message: MessageId) -> Result<Vec<BlobInfo>> {
+        self.db.read(|c| {
+            c.rows(
+                "SELECT b.idx, b.thumbnail, c.size, c.hash FROM blobs b
+                 JOIN contents c ON c.id = b.content_id
+                 WHERE b.message_id = ?1 ORDER BY b.idx, b.thumbnail",
+                &[&message.to_string()],
+                |row| info_from_row(row, message),
+            )
+        })
+    }
+
+    fn delete_by_prefixes(&self, messages: &[MessageId]) -> Result<u64> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = messages.iter().map(ToString::to_string).collect();
+        let ids = json_text(&ids)?;
+        self.db.write(|c| {
+            let mut released = c.rows(
+                "DELETE FROM blobs WHERE message_id IN (SELECT value FROM json_each(?1))
+                 RETURNING content_id",
+                &[&ids],
+                |row| row.int(0),
+            )?;
+            let deleted = released.len() as u64;
+            released.sort_unstable();
+            released.dedup();
+            release(c, &released)?;
+            Ok(deleted)
+        })
+    }
+
+    fn messages_with_blobs(
+        &self,
+        stored_before: Timestamp,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<MessageId>> {
+        let limit = validate::page_limit(limit)?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.db.read(|c| {
+            c.rows(
+                "SELECT DISTINCT message_id FROM blobs
+                 WHERE message_id > ?1 AND created_at < ?2 ORDER BY message_id LIMIT ?3 + 0",
+                &[&after, &stored_before.to_string(), &limit],
+                |row| row.parse(0),
+            )
+        })
+    }
+
+    fn stats(&self) -> Result<BlobStats> {
+        self.db.read_snapshot(|c| {
+            let (keys, bytes) = c
+                .row(
+                    "SELECT count(*), coalesce(sum(c.size), 0) FROM blobs b
+                     JOIN contents c ON c.id = b.content_id",
+                    &[],
+                    |row| Ok((row.uint(0)?, row.uint(1)?)),
+                )?
+                .unwrap_or_default();
+            let (contents, stored_bytes) = c
+                .row(
+                    "SELECT count(*), coalesce(sum(size), 0) FROM contents",
+                    &[],
+                    |row| Ok((row.uint(0)?, row.uint(1)?)),
+                )?
+                .unwrap_or_default();
+            Ok(BlobStats {
+                keys,
+                bytes,
+                contents,
+                stored_bytes,
+            })
+        })
+    }
+}
