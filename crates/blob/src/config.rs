@@ -118,6 +118,8 @@ impl BlobConfig {
             slow_query_threshold: self.slow_query_threshold,
             mmap_size: self.mmap_size,
             page_size: None,
+            checkpoint_pages: 16_000,
+            background_checkpoint: true,
         }
     }
 }

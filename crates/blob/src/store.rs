@@ -74,20 +74,43 @@ fn content_with_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<i64>> {
     })
 }
 
+/// The content holding these bytes: a new row, or (when the same bytes are already
+/// stored) the existing one.
+fn store_content(conn: &Conn<'_>, hash: &str, data: &[u8]) -> Result<i64> {
+    let inserted = conn.row(
+        "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT (hash) DO NOTHING RETURNING id",
+        &[&hash, &(data.len() as i64), &data],
+        |row| row.int(0),
+    )?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => content_with_hash(conn, hash)?.ok_or_else(|| Error::Backend {
+            detail: format!("content {hash} neither inserted nor found"),
+        }),
+    }
+}
+
 /// Points `key` at `content`, and drops the content it pointed at before if nothing
-/// else uses it.
+/// else uses it. A new key (the usual case) costs one statement.
 fn link(conn: &Conn<'_>, key: &BlobKey, content: i64, now: &str) -> Result<()> {
     let (message, index, thumbnail) = key_params(key);
+    let inserted = conn.execute(
+        "INSERT INTO blobs (message_id, idx, thumbnail, content_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        &[&message, &index, &thumbnail, &content, &now],
+    )?;
+    if inserted == 1 {
+        return Ok(());
+    }
     let previous = conn.row(
         "SELECT content_id FROM blobs WHERE message_id = ?1 AND idx = ?2 AND thumbnail = ?3",
         &[&message, &index, &thumbnail],
         |row| row.int(0),
     )?;
     conn.execute(
-        "INSERT INTO blobs (message_id, idx, thumbnail, content_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (message_id, idx, thumbnail)
-         DO UPDATE SET content_id = excluded.content_id, created_at = excluded.created_at",
+        "UPDATE blobs SET content_id = ?4, created_at = ?5
+         WHERE message_id = ?1 AND idx = ?2 AND thumbnail = ?3",
         &[&message, &index, &thumbnail, &content, &now],
     )?;
     match previous {
@@ -216,18 +239,7 @@ impl BlobStore for SqliteBlobStore {
         let now = self.now();
         self.db.write(|c| {
             for (info, (_, data)) in infos.iter().zip(items) {
-                let content = match content_with_hash(c, &info.hash)? {
-                    Some(id) => id,
-                    None => c
-                        .row(
-                            "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, ?3) RETURNING id",
-                            &[&info.hash, &(data.len() as i64), data],
-                            |row| row.int(0),
-                        )?
-                        .ok_or_else(|| Error::Backend {
-                            detail: "insert returned no row".to_owned(),
-                        })?,
-                };
+                let content = store_content(c, &info.hash, data)?;
                 link(c, &info.key, content, &now)?;
             }
             Ok(())

@@ -21,6 +21,7 @@ use chatstore::{Config, Error, Result, RetryPolicy};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 
+use crate::checkpoint::Checkpointer;
 use crate::errors::{SqliteResultExt, from_sqlite};
 use crate::migrate::Migration;
 use crate::pool::ReaderManager;
@@ -51,6 +52,12 @@ pub struct DbOptions {
     pub mmap_size: u64,
     /// Page size of a database file created by this open (`None`: SQLite's 4096).
     pub page_size: Option<u32>,
+    /// Pages the write-ahead log may hold before a commit folds it into the database
+    /// file itself (SQLite's default is 1000). Each fold rewrites the pages and syncs
+    /// the file. With `background_checkpoint`, this is only the backstop.
+    pub checkpoint_pages: u32,
+    /// Fold the log on a background thread shortly after writes instead of inline.
+    pub background_checkpoint: bool,
 }
 
 impl DbOptions {
@@ -66,6 +73,8 @@ impl DbOptions {
             slow_query_threshold: config.slow_query_threshold,
             mmap_size: 0,
             page_size: None,
+            checkpoint_pages: 4000,
+            background_checkpoint: true,
         }
     }
 
@@ -85,8 +94,9 @@ impl DbOptions {
              PRAGMA synchronous = {synchronous};
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -16000;
-             PRAGMA mmap_size = {};",
-            self.mmap_size
+             PRAGMA mmap_size = {};
+             PRAGMA wal_autocheckpoint = {};",
+            self.mmap_size, self.checkpoint_pages
         ))
     }
 }
@@ -109,6 +119,7 @@ pub struct Db {
     readers: r2d2::Pool<ReaderManager>,
     retry: RetryPolicy,
     slow: SlowLog,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for Db {
@@ -145,6 +156,11 @@ impl Db {
             .map_err(|e| Error::Unavailable {
                 detail: format!("cannot open reader connections to {}: {e}", path.display()),
             })?;
+        let checkpointer = if settings.background_checkpoint {
+            Some(Checkpointer::start(&path).map_err(from_sqlite)?)
+        } else {
+            None
+        };
         Ok(Db {
             path,
             writer: Mutex::new(Some(writer)),
@@ -152,6 +168,7 @@ impl Db {
             retry: settings.write_retry,
             slow: SlowLog::new(settings.slow_query_threshold),
             settings,
+            checkpointer,
         })
     }
 
@@ -194,7 +211,14 @@ impl Db {
                     std::thread::sleep(self.retry.delay(attempt));
                     attempt += 1;
                 }
-                result => return result,
+                result => {
+                    if result.is_ok()
+                        && let Some(checkpointer) = &self.checkpointer
+                    {
+                        checkpointer.committed();
+                    }
+                    return result;
+                }
             }
         }
     }
@@ -202,6 +226,7 @@ impl Db {
     /// Closes every connection, first folding the write-ahead log into the database file
     /// so that the file alone holds everything. Errors are reported, not swallowed.
     pub fn close(self) -> Result<()> {
+        drop(self.checkpointer);
         drop(self.readers);
         let writer = self
             .writer

@@ -38,6 +38,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod agent_logs;
+mod checkpoint;
 mod conversations;
 mod cursor;
 mod db;

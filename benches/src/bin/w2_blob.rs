@@ -1,0 +1,63 @@
+//! Workload W2 (see ../shared/anchors/README.md) through chatstore-blob's public API
+//! with default settings (hashing on write, hash check on every read): N attachments,
+//! each a file of S bytes plus a thumbnail of S/8 bytes stored together under
+//! `<message id>/<index>` and `<message id>/<index>.thumb`; then R reads of random files.
+//! Prints one JSON line.
+//!
+//! Unlike the anchor, every attachment has its own bytes: identical files would all be
+//! stored once here (the store is content-addressed), which would flatter the writes.
+//!
+//! ```text
+//! cargo run --release -p chatstore-benches --bin w2_blob -- [N S R]   # 10000 10240 20000
+//! ```
+
+use std::time::Instant;
+
+use chatstore::{BlobKey, BlobStore, MessageId};
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use rand::{RngExt, SeedableRng};
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("arguments are whole numbers: N S R"))
+        .collect();
+    let (n, size, reads) = match args[..] {
+        [n, s, r] => (n, s, r),
+        _ => (10_000, 10_240, 20_000),
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteBlobStore::open(BlobConfig::new(dir.path().join("files.db")))
+        .expect("blob store opens");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let base: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+    let keys: Vec<BlobKey> = (0..n)
+        .map(|i| BlobKey::file(MessageId::new(), (i % 3) as u32))
+        .collect();
+    let order: Vec<usize> = (0..reads).map(|_| rng.random_range(0..n)).collect();
+
+    let mut file = base.clone();
+    let started = Instant::now();
+    for (i, key) in keys.iter().enumerate() {
+        // Distinct bytes per attachment: its number in the first eight bytes.
+        file[..8.min(size)].copy_from_slice(&(i as u64).to_le_bytes()[..8.min(size)]);
+        let thumb = BlobKey::thumbnail(key.message, key.index);
+        store
+            .put_all(&[(*key, &file), (thumb, &file[..size / 8])])
+            .expect("put");
+    }
+    let write = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let mut total = 0;
+    for &i in &order {
+        total += store.get(&keys[i]).expect("get").len();
+    }
+    let read = started.elapsed().as_secs_f64();
+    assert_eq!(total, reads * size);
+    println!(
+        r#"{{"impl": "chatstore-blob", "attachments": {n}, "size": {size}, "write_per_s": {}, "read_per_s": {}}}"#,
+        (n as f64 / write) as u64,
+        (reads as f64 / read) as u64
+    );
+}

@@ -1,0 +1,83 @@
+//! A writer for the attachment crash test: appends messages with one or two attached
+//! files (some with thumbnails) to DIR's stores until it is killed, printing a line
+//! for every file of every message the store acknowledged:
+//!
+//! ```text
+//! file <message id> <index> <blake3 hex>
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chatstore::{
+    ChatStore, Config, ConversationStore, NewAttachment, NewConversation, NewMessage, NewUser,
+    NoVectorIndex, PasswordParams, UserStore,
+};
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_sqlite::SqliteStore;
+
+fn main() {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: crash_attacher DIR SEED"),
+    );
+    let mut seed: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let config = Config::new(dir.join("chatstore.db").to_string_lossy())
+        .password_params(PasswordParams::fast_for_tests());
+    let store = SqliteStore::open(config).expect("main store opens");
+    let blobs =
+        SqliteBlobStore::open(BlobConfig::new(dir.join("files.db"))).expect("blob store opens");
+    let chat = ChatStore::new(store, blobs, NoVectorIndex).expect("stores tie together");
+    let user = match chat.store().user_by_username("writer") {
+        Ok(user) => user,
+        Err(_) => chat
+            .store()
+            .create_user(&NewUser::new("writer", "writer@example.com", "password1"))
+            .expect("user"),
+    };
+    let conversation = chat
+        .store()
+        .create_conversation(user.id, &NewConversation::titled("crash"))
+        .expect("conversation");
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    loop {
+        let attachments: Vec<NewAttachment> = (0..1 + random(2))
+            .map(|i| {
+                let size = 1 + random(300_000) as usize;
+                let salt = random(u64::MAX);
+                let bytes: Vec<u8> = (0..size).map(|j| (j as u64 ^ salt) as u8).collect();
+                let file =
+                    NewAttachment::new(&format!("f{i}.bin"), "application/octet-stream", bytes);
+                if random(2) == 0 {
+                    file.with_thumbnail(vec![7; 100])
+                } else {
+                    file
+                }
+            })
+            .collect();
+        let message = chat
+            .append_with_attachments(
+                user.id,
+                conversation.id,
+                &NewMessage::user("with files"),
+                attachments,
+            )
+            .expect("append");
+        for (index, file) in message.files.iter().enumerate() {
+            let hash = file.hash.as_deref().expect("stored files have a hash");
+            writeln!(out, "file {} {index} {hash}", message.id).expect("stdout");
+        }
+        out.flush().expect("flush");
+    }
+}
