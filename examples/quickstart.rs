@@ -1,6 +1,6 @@
 //! The main job: open a store in a directory, register a user, log in, hold a short
-//! conversation with RAG metadata and a regenerated answer (a branch), search it, record
-//! token usage and print a usage report.
+//! conversation with RAG metadata, an attached file and a regenerated answer (a branch),
+//! search it, record token usage and print a usage report.
 //!
 //! ```text
 //! cargo run --example quickstart [DIRECTORY]     # default: ./quickstart-data
@@ -11,10 +11,12 @@
 use std::path::PathBuf;
 
 use chatstore::{
-    ConflictKind, ConversationQuery, ConversationStore, Error, MessageMetadata, MessageStore,
-    NewConversation, NewMessage, NewSession, NewUsage, NewUser, OperationType, Password,
-    SearchQuery, SearchStore, SessionStore, SourceRef, TimeRange, UsageStore, UserStore,
+    ChatStore, ConflictKind, ConversationQuery, ConversationStore, Error, MessageMetadata,
+    MessageStore, NewAttachment, NewConversation, NewMessage, NewSession, NewUsage, NewUser,
+    NoVectorIndex, OperationType, Password, SearchQuery, SearchStore, SessionStore, SourceRef,
+    TimeRange, UsageStore, UserStore,
 };
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
 
 fn main() -> Result<(), Error> {
@@ -32,8 +34,15 @@ fn main() -> Result<(), Error> {
         path: directory.clone(),
         source,
     })?;
-    let store = SqliteStore::open_path(directory.join("chatstore.db"))?;
-    println!("opened {}", store.path().display());
+    let main = SqliteStore::open_path(directory.join("chatstore.db"))?;
+    let files = SqliteBlobStore::open(BlobConfig::beside(main.path()))?;
+    println!(
+        "opened {} and {}",
+        main.path().display(),
+        files.config().path.display()
+    );
+    let chat = ChatStore::new(main, files, NoVectorIndex)?;
+    let store = chat.store();
 
     // Register (or, on a second run, find) a user; log in; open a session.
     let password = Password::new("correct horse battery staple");
@@ -66,14 +75,31 @@ fn main() -> Result<(), Error> {
             ..NewConversation::titled("Account eligibility")
         },
     )?;
-    let question = store.append_message(
+    // The question comes with a scanned form and its thumbnail: the bytes go to
+    // files.db, the message keeps their name, type, size and hash.
+    let form = b"%PDF-1.7 joint account application form ...".repeat(100);
+    let question = chat.append_with_attachments(
         ada.id,
         conversation.id,
         &NewMessage::user("Who is eligible for a joint account?").with_metadata(MessageMetadata {
             request_id: Some("req-1".into()),
             ..MessageMetadata::default()
         }),
+        vec![
+            NewAttachment::new("application.pdf", "application/pdf", form.clone())
+                .with_thumbnail(b"tiny preview".to_vec()),
+        ],
     )?;
+    let (meta, bytes) = chat.message_file(ada.id, question.id, 0)?;
+    let (_, thumbnail) = chat.message_thumbnail(ada.id, question.id, 0)?;
+    println!(
+        "attached {} ({}, {} bytes, thumbnail {} bytes), read back intact: {}",
+        meta.name,
+        meta.mime_type,
+        meta.size,
+        thumbnail.len(),
+        bytes == form
+    );
     let first_answer = store.append_message(
         ada.id,
         conversation.id,

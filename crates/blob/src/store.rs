@@ -285,26 +285,51 @@ impl BlobStore for SqliteBlobStore {
 
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>> {
         let (message, index, thumbnail) = key_params(key);
-        self.db
-            .read(|c| {
-                c.row(
-                    "SELECT c.hash, c.data FROM blobs b JOIN contents c ON c.id = b.content_id
-                     WHERE b.message_id = ?1 AND b.idx = ?2 AND b.thumbnail = ?3",
-                    &[&message, &index, &thumbnail],
-                    |row| {
-                        let data = row.value(1)?.as_blob().map_err(|e| row.corrupt(1, e))?;
-                        if blake3::hash(data).to_hex().as_str() != row.str(0)? {
-                            return Err(Error::Corrupt {
-                                detail: format!(
-                                    "blob {key}: the stored bytes do not match their hash"
-                                ),
-                            });
-                        }
-                        Ok(data.to_vec())
-                    },
-                )
-            })?
-            .ok_or_else(|| Error::not_found("blob", key))
+        let corrupt = || Error::Corrupt {
+            detail: format!("blob {key}: the stored bytes do not match their hash"),
+        };
+        self.db.read_snapshot(|c| {
+            // Small blobs come with the row; large ones are copied chunk by chunk
+            // straight into the result, each chunk hashed while it is in cache.
+            let found = c.row(
+                "SELECT c.id, c.size, c.hash, CASE WHEN c.size <= ?4 THEN c.data END
+                 FROM blobs b JOIN contents c ON c.id = b.content_id
+                 WHERE b.message_id = ?1 AND b.idx = ?2 AND b.thumbnail = ?3",
+                &[&message, &index, &thumbnail, &(CHUNK as i64)],
+                |row| {
+                    let hash = row.text(2)?;
+                    match row
+                        .value(3)?
+                        .as_blob_or_null()
+                        .map_err(|e| row.corrupt(3, e))?
+                    {
+                        Some(data) if hash_hex(data) == hash => Ok(Ok(data.to_vec())),
+                        Some(_) => Err(corrupt()),
+                        None => Ok(Err((row.int(0)?, row.uint::<usize>(1)?, hash))),
+                    }
+                },
+            )?;
+            let (content, size, hash) = match found {
+                None => return Err(Error::not_found("blob", key)),
+                Some(Ok(small)) => return Ok(small),
+                Some(Err(large)) => large,
+            };
+            let blob = c
+                .raw()
+                .blob_open(MAIN_DB, c"contents", c"data", content, true)
+                .map_err(chatstore_sqlite::engine::from_sqlite)?;
+            let mut data = vec![0u8; size];
+            let mut hasher = blake3::Hasher::new();
+            for (i, chunk) in data.chunks_mut(CHUNK).enumerate() {
+                blob.read_at_exact(chunk, i * CHUNK)
+                    .map_err(|_| corrupt())?;
+                hasher.update(chunk);
+            }
+            if hasher.finalize().to_hex().as_str() != hash {
+                return Err(corrupt());
+            }
+            Ok(data)
+        })
     }
 
     fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>> {
