@@ -59,12 +59,6 @@ impl SqliteBlobStore {
 
     /// Reclaims the space of deleted blobs and defragments the file.
     pub fn vacuum(&self) -> Result<()> {
-        self.db.with_writer(|c| {
-            c.raw()
-                .execute_batch(
-                    "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
-                )
-                .map_err(chatstore_sqlite::engine::from_sqlite)
-        })
+        self.db.vacuum()
     }
 }

@@ -234,12 +234,22 @@ impl Db {
             .unwrap_or_else(PoisonError::into_inner);
         match writer {
             Some(conn) => {
-                conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
-                    .db()?;
+                conn.execute_batch("PRAGMA optimize;").db()?;
+                fold_log(&conn)?;
                 conn.close().map_err(|(_, error)| from_sqlite(error))
             }
             None => Ok(()),
         }
+    }
+
+    /// Rebuilds the file without the space of deleted rows, and folds the log into it
+    /// so that the file on disk actually shrinks.
+    pub fn vacuum(&self) -> Result<()> {
+        self.with_writer(|c| {
+            fold_log(c.raw())?;
+            c.raw().execute_batch("VACUUM; PRAGMA optimize;").db()?;
+            fold_log(c.raw())
+        })
     }
 
     /// Runs `f` on the writer connection outside any transaction (for VACUUM, backups
@@ -286,6 +296,23 @@ impl ReadConnection {
         }
         result
     }
+}
+
+/// Folds the whole write-ahead log into the database file and empties it, waiting out
+/// a checkpoint the background thread may be running at that moment.
+fn fold_log(conn: &Connection) -> Result<()> {
+    for _ in 0..200 {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .db()?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(Error::Busy {
+        detail: "the write-ahead log could not be folded into the database file".to_owned(),
+    })
 }
 
 /// True for the errors after which a connection is not trusted again.

@@ -34,11 +34,7 @@ impl MaintenanceStore for SqliteStore {
     }
 
     fn vacuum(&self) -> Result<()> {
-        self.db.with_writer(|c| {
-            c.raw()
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;")
-                .db()
-        })
+        self.db.vacuum()
     }
 
     fn backup_to(&self, destination: &Path) -> Result<()> {
