@@ -38,6 +38,7 @@ pub mod config;
 pub mod conformance;
 pub mod conversations;
 pub mod documents;
+pub mod embeddings;
 pub mod error;
 pub mod ids;
 pub mod maintenance;
@@ -69,6 +70,7 @@ pub use documents::{
     Chunk, Document, DocumentAnalysis, DocumentQuery, DocumentScope, DocumentStore, DocumentUpdate,
     NewChunk, NewDocument, ProcessingStatus,
 };
+pub use embeddings::EmbeddingStore;
 pub use error::{ConflictKind, Error, Result, StartupError};
 pub use ids::{
     AgentLogId, ChunkId, ConversationId, DocumentId, IdKind, MessageId, SessionId, UsageId, UserId,
@@ -92,4 +94,7 @@ pub use usage::{
     UsageTotals,
 };
 pub use users::{ExplainabilityLevel, NewUser, ProfileUpdate, User, UserQuery, UserStore};
-pub use vector::{NoVectorIndex, VectorFilter, VectorHit, VectorIndex, VectorRecord};
+pub use vector::{
+    CollectionInfo, CollectionSpec, Distance, EmbeddingSource, NoVectorIndex, SyncReport,
+    VectorFilter, VectorHit, VectorIndex, VectorRecord,
+};

@@ -1,12 +1,12 @@
 //! [`Store`]: everything a backend provides, as the union of the focused traits.
 
 use crate::{
-    AgentLogStore, ConversationStore, DocumentStore, MaintenanceStore, MessageStore, RbacStore,
-    SearchStore, SessionStore, UsageStore, UserStore,
+    AgentLogStore, ConversationStore, DocumentStore, EmbeddingStore, MaintenanceStore,
+    MessageStore, RbacStore, SearchStore, SessionStore, UsageStore, UserStore,
 };
 
 /// A complete storage backend: users, sessions, roles, conversations, messages, search,
-/// documents, agent logs, usage and maintenance.
+/// documents, embeddings, agent logs, usage and maintenance.
 ///
 /// Every method is synchronous and takes `&self`; a store is `Send + Sync`, so one value
 /// can serve many threads (an async host calls it through `spawn_blocking`). It is
@@ -20,6 +20,7 @@ pub trait Store:
     + MessageStore
     + SearchStore
     + DocumentStore
+    + EmbeddingStore
     + AgentLogStore
     + UsageStore
     + MaintenanceStore
@@ -34,6 +35,7 @@ impl<T> Store for T where
         + MessageStore
         + SearchStore
         + DocumentStore
+        + EmbeddingStore
         + AgentLogStore
         + UsageStore
         + MaintenanceStore

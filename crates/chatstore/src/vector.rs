@@ -1,9 +1,101 @@
-//! Semantic search over document chunks: the [`VectorIndex`] trait. The
-//! `chatstore-vector` crate implements it on an in-process HNSW graph.
+//! Semantic search over document chunks: vector collections, the [`VectorIndex`] trait
+//! (implemented by `chatstore-vector` on an in-process HNSW graph), and
+//! [`EmbeddingSource`], through which an index catches up with the embeddings the main
+//! store keeps (the source of truth).
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChunkId, DocumentId, Error, Result, UserId};
+use crate::enums::string_enum;
+use crate::{ChunkId, DocumentId, DocumentScope, Error, Result, UserId};
+
+string_enum! {
+    /// How closeness of two vectors is measured.
+    Distance, field = "distance" {
+        /// Cosine similarity (vectors are normalised when stored and queried).
+        Cosine = "cosine",
+        /// Inner product.
+        Dot = "dot",
+        /// Euclidean distance.
+        L2 = "l2",
+    }
+}
+
+/// A vector collection: a name, a fixed dimension and a distance. One per embedding
+/// model, say (`rag_documents_custom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionSpec {
+    /// Unique name: 1–64 characters of a-z, 0-9, `_` and `-`.
+    pub name: String,
+    /// Length of every vector, 1–4096.
+    pub dimension: u32,
+    /// How vectors are compared.
+    pub distance: Distance,
+}
+
+impl CollectionSpec {
+    /// A collection spec, checked.
+    pub fn new(name: &str, dimension: u32, distance: Distance) -> Result<CollectionSpec> {
+        let ok = (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
+        if !ok {
+            return Err(Error::validation(
+                "collection",
+                format!("{name:?} must be 1-64 characters of a-z, 0-9, '_' or '-'"),
+            ));
+        }
+        if !(1..=4096).contains(&dimension) {
+            return Err(Error::validation(
+                "dimension",
+                format!("{dimension} is not between 1 and 4096"),
+            ));
+        }
+        Ok(CollectionSpec {
+            name: name.to_owned(),
+            dimension,
+            distance,
+        })
+    }
+
+    /// Checks a vector for this collection: the right length, every component finite,
+    /// and (for cosine) not all zero.
+    pub fn check(&self, vector: &[f32]) -> Result<()> {
+        if vector.len() != self.dimension as usize {
+            return Err(Error::validation(
+                "vector",
+                format!(
+                    "has {} components; collection {} takes {}",
+                    vector.len(),
+                    self.name,
+                    self.dimension
+                ),
+            ));
+        }
+        if let Some(bad) = vector.iter().position(|x| !x.is_finite()) {
+            return Err(Error::validation(
+                "vector",
+                format!("component {bad} is {} (NaN or infinite)", vector[bad]),
+            ));
+        }
+        if self.distance == Distance::Cosine && vector.iter().all(|&x| x == 0.0) {
+            return Err(Error::validation(
+                "vector",
+                "is all zeros, which has no direction to compare",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A collection and how many live vectors it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    /// The collection.
+    pub spec: CollectionSpec,
+    /// Live (not deleted) vectors.
+    pub count: u64,
+}
 
 /// A chunk's embedding with the metadata searches filter on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,10 +113,38 @@ pub struct VectorRecord {
 /// Which chunks a search may return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VectorFilter {
-    /// The user searching: their own documents and global ones are eligible.
+    /// The user searching: their own documents and global ones are eligible, no others.
     pub user: UserId,
     /// When set, only these documents (a conversation's selection).
     pub documents: Option<Vec<DocumentId>>,
+    /// When set, only documents of this scope.
+    pub scope: Option<DocumentScope>,
+}
+
+impl VectorFilter {
+    /// Everything the user may see.
+    pub fn user(user: UserId) -> VectorFilter {
+        VectorFilter {
+            user,
+            documents: None,
+            scope: None,
+        }
+    }
+
+    /// True when a chunk of `document`, owned by `owner`, passes the filter.
+    pub fn admits(&self, document: DocumentId, owner: Option<UserId>) -> bool {
+        let visible = owner.is_none_or(|owner| owner == self.user);
+        let scope = match self.scope {
+            None => true,
+            Some(DocumentScope::Global) => owner.is_none(),
+            Some(DocumentScope::User) => owner.is_some(),
+        };
+        let selected = self
+            .documents
+            .as_ref()
+            .is_none_or(|documents| documents.contains(&document));
+        visible && scope && selected
+    }
 }
 
 /// One search result.
@@ -34,20 +154,77 @@ pub struct VectorHit {
     pub chunk: ChunkId,
     /// Its document.
     pub document: DocumentId,
-    /// Similarity, higher is closer.
+    /// Similarity: higher is closer (cosine similarity, inner product, or the negated
+    /// Euclidean distance).
     pub score: f32,
 }
 
-/// An index of chunk embeddings. Implemented by `chatstore-vector`.
-pub trait VectorIndex: Send + Sync {
-    /// Adds or replaces embeddings.
-    fn upsert(&self, records: &[VectorRecord]) -> Result<()>;
+/// What an index learned when it caught up with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Whether a saved snapshot was used (false: built from the store).
+    pub from_snapshot: bool,
+    /// Vectors added from the store since the snapshot.
+    pub added: u64,
+    /// Vectors removed because the store no longer has them.
+    pub removed: u64,
+}
 
-    /// Removes every embedding of these documents; returns how many.
+/// Where an index reads the embeddings it must hold: the store's copy, the source of
+/// truth. System operations, not scoped to a user.
+pub trait EmbeddingSource: Send + Sync {
+    /// Every embedding of the collection as (chunk, version): a version grows each
+    /// time an embedding is written, so an index can tell what changed since it saved.
+    fn embedding_versions(&self, collection: &str) -> Result<Vec<(ChunkId, u64)>>;
+
+    /// The embeddings of these chunks in the collection (missing ones left out).
+    fn load_embeddings(&self, collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>>;
+}
+
+/// An index of chunk embeddings, organised in collections. Implemented by
+/// `chatstore-vector`.
+///
+/// The index is derived data: the store holds every embedding, and
+/// [`VectorIndex::sync`] brings an index up to date with it.
+pub trait VectorIndex: Send + Sync {
+    /// Creates a collection; creating it again with the same spec is a no-op, with
+    /// another spec a [`crate::ConflictKind::Unique`] conflict.
+    fn create_collection(&self, spec: &CollectionSpec) -> Result<()>;
+
+    /// Drops a collection and its saved snapshot; returns whether it existed.
+    fn drop_collection(&self, name: &str) -> Result<bool>;
+
+    /// The collections with their counts, by name.
+    fn collections(&self) -> Result<Vec<CollectionInfo>>;
+
+    /// Adds or replaces embeddings. A vector of the wrong dimension, or with a NaN or
+    /// infinite component, is [`Error::Validation`] and none of the batch is added.
+    fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()>;
+
+    /// Removes embeddings by chunk; returns how many were there.
+    fn delete(&self, collection: &str, chunks: &[ChunkId]) -> Result<u64>;
+
+    /// Removes every embedding of these documents, in every collection.
     fn remove_documents(&self, documents: &[DocumentId]) -> Result<u64>;
 
-    /// The `k` eligible chunks nearest to `query`, nearest first.
-    fn search(&self, query: &[f32], k: usize, filter: &VectorFilter) -> Result<Vec<VectorHit>>;
+    /// The stored embeddings of these chunks (missing ones left out).
+    fn get(&self, collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>>;
+
+    /// The `k` chunks nearest to `query` that pass `filter`, nearest first.
+    fn search(
+        &self,
+        collection: &str,
+        query: &[f32],
+        k: usize,
+        filter: &VectorFilter,
+    ) -> Result<Vec<VectorHit>>;
+
+    /// Brings the collection up to date with `source`: loads its snapshot (if one is
+    /// saved and intact) and applies what changed since, or builds it from `source`.
+    fn sync(&self, spec: &CollectionSpec, source: &dyn EmbeddingSource) -> Result<SyncReport>;
+
+    /// Saves every collection's snapshot, so the next open is fast.
+    fn save(&self) -> Result<()>;
 }
 
 /// A [`VectorIndex`] for hosts without semantic search: it holds nothing, removing
@@ -55,20 +232,95 @@ pub trait VectorIndex: Send + Sync {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoVectorIndex;
 
-impl VectorIndex for NoVectorIndex {
-    fn upsert(&self, _records: &[VectorRecord]) -> Result<()> {
+impl NoVectorIndex {
+    fn unavailable<T>() -> Result<T> {
         Err(Error::Unavailable {
             detail: "no vector index is configured".to_owned(),
         })
+    }
+}
+
+impl VectorIndex for NoVectorIndex {
+    fn create_collection(&self, _spec: &CollectionSpec) -> Result<()> {
+        NoVectorIndex::unavailable()
+    }
+
+    fn drop_collection(&self, _name: &str) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn collections(&self) -> Result<Vec<CollectionInfo>> {
+        Ok(Vec::new())
+    }
+
+    fn upsert(&self, _collection: &str, _records: &[VectorRecord]) -> Result<()> {
+        NoVectorIndex::unavailable()
+    }
+
+    fn delete(&self, _collection: &str, _chunks: &[ChunkId]) -> Result<u64> {
+        Ok(0)
     }
 
     fn remove_documents(&self, _documents: &[DocumentId]) -> Result<u64> {
         Ok(0)
     }
 
-    fn search(&self, _query: &[f32], _k: usize, _filter: &VectorFilter) -> Result<Vec<VectorHit>> {
-        Err(Error::Unavailable {
-            detail: "no vector index is configured".to_owned(),
-        })
+    fn get(&self, _collection: &str, _chunks: &[ChunkId]) -> Result<Vec<VectorRecord>> {
+        Ok(Vec::new())
+    }
+
+    fn search(
+        &self,
+        _collection: &str,
+        _query: &[f32],
+        _k: usize,
+        _filter: &VectorFilter,
+    ) -> Result<Vec<VectorHit>> {
+        NoVectorIndex::unavailable()
+    }
+
+    fn sync(&self, _spec: &CollectionSpec, _source: &dyn EmbeddingSource) -> Result<SyncReport> {
+        Ok(SyncReport::default())
+    }
+
+    fn save(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_vectors_are_checked() {
+        assert!(CollectionSpec::new("Bad Name", 3, Distance::Dot).is_err());
+        assert!(CollectionSpec::new("ok", 0, Distance::Dot).is_err());
+        let spec = CollectionSpec::new("docs_v1", 3, Distance::Cosine).unwrap();
+        assert!(spec.check(&[1.0, 0.0, 0.0]).is_ok());
+        assert!(spec.check(&[1.0, 0.0]).is_err());
+        assert!(spec.check(&[1.0, f32::NAN, 0.0]).is_err());
+        assert!(spec.check(&[f32::INFINITY, 0.0, 0.0]).is_err());
+        assert!(spec.check(&[0.0, 0.0, 0.0]).is_err());
+    }
+
+    #[test]
+    fn filters_admit_own_and_global_documents_only() {
+        let (ada, eve) = (UserId::new(), UserId::new());
+        let (mine, theirs, global) = (DocumentId::new(), DocumentId::new(), DocumentId::new());
+        let filter = VectorFilter::user(ada);
+        assert!(filter.admits(mine, Some(ada)));
+        assert!(filter.admits(global, None));
+        assert!(!filter.admits(theirs, Some(eve)));
+        let selected = VectorFilter {
+            documents: Some(vec![global]),
+            ..VectorFilter::user(ada)
+        };
+        assert!(!selected.admits(mine, Some(ada)) && selected.admits(global, None));
+        let own_only = VectorFilter {
+            scope: Some(DocumentScope::User),
+            ..VectorFilter::user(ada)
+        };
+        assert!(own_only.admits(mine, Some(ada)) && !own_only.admits(global, None));
     }
 }

@@ -98,7 +98,7 @@ fn load_editable(conn: &Conn<'_>, user: UserId, id: DocumentId) -> Result<Docume
 
 /// Checks that the user may change the document's chunks now: it must be theirs (or
 /// global, for an admin) and `processing`.
-fn editable_while_processing(
+pub(crate) fn editable_while_processing(
     conn: &Conn<'_>,
     user: UserId,
     id: DocumentId,
@@ -117,6 +117,61 @@ fn editable_while_processing(
         ),
     ))
 }
+
+/// Checks new chunks and gives them ids; `embedded_in` names the vector collection their
+/// embeddings go to.
+pub(crate) fn prepare_chunks(
+    document: DocumentId,
+    chunks: &[NewChunk],
+    embedded_in: Option<&str>,
+) -> Result<Vec<Chunk>> {
+    chunks
+        .iter()
+        .map(|chunk| {
+            if chunk.content.trim().is_empty() {
+                return Err(Error::validation("chunk content", "must not be empty"));
+            }
+            let id = ChunkId::new();
+            Ok(Chunk {
+                id,
+                document_id: document,
+                chunk_index: chunk.chunk_index,
+                content: chunk.content.clone(),
+                num_tokens: chunk.num_tokens,
+                page_number: chunk.page_number,
+                section: validate::optional_text("section", chunk.section.as_deref())?,
+                embedding_id: embedded_in.map(|collection| format!("{collection}/{id}")),
+            })
+        })
+        .collect()
+}
+
+/// Inserts prepared chunks.
+pub(crate) fn insert_chunks(conn: &Conn<'_>, chunks: &[Chunk]) -> Result<()> {
+    for chunk in chunks {
+        conn.execute(
+            "INSERT INTO document_chunks (id, document_id, chunk_index, content,
+                 num_tokens, page_number, section, embedding_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                &chunk.id.to_string(),
+                &chunk.document_id.to_string(),
+                &chunk.chunk_index,
+                &chunk.content,
+                &chunk.num_tokens,
+                &chunk.page_number,
+                &chunk.section,
+                &chunk.embedding_id,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The `SET` clause that completes processing, counting the stored chunks.
+pub(crate) const COMPLETE: &str = "is_processed = 1, processed_at = ?2, error_message = NULL,
+     num_chunks = (SELECT count(*) FROM document_chunks WHERE document_id = ?1),
+     num_tokens = (SELECT coalesce(sum(num_tokens), 0) FROM document_chunks WHERE document_id = ?1)";
 
 /// Removes deleted documents from every conversation's selection, so no conversation
 /// points at a document that is gone.
@@ -168,10 +223,41 @@ fn optional_long_text(
     Ok(text.map(str::to_owned))
 }
 
+/// Moves a document through its lifecycle inside the caller's transaction with the `SET`
+/// clause (parameters: ?1 the id, ?2 `now`, then `params`), refusing steps the lifecycle
+/// does not allow.
+pub(crate) fn transition(
+    conn: &Conn<'_>,
+    user: UserId,
+    id: DocumentId,
+    next: ProcessingStatus,
+    set: &str,
+    now: &str,
+    params: &[&dyn ToSql],
+) -> Result<Document> {
+    let document = load_editable(conn, user, id)?;
+    if !document.status.can_become(next) {
+        return Err(Error::conflict(
+            ConflictKind::InvalidState,
+            "document status",
+            format!("document {id} cannot go from {} to {next}", document.status),
+        ));
+    }
+    let id_text = id.to_string();
+    let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
+    all.extend_from_slice(params);
+    conn.execute(
+        &format!(
+            "UPDATE documents SET processing_status = '{next}', updated_at = ?2, {set} WHERE id = ?1"
+        ),
+        &all,
+    )?;
+    load_visible(conn, user, id)
+}
+
 impl SqliteStore {
-    /// Moves a document through its lifecycle with the `SET` clause (parameters: ?1 the
-    /// id, ?2 now, then `params`), refusing steps the lifecycle does not allow.
-    fn transition(
+    /// [`transition`] in a write transaction of its own.
+    fn step(
         &self,
         user: UserId,
         id: DocumentId,
@@ -179,24 +265,9 @@ impl SqliteStore {
         set: &str,
         params: &[&dyn ToSql],
     ) -> Result<Document> {
-        let (id_text, now) = (id.to_string(), self.now().to_string());
-        let sql = format!(
-            "UPDATE documents SET processing_status = '{next}', updated_at = ?2, {set} WHERE id = ?1"
-        );
-        self.db.write(|c| {
-            let document = load_editable(c, user, id)?;
-            if !document.status.can_become(next) {
-                return Err(Error::conflict(
-                    ConflictKind::InvalidState,
-                    "document status",
-                    format!("document {id} cannot go from {} to {next}", document.status),
-                ));
-            }
-            let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
-            all.extend_from_slice(params);
-            c.execute(&sql, &all)?;
-            load_visible(c, user, id)
-        })
+        let now = self.now().to_string();
+        self.db
+            .write(|c| transition(c, user, id, next, set, &now, params))
     }
 }
 
@@ -374,7 +445,7 @@ impl DocumentStore for SqliteStore {
     }
 
     fn start_processing(&self, user: UserId, id: DocumentId) -> Result<Document> {
-        self.transition(
+        self.step(
             user,
             id,
             ProcessingStatus::Processing,
@@ -384,21 +455,13 @@ impl DocumentStore for SqliteStore {
     }
 
     fn complete_processing(&self, user: UserId, id: DocumentId) -> Result<Document> {
-        self.transition(
-            user,
-            id,
-            ProcessingStatus::Completed,
-            "is_processed = 1, processed_at = ?2, error_message = NULL,
-             num_chunks = (SELECT count(*) FROM document_chunks WHERE document_id = ?1),
-             num_tokens = (SELECT coalesce(sum(num_tokens), 0) FROM document_chunks WHERE document_id = ?1)",
-            &[],
-        )
+        self.step(user, id, ProcessingStatus::Completed, COMPLETE, &[])
     }
 
     fn fail_processing(&self, user: UserId, id: DocumentId, error: &str) -> Result<Document> {
         let error = optional_long_text("error", Some(error), 65_536)?
             .ok_or_else(|| Error::validation("error", "must not be empty"))?;
-        self.transition(
+        self.step(
             user,
             id,
             ProcessingStatus::Failed,
@@ -408,42 +471,10 @@ impl DocumentStore for SqliteStore {
     }
 
     fn add_chunks(&self, user: UserId, id: DocumentId, chunks: &[NewChunk]) -> Result<Vec<Chunk>> {
-        let mut stored = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            if chunk.content.trim().is_empty() {
-                return Err(Error::validation("chunk content", "must not be empty"));
-            }
-            stored.push(Chunk {
-                id: ChunkId::new(),
-                document_id: id,
-                chunk_index: chunk.chunk_index,
-                content: chunk.content.clone(),
-                num_tokens: chunk.num_tokens,
-                page_number: chunk.page_number,
-                section: validate::optional_text("section", chunk.section.as_deref())?,
-                embedding_id: None,
-            });
-        }
-        let id_text = id.to_string();
+        let stored = prepare_chunks(id, chunks, None)?;
         self.db.write(|c| {
             editable_while_processing(c, user, id, "added")?;
-            for chunk in &stored {
-                c.execute(
-                    "INSERT INTO document_chunks (id, document_id, chunk_index, content,
-                         num_tokens, page_number, section)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    &[
-                        &chunk.id.to_string(),
-                        &id_text,
-                        &chunk.chunk_index,
-                        &chunk.content,
-                        &chunk.num_tokens,
-                        &chunk.page_number,
-                        &chunk.section,
-                    ],
-                )?;
-            }
-            Ok(())
+            insert_chunks(c, &stored)
         })?;
         Ok(stored)
     }

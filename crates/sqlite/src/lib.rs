@@ -43,6 +43,7 @@ mod conversations;
 mod cursor;
 mod db;
 mod documents;
+mod embeddings;
 mod errors;
 mod maintenance;
 mod messages;

@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_message_search"),
     migration!(5, "0005_documents"),
     migration!(6, "0006_agent_logs_usage"),
+    migration!(7, "0007_embeddings"),
 ];
 
 /// The schema version this code writes.

@@ -1,0 +1,55 @@
+//! Embeddings kept by the main store beside their chunks — the source of truth the
+//! vector index is rebuilt from — and the embedding cache.
+
+use crate::{
+    Chunk, CollectionSpec, Document, DocumentId, EmbeddingSource, NewChunk, Result, UserId,
+};
+
+/// The cache key of an embedding: blake3 of the model name and the text, so unchanged
+/// text is never sent to the embedder twice.
+///
+/// ```
+/// let a = chatstore::embeddings::cache_key("nomic-embed-text", "hello");
+/// assert_eq!(a.len(), 64);
+/// assert_ne!(a, chatstore::embeddings::cache_key("other-model", "hello"));
+/// ```
+pub fn cache_key(model: &str, text: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(model.len() as u64).to_le_bytes());
+    hasher.update(model.as_bytes());
+    hasher.update(text.as_bytes());
+    hasher.finalize().to_hex().to_string()
+}
+
+/// Storing embeddings and the embedding cache.
+pub trait EmbeddingStore: EmbeddingSource {
+    /// Records a collection. The same spec again is a no-op; another spec under the
+    /// same name is a [`crate::ConflictKind::Unique`] conflict.
+    fn create_embedding_collection(&self, spec: &CollectionSpec) -> Result<()>;
+
+    /// The recorded collections, by name.
+    fn embedding_collections(&self) -> Result<Vec<CollectionSpec>>;
+
+    /// Forgets a collection and all its embeddings; returns whether it existed.
+    fn drop_embedding_collection(&self, name: &str) -> Result<bool>;
+
+    /// Finishes processing a document in one transaction: its chunks are replaced by
+    /// `chunks`, each with its embedding from `vectors` in `collection` (same order and
+    /// length), and the document becomes `completed` with its counts. The document
+    /// must be `processing` and changeable by the user; vectors must fit the
+    /// collection. On any error nothing is written.
+    fn complete_with_chunks(
+        &self,
+        user: UserId,
+        document: DocumentId,
+        collection: &str,
+        chunks: &[NewChunk],
+        vectors: &[Vec<f32>],
+    ) -> Result<(Document, Vec<Chunk>)>;
+
+    /// Cached embeddings for these keys (see [`cache_key`]), `None` where missing.
+    fn cached_embeddings(&self, keys: &[String]) -> Result<Vec<Option<Vec<f32>>>>;
+
+    /// Adds embeddings to the cache (replacing entries with the same key).
+    fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()>;
+}

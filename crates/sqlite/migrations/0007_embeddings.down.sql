@@ -1,0 +1,3 @@
+DROP TABLE embedding_cache;
+DROP TABLE chunk_embeddings;
+DROP TABLE embedding_collections;

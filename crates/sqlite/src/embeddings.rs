@@ -1,0 +1,207 @@
+//! [`EmbeddingStore`] and [`EmbeddingSource`] on SQLite: embeddings as little-endian
+//! float32 blobs beside their chunks, and the embedding cache.
+
+use chatstore::{
+    Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingSource,
+    EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId, VectorRecord,
+};
+use rusqlite::Row;
+
+use crate::SqliteStore;
+use crate::db::Conn;
+use crate::documents::{
+    COMPLETE, editable_while_processing, insert_chunks, prepare_chunks, transition,
+};
+use crate::row::{RowExt, json_text};
+
+/// Ids per statement when loading many embeddings.
+const BATCH: usize = 5000;
+
+/// A vector as stored.
+pub(crate) fn encode(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn decode(row: &Row<'_>, idx: usize) -> Result<Vec<f32>> {
+    let bytes = row.value(idx)?.as_blob().map_err(|e| row.corrupt(idx, e))?;
+    if bytes.len() % 4 != 0 {
+        return Err(row.corrupt(idx, format!("{} bytes is no float32 vector", bytes.len())));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+fn spec_from_row(row: &Row<'_>) -> Result<CollectionSpec> {
+    Ok(CollectionSpec {
+        name: row.text(0)?,
+        dimension: row.uint(1)?,
+        distance: row.parse(2)?,
+    })
+}
+
+fn load_spec(conn: &Conn<'_>, name: &str) -> Result<CollectionSpec> {
+    conn.row(
+        "SELECT name, dimension, distance FROM embedding_collections WHERE name = ?1",
+        &[&name],
+        spec_from_row,
+    )?
+    .ok_or_else(|| Error::not_found("collection", name))
+}
+
+impl EmbeddingSource for SqliteStore {
+    fn embedding_versions(&self, collection: &str) -> Result<Vec<(ChunkId, u64)>> {
+        self.db.read_snapshot(|c| {
+            load_spec(c, collection)?;
+            c.rows(
+                "SELECT chunk_id, version FROM chunk_embeddings WHERE collection = ?1 ORDER BY version",
+                &[&collection],
+                |row| Ok((row.parse(0)?, row.uint(1)?)),
+            )
+        })
+    }
+
+    fn load_embeddings(&self, collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>> {
+        let mut records = Vec::with_capacity(chunks.len());
+        for batch in chunks.chunks(BATCH) {
+            let ids: Vec<String> = batch.iter().map(ToString::to_string).collect();
+            let ids = json_text(&ids)?;
+            records.extend(self.db.read(|c| {
+                c.rows(
+                    "SELECT e.chunk_id, k.document_id,
+                            CASE d.scope WHEN 'global' THEN NULL ELSE d.owner_id END, e.vector
+                     FROM chunk_embeddings e
+                     JOIN document_chunks k ON k.id = e.chunk_id
+                     JOIN documents d ON d.id = k.document_id
+                     WHERE e.collection = ?1 AND e.chunk_id IN (SELECT value FROM json_each(?2))",
+                    &[&collection, &ids],
+                    |row| {
+                        Ok(VectorRecord {
+                            chunk: row.parse(0)?,
+                            document: row.parse(1)?,
+                            owner: row.opt_parse(2)?,
+                            vector: decode(row, 3)?,
+                        })
+                    },
+                )
+            })?);
+        }
+        Ok(records)
+    }
+}
+
+impl EmbeddingStore for SqliteStore {
+    fn create_embedding_collection(&self, spec: &CollectionSpec) -> Result<()> {
+        let spec = CollectionSpec::new(&spec.name, spec.dimension, spec.distance)?;
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO embedding_collections (name, dimension, distance, created_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+                &[&spec.name, &spec.dimension, &spec.distance.as_str(), &now],
+            )?;
+            let stored = load_spec(c, &spec.name)?;
+            if stored != spec {
+                return Err(Error::conflict(
+                    ConflictKind::Unique,
+                    "embedding_collections.name",
+                    format!(
+                        "collection {} exists with {} dimensions and {} distance",
+                        stored.name, stored.dimension, stored.distance
+                    ),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn embedding_collections(&self) -> Result<Vec<CollectionSpec>> {
+        self.db.read(|c| {
+            c.rows(
+                "SELECT name, dimension, distance FROM embedding_collections ORDER BY name",
+                &[],
+                spec_from_row,
+            )
+        })
+    }
+
+    fn drop_embedding_collection(&self, name: &str) -> Result<bool> {
+        self.db
+            .write(|c| {
+                c.execute(
+                    "DELETE FROM embedding_collections WHERE name = ?1",
+                    &[&name],
+                )
+            })
+            .map(|n| n > 0)
+    }
+
+    fn complete_with_chunks(
+        &self,
+        user: UserId,
+        document: DocumentId,
+        collection: &str,
+        chunks: &[NewChunk],
+        vectors: &[Vec<f32>],
+    ) -> Result<(Document, Vec<Chunk>)> {
+        if chunks.len() != vectors.len() {
+            return Err(Error::validation(
+                "vectors",
+                format!("{} vectors for {} chunks", vectors.len(), chunks.len()),
+            ));
+        }
+        let stored = prepare_chunks(document, chunks, Some(collection))?;
+        let encoded: Vec<Vec<u8>> = vectors.iter().map(|v| encode(v)).collect();
+        let now = self.now().to_string();
+        let completed = self.db.write(|c| {
+            let spec = load_spec(c, collection)?;
+            vectors.iter().try_for_each(|v| spec.check(v))?;
+            editable_while_processing(c, user, document, "replaced")?;
+            c.execute(
+                "DELETE FROM document_chunks WHERE document_id = ?1",
+                &[&document.to_string()],
+            )?;
+            insert_chunks(c, &stored)?;
+            for (chunk, vector) in stored.iter().zip(&encoded) {
+                c.execute(
+                    "INSERT INTO chunk_embeddings (collection, chunk_id, vector) VALUES (?1, ?2, ?3)",
+                    &[&collection, &chunk.id.to_string(), vector],
+                )?;
+            }
+            transition(c, user, document, ProcessingStatus::Completed, COMPLETE, &now, &[])
+        })?;
+        Ok((completed, stored))
+    }
+
+    fn cached_embeddings(&self, keys: &[String]) -> Result<Vec<Option<Vec<f32>>>> {
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for batch in keys.chunks(BATCH) {
+            let wanted = json_text(&batch)?;
+            found.extend(self.db.read(|c| {
+                c.rows(
+                    "SELECT key, vector FROM embedding_cache
+                     WHERE key IN (SELECT value FROM json_each(?1))",
+                    &[&wanted],
+                    |row| Ok((row.text(0)?, decode(row, 1)?)),
+                )
+            })?);
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()> {
+        let now = self.now().to_string();
+        let encoded: Vec<(&String, Vec<u8>)> =
+            entries.iter().map(|(k, v)| (k, encode(v))).collect();
+        self.db.write(|c| {
+            for (key, vector) in &encoded {
+                c.execute(
+                    "INSERT OR REPLACE INTO embedding_cache (key, vector, created_at) VALUES (?1, ?2, ?3)",
+                    &[key, vector, &now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,506 @@
+//! One collection's live state: the built graph, tombstones for what was deleted from
+//! it since, a small "delta" of vectors added since (scanned exactly), and the
+//! per-document and per-owner maps that filters are resolved with.
+
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use chatstore::{
+    ChunkId, CollectionSpec, Distance, DocumentId, DocumentScope, Result, UserId, VectorFilter,
+    VectorHit, VectorRecord,
+};
+
+use crate::distance::{between, normalise, score};
+use crate::graph::{BuildParams, Graph};
+
+/// Tuning of a collection (see [`crate::IndexConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    pub(crate) build: BuildParams,
+    pub(crate) exact_below: usize,
+    pub(crate) graph_min: usize,
+    pub(crate) delta_max: usize,
+    pub(crate) tombstone_fraction: f32,
+}
+
+/// What is known of each vector besides the vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) chunk: ChunkId,
+    /// Index into [`State::documents`].
+    pub(crate) doc: u32,
+    /// Bumped by every write of this chunk, to tell a rebuild what changed meanwhile.
+    pub(crate) seq: u64,
+}
+
+/// A document and its owner (`None`: global).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DocInfo {
+    pub(crate) id: DocumentId,
+    pub(crate) owner: Option<UserId>,
+}
+
+/// Where a chunk's vector is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    Graph(u32),
+    Delta(usize),
+}
+
+/// The state a snapshot holds.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub(crate) graph: Arc<Graph>,
+    /// Per graph slot.
+    pub(crate) graph_items: Vec<Meta>,
+    /// Per graph slot: false once deleted or replaced.
+    pub(crate) live: Vec<bool>,
+    pub(crate) delta: Vec<(Meta, Vec<f32>)>,
+    pub(crate) documents: Vec<DocInfo>,
+    /// The store version this collection is up to date with (see `sync`).
+    pub(crate) synced_version: u64,
+    doc_index: HashMap<DocumentId, u32>,
+    members: HashMap<u32, Vec<ChunkId>>,
+    by_owner: HashMap<Option<UserId>, Vec<u32>>,
+    location: HashMap<ChunkId, Loc>,
+    tombstones: usize,
+    next_seq: u64,
+}
+
+impl State {
+    pub(crate) fn empty(dimension: usize, distance: Distance) -> State {
+        let graph = Graph {
+            dimension,
+            distance,
+            vectors: Vec::new(),
+            m: 1,
+            levels: Vec::new(),
+            bottom: Vec::new(),
+            upper_start: Vec::new(),
+            upper: Vec::new(),
+            entry: 0,
+        };
+        State::assemble(
+            Arc::new(graph),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            0,
+        )
+    }
+
+    /// Rebuilds the derived maps around the stored parts.
+    pub(crate) fn assemble(
+        graph: Arc<Graph>,
+        graph_items: Vec<Meta>,
+        live: Vec<bool>,
+        delta: Vec<(Meta, Vec<f32>)>,
+        documents: Vec<DocInfo>,
+        synced_version: u64,
+    ) -> State {
+        let mut state = State {
+            graph,
+            graph_items,
+            live,
+            delta,
+            doc_index: documents.iter().zip(0..).map(|(d, i)| (d.id, i)).collect(),
+            documents,
+            synced_version,
+            members: HashMap::new(),
+            by_owner: HashMap::new(),
+            location: HashMap::new(),
+            tombstones: 0,
+            next_seq: 0,
+        };
+        for (i, doc) in state.documents.iter().enumerate() {
+            state.by_owner.entry(doc.owner).or_default().push(i as u32);
+        }
+        for (slot, meta) in state.graph_items.iter().enumerate() {
+            state.next_seq = state.next_seq.max(meta.seq + 1);
+            if state.live[slot] {
+                state.location.insert(meta.chunk, Loc::Graph(slot as u32));
+                state.members.entry(meta.doc).or_default().push(meta.chunk);
+            } else {
+                state.tombstones += 1;
+            }
+        }
+        for (i, (meta, _)) in state.delta.iter().enumerate() {
+            state.next_seq = state.next_seq.max(meta.seq + 1);
+            state.location.insert(meta.chunk, Loc::Delta(i));
+            state.members.entry(meta.doc).or_default().push(meta.chunk);
+        }
+        state
+    }
+
+    pub(crate) fn live_count(&self) -> usize {
+        self.location.len()
+    }
+
+    fn vector_at(&self, loc: Loc) -> &[f32] {
+        match loc {
+            Loc::Graph(slot) => self.graph.vector(slot),
+            Loc::Delta(i) => &self.delta[i].1,
+        }
+    }
+
+    fn meta_at(&self, loc: Loc) -> Meta {
+        match loc {
+            Loc::Graph(slot) => self.graph_items[slot as usize],
+            Loc::Delta(i) => self.delta[i].0,
+        }
+    }
+
+    fn doc_slot(&mut self, id: DocumentId, owner: Option<UserId>) -> u32 {
+        if let Some(&i) = self.doc_index.get(&id) {
+            return i;
+        }
+        let i = self.documents.len() as u32;
+        self.documents.push(DocInfo { id, owner });
+        self.doc_index.insert(id, i);
+        self.by_owner.entry(owner).or_default().push(i);
+        i
+    }
+
+    /// Removes a chunk wherever it is; returns whether it was there.
+    fn remove(&mut self, chunk: ChunkId) -> bool {
+        let Some(loc) = self.location.remove(&chunk) else {
+            return false;
+        };
+        let doc = self.meta_at(loc).doc;
+        if let Some(list) = self.members.get_mut(&doc)
+            && let Some(at) = list.iter().position(|c| *c == chunk)
+        {
+            list.swap_remove(at);
+        }
+        match loc {
+            Loc::Graph(slot) => {
+                self.live[slot as usize] = false;
+                self.tombstones += 1;
+            }
+            Loc::Delta(i) => {
+                self.delta.swap_remove(i);
+                if let Some((moved, _)) = self.delta.get(i) {
+                    self.location.insert(moved.chunk, Loc::Delta(i));
+                }
+            }
+        }
+        true
+    }
+
+    fn insert(&mut self, record: &VectorRecord, vector: Vec<f32>) {
+        self.remove(record.chunk);
+        let doc = self.doc_slot(record.document, record.owner);
+        let meta = Meta {
+            chunk: record.chunk,
+            doc,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.location
+            .insert(record.chunk, Loc::Delta(self.delta.len()));
+        self.members.entry(doc).or_default().push(record.chunk);
+        self.delta.push((meta, vector));
+    }
+
+    /// The documents a filter admits, as a per-document flag and as a list, and how
+    /// many vectors they hold.
+    fn admitted(&self, filter: &VectorFilter) -> (Vec<bool>, Vec<u32>, usize) {
+        let mut flags = vec![false; self.documents.len()];
+        let mut list = Vec::new();
+        let mut count = 0;
+        let mut admit = |doc: u32| {
+            let info = self.documents[doc as usize];
+            if !flags[doc as usize] && filter.admits(info.id, info.owner) {
+                flags[doc as usize] = true;
+                list.push(doc);
+                count += self.members.get(&doc).map_or(0, Vec::len);
+            }
+        };
+        match &filter.documents {
+            Some(selected) => selected
+                .iter()
+                .filter_map(|id| self.doc_index.get(id))
+                .for_each(|&doc| admit(doc)),
+            None => {
+                let owners = match filter.scope {
+                    None => vec![Some(filter.user), None],
+                    Some(DocumentScope::User) => vec![Some(filter.user)],
+                    Some(DocumentScope::Global) => vec![None],
+                };
+                for owner in owners {
+                    self.by_owner
+                        .get(&owner)
+                        .into_iter()
+                        .flatten()
+                        .for_each(|&doc| admit(doc));
+                }
+            }
+        }
+        (flags, list, count)
+    }
+}
+
+/// A collection: its spec, its state behind a lock, and whether a rebuild is running.
+pub(crate) struct Collection {
+    pub(crate) spec: CollectionSpec,
+    pub(crate) state: RwLock<State>,
+    rebuilding: AtomicBool,
+}
+
+impl Collection {
+    pub(crate) fn new(spec: CollectionSpec, state: State) -> Collection {
+        Collection {
+            spec,
+            state: RwLock::new(state),
+            rebuilding: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The vector as stored: checked, and normalised for cosine.
+    fn prepare(&self, vector: &[f32]) -> Result<Vec<f32>> {
+        self.spec.check(vector)?;
+        let mut stored = vector.to_vec();
+        if self.spec.distance == Distance::Cosine {
+            normalise(&mut stored);
+        }
+        Ok(stored)
+    }
+
+    /// Adds or replaces records, all or none. Returns whether a rebuild is due.
+    pub(crate) fn upsert(&self, records: &[VectorRecord], tuning: &Tuning) -> Result<bool> {
+        let prepared: Vec<Vec<f32>> = records
+            .iter()
+            .map(|r| self.prepare(&r.vector))
+            .collect::<Result<_>>()?;
+        let mut state = self.write();
+        for (record, vector) in records.iter().zip(prepared) {
+            state.insert(record, vector);
+        }
+        Ok(self.rebuild_due(&state, tuning))
+    }
+
+    /// Removes chunks; returns how many were there, and whether a rebuild is due.
+    pub(crate) fn delete(&self, chunks: &[ChunkId], tuning: &Tuning) -> (u64, bool) {
+        let mut state = self.write();
+        let removed = chunks.iter().filter(|c| state.remove(**c)).count() as u64;
+        (removed, self.rebuild_due(&state, tuning))
+    }
+
+    /// Removes every chunk of these documents.
+    pub(crate) fn remove_documents(
+        &self,
+        documents: &[DocumentId],
+        tuning: &Tuning,
+    ) -> (u64, bool) {
+        let mut state = self.write();
+        let mut removed = 0;
+        for document in documents {
+            let Some(&doc) = state.doc_index.get(document) else {
+                continue;
+            };
+            for chunk in state.members.get(&doc).cloned().unwrap_or_default() {
+                removed += u64::from(state.remove(chunk));
+            }
+        }
+        (removed, self.rebuild_due(&state, tuning))
+    }
+
+    pub(crate) fn get(&self, chunks: &[ChunkId]) -> Vec<VectorRecord> {
+        let state = self.read();
+        chunks
+            .iter()
+            .filter_map(|chunk| {
+                let loc = *state.location.get(chunk)?;
+                let info = state.documents[state.meta_at(loc).doc as usize];
+                Some(VectorRecord {
+                    chunk: *chunk,
+                    document: info.id,
+                    owner: info.owner,
+                    vector: state.vector_at(loc).to_vec(),
+                })
+            })
+            .collect()
+    }
+
+    /// The chunk ids and documents of every live vector.
+    pub(crate) fn chunks(&self) -> Vec<ChunkId> {
+        self.read().location.keys().copied().collect()
+    }
+
+    /// Whether the graph should be rebuilt: too many vectors outside it, or too many
+    /// deleted from it.
+    pub(crate) fn needs_rebuild(&self, tuning: &Tuning) -> bool {
+        self.rebuild_due(&self.read(), tuning)
+    }
+
+    fn rebuild_due(&self, state: &State, tuning: &Tuning) -> bool {
+        let graph_size = state.graph.len();
+        let delta_limit = tuning.delta_max.max(graph_size / 20);
+        let too_many_tombstones = graph_size > 0
+            && state.tombstones as f32 > tuning.tombstone_fraction * graph_size as f32;
+        (state.delta.len() >= tuning.graph_min && state.delta.len() > delta_limit)
+            || too_many_tombstones
+    }
+
+    /// The `k` best vectors for `query` that pass `filter`.
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: &VectorFilter,
+        tuning: &Tuning,
+    ) -> Result<Vec<VectorHit>> {
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self.prepare(query)?;
+        let state = self.read();
+        let (admitted, admitted_docs, count) = state.admitted(filter);
+        let distance = self.spec.distance;
+        let mut best: BinaryHeap<(Far, ChunkId)> = BinaryHeap::new();
+        let offer = |d: f32, chunk: ChunkId, best: &mut BinaryHeap<(Far, ChunkId)>| {
+            if best.len() < k || best.peek().is_some_and(|(worst, _)| d < worst.0) {
+                best.push((Far(d), chunk));
+                if best.len() > k {
+                    best.pop();
+                }
+            }
+        };
+        if count <= tuning.exact_below || state.graph.len() == 0 {
+            // Few eligible vectors: score them all, exactly.
+            for doc in admitted_docs {
+                for chunk in state.members.get(&doc).into_iter().flatten() {
+                    let loc = state.location[chunk];
+                    offer(
+                        between(distance, &query, state.vector_at(loc)),
+                        *chunk,
+                        &mut best,
+                    );
+                }
+            }
+        } else {
+            let everything = count == state.live_count();
+            let admit = |slot: u32| {
+                state.live[slot as usize]
+                    && (everything || admitted[state.graph_items[slot as usize].doc as usize])
+            };
+            for (d, slot) in state.graph.search(&query, ef.max(k), &admit) {
+                offer(d, state.graph_items[slot as usize].chunk, &mut best);
+            }
+            for (meta, vector) in &state.delta {
+                if admitted[meta.doc as usize] {
+                    offer(between(distance, &query, vector), meta.chunk, &mut best);
+                }
+            }
+        }
+        let mut hits: Vec<VectorHit> = best
+            .into_iter()
+            .map(|(d, chunk)| {
+                let doc = state.meta_at(state.location[&chunk]).doc;
+                VectorHit {
+                    chunk,
+                    document: state.documents[doc as usize].id,
+                    score: score(distance, d.0),
+                }
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
+    }
+
+    /// Rebuilds the graph over every live vector without blocking searches or writes:
+    /// the build runs on a copy, and writes made meanwhile are carried over. Returns
+    /// false, doing nothing, when another rebuild is already running.
+    pub(crate) fn rebuild(&self, tuning: &Tuning) -> bool {
+        if self.rebuilding.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let (items, vectors) = {
+            let state = self.read();
+            let mut items = Vec::with_capacity(state.live_count());
+            let mut vectors = Vec::with_capacity(state.live_count() * self.spec.dimension as usize);
+            for &loc in state.location.values() {
+                items.push(state.meta_at(loc));
+                vectors.extend_from_slice(state.vector_at(loc));
+            }
+            (items, vectors)
+        };
+        let dimension = self.spec.dimension as usize;
+        let built = if items.len() >= tuning.graph_min {
+            Some(Graph::build(
+                dimension,
+                self.spec.distance,
+                vectors,
+                tuning.build,
+            ))
+        } else {
+            None
+        };
+        let mut state = self.write();
+        let current = |meta: &Meta, state: &State| {
+            state
+                .location
+                .get(&meta.chunk)
+                .is_some_and(|&loc| state.meta_at(loc).seq == meta.seq)
+        };
+        let (graph, graph_items, live, delta) = match built {
+            Some(graph) => {
+                let live: Vec<bool> = items.iter().map(|m| current(m, &state)).collect();
+                let built: HashSet<(ChunkId, u64)> =
+                    items.iter().map(|m| (m.chunk, m.seq)).collect();
+                let carried = state
+                    .delta
+                    .iter()
+                    .filter(|(meta, _)| !built.contains(&(meta.chunk, meta.seq)))
+                    .cloned()
+                    .collect();
+                (Arc::new(graph), items, live, carried)
+            }
+            None => {
+                // Too few for a graph: everything live goes to the exact-scan list.
+                let all: Vec<(Meta, Vec<f32>)> = state
+                    .location
+                    .values()
+                    .map(|&loc| (state.meta_at(loc), state.vector_at(loc).to_vec()))
+                    .collect();
+                let empty = State::empty(dimension, self.spec.distance).graph;
+                (empty, Vec::new(), Vec::new(), all)
+            }
+        };
+        let documents = std::mem::take(&mut state.documents);
+        let synced = state.synced_version;
+        *state = State::assemble(graph, graph_items, live, delta, documents, synced);
+        drop(state);
+        self.rebuilding.store(false, Ordering::Release);
+        true
+    }
+}
+
+/// A distance ordered so that the heap's top is the farthest kept result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Far(f32);
+
+impl Eq for Far {}
+
+impl PartialOrd for Far {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Far {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}

@@ -1,0 +1,286 @@
+//! Collections, bad input, deletion and concurrent use of the index.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chatstore::{ChunkId, ConflictKind, Distance, DocumentId, Error, UserId};
+use chatstore::{CollectionSpec, VectorFilter, VectorIndex, VectorRecord};
+use chatstore_vector::{HnswIndex, IndexConfig};
+use common::{Rng, config, records, spec};
+
+#[test]
+fn collections_are_created_listed_counted_and_dropped() {
+    let index = HnswIndex::new(config()).unwrap();
+    let docs = spec(8, Distance::Cosine);
+    index.create_collection(&docs).unwrap();
+    index.create_collection(&docs).unwrap();
+    let other = CollectionSpec::new("docs", 16, Distance::Cosine).unwrap();
+    assert!(matches!(
+        index.create_collection(&other),
+        Err(Error::Conflict {
+            kind: ConflictKind::Unique,
+            ..
+        })
+    ));
+    index
+        .create_collection(&CollectionSpec::new("notes", 4, Distance::L2).unwrap())
+        .unwrap();
+    let user = UserId::new();
+    index
+        .upsert("docs", &records(&mut Rng::new(1), 8, 3, 5, &[Some(user)]))
+        .unwrap();
+
+    let listed = index.collections().unwrap();
+    let counts: Vec<(&str, u64)> = listed
+        .iter()
+        .map(|c| (c.spec.name.as_str(), c.count))
+        .collect();
+    assert_eq!(counts, [("docs", 15), ("notes", 0)]);
+    assert_eq!(listed[0].spec, docs);
+
+    assert!(index.drop_collection("docs").unwrap());
+    assert!(!index.drop_collection("docs").unwrap());
+    assert!(matches!(
+        index.search("docs", &[1.0; 8], 3, &VectorFilter::user(user)),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        index.upsert("missing", &[]),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(index.collections().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_vectors_are_rejected_and_change_nothing() {
+    let index = HnswIndex::new(config()).unwrap();
+    index.create_collection(&spec(4, Distance::Cosine)).unwrap();
+    let user = UserId::new();
+    let good = records(&mut Rng::new(2), 4, 1, 3, &[Some(user)]);
+    index.upsert("docs", &good).unwrap();
+
+    let bad_vectors = [
+        vec![1.0, 2.0, 3.0],
+        vec![1.0, 2.0, 3.0, 4.0, 5.0],
+        vec![1.0, f32::NAN, 0.0, 0.0],
+        vec![f32::INFINITY, 0.0, 0.0, 0.0],
+        vec![0.0, f32::NEG_INFINITY, 0.0, 0.0],
+        vec![0.0; 4],
+    ];
+    for vector in bad_vectors {
+        // One bad record in a batch: none of the batch lands, nothing stored changes.
+        let mut batch = records(&mut Rng::new(3), 4, 1, 2, &[Some(user)]);
+        batch.push(VectorRecord {
+            vector: vector.clone(),
+            ..good[0].clone()
+        });
+        let result = index.upsert("docs", &batch);
+        assert!(
+            matches!(result, Err(Error::Validation { .. })),
+            "{vector:?} accepted"
+        );
+        assert!(index.get("docs", &[batch[0].chunk]).unwrap().is_empty());
+        assert_eq!(index.collections().unwrap()[0].count, 3);
+        let kept = index.get("docs", &[good[0].chunk]).unwrap();
+        assert_eq!(kept.len(), 1);
+
+        let filter = VectorFilter::user(user);
+        assert!(matches!(
+            index.search("docs", &vector, 2, &filter),
+            Err(Error::Validation { .. })
+        ));
+    }
+    let filter = VectorFilter::user(user);
+    assert!(matches!(
+        index.search("docs", &[1.0; 4], 10_001, &filter),
+        Err(Error::Validation { .. })
+    ));
+    assert!(matches!(
+        index.search_with_ef("docs", &[1.0; 4], 5, 0, &filter),
+        Err(Error::Validation { .. })
+    ));
+    assert!(
+        index
+            .search("docs", &[1.0; 4], 0, &filter)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn configurations_out_of_range_are_rejected() {
+    let mut bad = IndexConfig::in_memory();
+    bad.build.m = 300;
+    assert!(matches!(HnswIndex::new(bad), Err(Error::Validation { .. })));
+    let bad = IndexConfig {
+        tombstone_fraction: 1.5,
+        ..IndexConfig::in_memory()
+    };
+    assert!(matches!(HnswIndex::new(bad), Err(Error::Validation { .. })));
+    let bad = IndexConfig {
+        ef_search: 0,
+        ..IndexConfig::in_memory()
+    };
+    assert!(matches!(HnswIndex::new(bad), Err(Error::Validation { .. })));
+}
+
+/// Searches for each deleted vector itself: it must never come back.
+fn assert_never_found(index: &HnswIndex, deleted: &[VectorRecord], user: UserId) {
+    let filter = VectorFilter::user(user);
+    for record in deleted {
+        let hits = index
+            .search_with_ef("docs", &record.vector, 20, 100, &filter)
+            .unwrap();
+        assert!(
+            hits.iter().all(|h| h.chunk != record.chunk),
+            "a deleted chunk came back"
+        );
+        assert_eq!(hits.len(), 20);
+    }
+    let chunks: Vec<ChunkId> = deleted.iter().map(|r| r.chunk).collect();
+    assert!(index.get("docs", &chunks).unwrap().is_empty());
+}
+
+#[test]
+fn deleted_chunks_never_come_back_before_or_after_compaction() {
+    // Rebuilds are switched off by thresholds, so the tombstones stay in the graph
+    // until the explicit compaction.
+    let index = HnswIndex::new(IndexConfig {
+        tombstone_fraction: 1.0,
+        delta_max: 100_000,
+        ..config()
+    })
+    .unwrap();
+    index
+        .create_collection(&spec(16, Distance::Cosine))
+        .unwrap();
+    let user = UserId::new();
+    let all = records(&mut Rng::new(4), 16, 100, 20, &[Some(user), None]);
+    index.upsert("docs", &all).unwrap();
+    index.compact("docs").unwrap();
+
+    // Delete by chunk (every third) and by document (the first ten documents).
+    let by_chunk: Vec<ChunkId> = all.iter().step_by(3).map(|r| r.chunk).collect();
+    assert_eq!(
+        index.delete("docs", &by_chunk).unwrap(),
+        by_chunk.len() as u64
+    );
+    assert_eq!(index.delete("docs", &by_chunk).unwrap(), 0);
+    let documents: Vec<DocumentId> = all.iter().map(|r| r.document).take(200).collect();
+    let documents: Vec<DocumentId> = documents
+        .into_iter()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let removed = index.remove_documents(&documents).unwrap();
+    let gone: Vec<VectorRecord> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| i % 3 == 0 || documents.contains(&r.document))
+        .map(|(_, r)| r.clone())
+        .collect();
+    assert_eq!(removed as usize + by_chunk.len(), gone.len());
+    assert_eq!(
+        index.collections().unwrap()[0].count as usize,
+        all.len() - gone.len()
+    );
+
+    assert_never_found(&index, &gone, user);
+    index.compact("docs").unwrap();
+    assert_never_found(&index, &gone, user);
+
+    // Replacing a vector moves the chunk: a search for the old vector no longer
+    // scores it as an exact match.
+    let mut moved = all[202].clone();
+    let old = moved.vector.clone();
+    moved.vector = old.iter().map(|x| -x).collect();
+    index.upsert("docs", std::slice::from_ref(&moved)).unwrap();
+    let stored = &index.get("docs", &[moved.chunk]).unwrap()[0];
+    let norm = moved.vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!(
+        stored
+            .vector
+            .iter()
+            .zip(&moved.vector)
+            .all(|(a, b)| (a - b / norm).abs() < 1e-5)
+    );
+    let hits = index
+        .search("docs", &old, 5, &VectorFilter::user(user))
+        .unwrap();
+    assert!(hits.iter().all(|h| h.chunk != moved.chunk));
+    assert_eq!(
+        index.collections().unwrap()[0].count as usize,
+        all.len() - gone.len()
+    );
+}
+
+#[test]
+fn every_inserted_vector_is_found_by_its_own_query() {
+    let index = HnswIndex::new(config()).unwrap();
+    index.create_collection(&spec(24, Distance::L2)).unwrap();
+    let user = UserId::new();
+    let all = records(&mut Rng::new(5), 24, 300, 10, &[Some(user)]);
+    for batch in all.chunks(250) {
+        index.upsert("docs", batch).unwrap();
+    }
+    index.compact("docs").unwrap();
+    let filter = VectorFilter::user(user);
+    for record in &all {
+        let hits = index
+            .search_with_ef("docs", &record.vector, 1, 64, &filter)
+            .unwrap();
+        assert_eq!(
+            hits[0].chunk, record.chunk,
+            "a vector is unreachable in the graph"
+        );
+        assert!(hits[0].score.abs() < 1e-4, "an exact match scores 0 in L2");
+    }
+}
+
+#[test]
+fn searches_run_on_many_threads_while_inserts_and_rebuilds_go_on() {
+    let index = Arc::new(
+        HnswIndex::new(IndexConfig {
+            background_rebuild: true,
+            ..config()
+        })
+        .unwrap(),
+    );
+    index.create_collection(&spec(16, Distance::Dot)).unwrap();
+    let (ada, eve) = (UserId::new(), UserId::new());
+    let all = records(&mut Rng::new(6), 16, 400, 10, &[Some(ada), Some(eve), None]);
+    index.upsert("docs", &all[..500]).unwrap();
+    let owners: std::collections::HashMap<ChunkId, Option<UserId>> =
+        all.iter().map(|r| (r.chunk, r.owner)).collect();
+
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            for batch in all[500..].chunks(50) {
+                index.upsert("docs", batch).unwrap();
+            }
+        });
+        for seed in 0..3 {
+            let (index, owners) = (&index, &owners);
+            scope.spawn(move || {
+                let mut rng = Rng::new(100 + seed);
+                let filter = VectorFilter::user(ada);
+                for _ in 0..300 {
+                    let hits = index.search("docs", &rng.vector(16), 10, &filter).unwrap();
+                    assert_eq!(hits.len(), 10);
+                    assert!(hits.iter().all(|h| owners[&h.chunk] != Some(eve)));
+                    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+                }
+            });
+        }
+        writer.join().unwrap();
+    });
+
+    index.compact("docs").unwrap();
+    assert_eq!(index.collections().unwrap()[0].count as usize, all.len());
+    let found = index
+        .get("docs", &all.iter().map(|r| r.chunk).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(found.len(), all.len());
+}
