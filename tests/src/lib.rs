@@ -3,11 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chatstore::conformance::{Backend, test_config};
-use chatstore::{ChatStore, Config, ManualClock, NoVectorIndex, Result, Store};
+use chatstore::embeddings::{EmbedError, Embedder};
+use chatstore::{
+    ChatStore, CollectionSpec, Config, Distance, ManualClock, Result, Store, UserStore,
+};
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
+use chatstore_vector::{HnswIndex, IndexConfig};
 
 /// A SQLite database in a temporary directory, removed when dropped.
 pub struct TempSqlite {
@@ -50,11 +55,12 @@ impl Backend for TempSqlite {
     }
 }
 
-/// A main store and an attachment store side by side in a temporary directory, tied
-/// together by a [`ChatStore`], with a manual clock.
+/// A main store, an attachment store and a vector index (snapshots in `vectors/`) side
+/// by side in a temporary directory, tied together by a [`ChatStore`], with a manual
+/// clock.
 pub struct TempChat {
     /// The stores.
-    pub chat: ChatStore<SqliteStore, SqliteBlobStore>,
+    pub chat: ChatStore<SqliteStore, SqliteBlobStore, HnswIndex>,
     /// The clock both stores read.
     pub clock: ManualClock,
     /// Where the files are.
@@ -75,7 +81,9 @@ impl TempChat {
             BlobConfig::new(location.dir().join("files.db")).clock(Arc::new(clock.clone())),
         )
         .expect("blob store opens");
-        let chat = ChatStore::new(store, blobs, NoVectorIndex).expect("stores tie together");
+        let vectors = HnswIndex::new(IndexConfig::new(location.dir().join("vectors")))
+            .expect("vector index opens");
+        let chat = ChatStore::new(store, blobs, vectors).expect("stores tie together");
         TempChat {
             chat,
             clock,
@@ -87,5 +95,70 @@ impl TempChat {
 impl Default for TempChat {
     fn default() -> Self {
         TempChat::new()
+    }
+}
+
+/// The collection [`WordEmbedder`] fills.
+pub fn word_collection() -> CollectionSpec {
+    CollectionSpec::new(
+        "rag_documents_test",
+        WORD_DIMENSION as u32,
+        Distance::Cosine,
+    )
+    .expect("valid spec")
+}
+
+/// Dimensions of [`WordEmbedder`]'s vectors.
+pub const WORD_DIMENSION: usize = 64;
+
+/// A test embedder: a bag of words hashed into 64 dimensions, so texts sharing words
+/// are close. Counts the texts it is asked to embed.
+#[derive(Debug, Default)]
+pub struct WordEmbedder {
+    /// Texts embedded so far.
+    pub calls: AtomicUsize,
+}
+
+impl WordEmbedder {
+    /// Texts embedded so far.
+    pub fn embedded(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The vector for one text.
+    pub fn vector(text: &str) -> Vec<f32> {
+        let mut vector = vec![0.0; WORD_DIMENSION];
+        vector[0] = 0.01; // never all zero
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+        {
+            let hash = blake3::hash(word.to_lowercase().as_bytes());
+            vector[hash.as_bytes()[0] as usize % WORD_DIMENSION] += 1.0;
+        }
+        vector
+    }
+}
+
+impl Embedder for WordEmbedder {
+    fn model(&self) -> &str {
+        "words-v1"
+    }
+
+    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, EmbedError> {
+        self.calls.fetch_add(texts.len(), Ordering::SeqCst);
+        Ok(texts.iter().map(|t| WordEmbedder::vector(t)).collect())
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<u32> {
+        Some(text.split_whitespace().count() as u32)
+    }
+}
+
+impl TempChat {
+    /// Registers `name` (email `name@example.com`, password `password1`).
+    pub fn register(&self, name: &str) -> chatstore::User {
+        let new = chatstore::NewUser::new(name, &format!("{name}@example.com"), "password1");
+        self.chat.store().create_user(&new).expect("user registers")
     }
 }

@@ -53,3 +53,47 @@ pub trait EmbeddingStore: EmbeddingSource {
     /// Adds embeddings to the cache (replacing entries with the same key).
     fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()>;
 }
+
+/// The error an [`Embedder`] reports (any error type of the host's).
+pub type EmbedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Turns text into vectors: implemented by the host around its embedding model. The
+/// library never calls a model service itself.
+///
+/// ```
+/// use chatstore::embeddings::{EmbedError, Embedder};
+///
+/// /// A toy embedder: letter counts.
+/// struct Letters;
+///
+/// impl Embedder for Letters {
+///     fn model(&self) -> &str {
+///         "letters-v1"
+///     }
+///
+///     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+///         Ok(texts
+///             .iter()
+///             .map(|t| {
+///                 let mut v = vec![0.0; 26];
+///                 t.bytes().filter(u8::is_ascii_lowercase).for_each(|b| v[usize::from(b - b'a')] += 1.0);
+///                 v
+///             })
+///             .collect())
+///     }
+/// }
+/// assert_eq!(Letters.embed(&["abc"]).unwrap()[0][1], 1.0);
+/// ```
+pub trait Embedder: Send + Sync {
+    /// The model's name; part of the cache key, so a new model never reuses another's
+    /// vectors.
+    fn model(&self) -> &str;
+
+    /// One vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, EmbedError>;
+
+    /// Tokens in a text, when the host can count them (stored with each chunk).
+    fn count_tokens(&self, _text: &str) -> Option<u32> {
+        None
+    }
+}

@@ -136,6 +136,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// The host's [`crate::embeddings::Embedder`] failed, or returned vectors that do
+    /// not fit the collection; nothing was stored.
+    #[error("the embedder failed: {source}")]
+    Embedder {
+        /// What the embedder reported, or what was wrong with its vectors.
+        #[source]
+        source: crate::embeddings::EmbedError,
+    },
+
     /// An unexpected error from the storage backend.
     #[error("storage backend error: {detail}")]
     Backend {

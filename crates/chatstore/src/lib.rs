@@ -32,6 +32,7 @@ mod enums;
 pub mod agent_logs;
 pub mod attachments;
 pub mod blob;
+pub mod chunking;
 pub mod cleanup;
 pub mod config;
 #[cfg(feature = "conformance")]
@@ -70,7 +71,7 @@ pub use documents::{
     Chunk, Document, DocumentAnalysis, DocumentQuery, DocumentScope, DocumentStore, DocumentUpdate,
     NewChunk, NewDocument, ProcessingStatus,
 };
-pub use embeddings::EmbeddingStore;
+pub use embeddings::{EmbedError, Embedder, EmbeddingStore};
 pub use error::{ConflictKind, Error, Result, StartupError};
 pub use ids::{
     AgentLogId, ChunkId, ConversationId, DocumentId, IdKind, MessageId, SessionId, UsageId, UserId,
@@ -80,7 +81,9 @@ pub use messages::{
     GroundingEvidence, Message, MessageMetadata, MessageQuery, MessageRole, MessageStore,
     NewMessage, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
-pub use orchestration::{ChatStore, LegacyProgress, LegacyReport, ORPHAN_GRACE};
+pub use orchestration::{
+    ChatStore, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, Retrieval, sources,
+};
 pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};
 pub use rbac::{Permission, RbacStore, Role};

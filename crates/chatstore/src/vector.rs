@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
-use crate::{ChunkId, DocumentId, DocumentScope, Error, Result, UserId};
+use crate::{ChunkId, Conversation, DocumentId, DocumentScope, Error, Result, UserId};
 
 string_enum! {
     /// How closeness of two vectors is measured.
@@ -128,6 +128,16 @@ impl VectorFilter {
             user,
             documents: None,
             scope: None,
+        }
+    }
+
+    /// What a conversation may retrieve: the documents it selected, or when it selected
+    /// none, everything its owner may see.
+    pub fn for_conversation(conversation: &Conversation) -> VectorFilter {
+        let selected = &conversation.selected_document_ids;
+        VectorFilter {
+            documents: (!selected.is_empty()).then(|| selected.clone()),
+            ..VectorFilter::user(conversation.user_id)
         }
     }
 

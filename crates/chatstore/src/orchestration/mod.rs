@@ -13,10 +13,14 @@ use crate::{
 };
 
 mod files;
+mod ingest;
 mod legacy;
+mod retrieve;
 mod sweep;
 
+pub use ingest::Ingested;
 pub use legacy::{LegacyProgress, LegacyReport};
+pub use retrieve::{Retrieval, sources};
 
 /// How old an unreferenced blob must be before the sweep on open removes it: younger
 /// ones may belong to a message another process is appending right now.
@@ -53,8 +57,10 @@ impl<S: Store> ChatStore<S> {
 }
 
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
-    /// Ties the three together, and sweeps away blobs left by a crash (blobs of
-    /// messages that were never written, older than [`ORPHAN_GRACE`]).
+    /// Ties the three together; sweeps away blobs left by a crash (blobs of messages
+    /// that were never written, older than [`ORPHAN_GRACE`]); and brings every vector
+    /// collection up to date with the embeddings in the store (from its snapshot when
+    /// one is saved, dropping vectors whose chunks are gone).
     pub fn new(store: S, blobs: B, vectors: V) -> Result<Self> {
         let chat = ChatStore {
             store,
@@ -64,6 +70,10 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         let swept = chat.sweep_orphan_blobs(Timestamp::now() - ORPHAN_GRACE)?;
         if swept > 0 {
             tracing::info!(swept, "orphan attachments removed on open");
+        }
+        for spec in chat.store.embedding_collections()? {
+            let report = chat.vectors.sync(&spec, &chat.store)?;
+            tracing::info!(collection = %spec.name, ?report, "vector collection ready");
         }
         Ok(chat)
     }

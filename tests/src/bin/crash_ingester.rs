@@ -1,0 +1,97 @@
+//! A writer for the ingestion crash test: uploads and ingests documents into DIR's
+//! stores until it is killed, saving the vector snapshot every few documents, and
+//! prints a line for every document the store acknowledged as completed:
+//!
+//! ```text
+//! completed <document id> <chunks>
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chatstore::chunking::{ChunkingOptions, TextPart};
+use chatstore::{
+    ChatStore, Config, DocumentStore, NewDocument, NewUser, PasswordParams, UserStore, VectorIndex,
+};
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_sqlite::SqliteStore;
+use chatstore_tests::{WordEmbedder, word_collection};
+use chatstore_vector::{HnswIndex, IndexConfig};
+
+const WORDS: [&str; 12] = [
+    "account",
+    "balance",
+    "card",
+    "deposit",
+    "interest",
+    "loan",
+    "payment",
+    "rate",
+    "savings",
+    "transfer",
+    "branch",
+    "statement",
+];
+
+fn main() {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: crash_ingester DIR SEED"),
+    );
+    let mut seed: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let config = Config::new(dir.join("chatstore.db").to_string_lossy())
+        .password_params(PasswordParams::fast_for_tests());
+    let store = SqliteStore::open(config).expect("main store opens");
+    let blobs = SqliteBlobStore::open(BlobConfig::new(dir.join("files.db"))).expect("blobs open");
+    let vectors = HnswIndex::new(IndexConfig::new(dir.join("vectors"))).expect("index opens");
+    let chat = ChatStore::new(store, blobs, vectors).expect("stores tie together");
+    let user = match chat.store().user_by_username("writer") {
+        Ok(user) => user,
+        Err(_) => chat
+            .store()
+            .create_user(&NewUser::new("writer", "writer@example.com", "password1"))
+            .expect("user"),
+    };
+    let embedder = WordEmbedder::default();
+    let options = ChunkingOptions {
+        size: 200,
+        overlap: 40,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for n in 0.. {
+        let document = chat
+            .store()
+            .create_document(user.id, &NewDocument::new("doc.txt", "/files/doc.txt"))
+            .expect("document");
+        let text: Vec<String> = (0..20 + random(200))
+            .map(|_| WORDS[random(WORDS.len() as u64) as usize].to_owned())
+            .collect();
+        let text = TextPart::text(text.join(" ") + &format!(" unique{}", random(u64::MAX)));
+        let done = chat
+            .ingest_document(
+                user.id,
+                document.id,
+                &word_collection(),
+                &[text],
+                &embedder,
+                &options,
+            )
+            .expect("ingest");
+        writeln!(out, "completed {} {}", document.id, done.chunks.len()).expect("stdout");
+        out.flush().expect("flush");
+        if n % 7 == 6 {
+            chat.vectors().save().expect("snapshot");
+        }
+    }
+}
