@@ -54,6 +54,7 @@ mod support;
 mod agent_logs;
 mod conversations;
 mod documents;
+mod embeddings;
 mod isolation;
 mod maintenance;
 mod messages;
@@ -66,6 +67,7 @@ mod users;
 pub use agent_logs::*;
 pub use conversations::*;
 pub use documents::*;
+pub use embeddings::*;
 pub use isolation::*;
 pub use maintenance::*;
 pub use messages::*;
@@ -222,6 +224,14 @@ macro_rules! conformance_suite {
             documents_delete_chunks,
             documents_delete_document,
             documents_global_changes_need_admin_full,
+            embeddings_collections,
+            embeddings_complete_with_chunks,
+            embeddings_complete_with_chunks_rejects_bad_input,
+            embeddings_complete_with_chunks_needs_a_processing_document,
+            embeddings_reprocessing_replaces_chunks_and_embeddings,
+            embeddings_go_with_chunks_documents_and_users,
+            embeddings_cache,
+            embeddings_load_leaves_out_unknown_chunks,
             agent_logs_record_and_read_back,
             agent_logs_oldest_first,
             agent_logs_reject_invalid_values,
