@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chatstore::{
-    ChunkId, CollectionSpec, Distance, DocumentId, DocumentScope, Result, UserId, VectorFilter,
-    VectorHit, VectorRecord,
+    ChunkId, CollectionSpec, Distance, DocumentId, Result, UserId, VectorFilter, VectorHit,
+    VectorRecord,
 };
 
+use crate::admission::Admission;
 use crate::distance::{between, normalise, score};
 use crate::graph::{BuildParams, Graph};
 
@@ -60,9 +61,13 @@ pub(crate) struct State {
     pub(crate) documents: Vec<DocInfo>,
     /// The store version this collection is up to date with (see `sync`).
     pub(crate) synced_version: u64,
-    doc_index: HashMap<DocumentId, u32>,
-    members: HashMap<u32, Vec<ChunkId>>,
-    by_owner: HashMap<Option<UserId>, Vec<u32>>,
+    pub(crate) doc_index: HashMap<DocumentId, u32>,
+    /// Per document: its live chunks.
+    pub(crate) members: Vec<Vec<ChunkId>>,
+    /// Per owner: their documents.
+    pub(crate) by_owner: HashMap<Option<UserId>, Vec<u32>>,
+    /// Per owner: their live vectors.
+    pub(crate) owner_counts: HashMap<Option<UserId>, usize>,
     location: HashMap<ChunkId, Loc>,
     tombstones: usize,
     next_seq: u64,
@@ -108,30 +113,46 @@ impl State {
             doc_index: documents.iter().zip(0..).map(|(d, i)| (d.id, i)).collect(),
             documents,
             synced_version,
-            members: HashMap::new(),
+            members: Vec::new(),
             by_owner: HashMap::new(),
+            owner_counts: HashMap::new(),
             location: HashMap::new(),
             tombstones: 0,
             next_seq: 0,
         };
+        state.members = vec![Vec::new(); state.documents.len()];
         for (i, doc) in state.documents.iter().enumerate() {
             state.by_owner.entry(doc.owner).or_default().push(i as u32);
         }
-        for (slot, meta) in state.graph_items.iter().enumerate() {
-            state.next_seq = state.next_seq.max(meta.seq + 1);
+        let graph_items = std::mem::take(&mut state.graph_items);
+        for (slot, meta) in graph_items.iter().enumerate() {
             if state.live[slot] {
-                state.location.insert(meta.chunk, Loc::Graph(slot as u32));
-                state.members.entry(meta.doc).or_default().push(meta.chunk);
+                state.place(*meta, Loc::Graph(slot as u32));
             } else {
+                state.next_seq = state.next_seq.max(meta.seq + 1);
                 state.tombstones += 1;
             }
         }
-        for (i, (meta, _)) in state.delta.iter().enumerate() {
-            state.next_seq = state.next_seq.max(meta.seq + 1);
-            state.location.insert(meta.chunk, Loc::Delta(i));
-            state.members.entry(meta.doc).or_default().push(meta.chunk);
+        state.graph_items = graph_items;
+        let delta_metas: Vec<Meta> = state.delta.iter().map(|(meta, _)| *meta).collect();
+        for (i, meta) in delta_metas.into_iter().enumerate() {
+            state.place(meta, Loc::Delta(i));
         }
         state
+    }
+
+    /// Records a live vector at `loc`.
+    fn place(&mut self, meta: Meta, loc: Loc) {
+        self.next_seq = self.next_seq.max(meta.seq + 1);
+        self.location.insert(meta.chunk, loc);
+        self.members[meta.doc as usize].push(meta.chunk);
+        let owner = self.documents[meta.doc as usize].owner;
+        *self.owner_counts.entry(owner).or_default() += 1;
+    }
+
+    /// The live vectors of a document.
+    pub(crate) fn member_count(&self, doc: u32) -> usize {
+        self.members[doc as usize].len()
     }
 
     pub(crate) fn live_count(&self) -> usize {
@@ -152,12 +173,26 @@ impl State {
         }
     }
 
+    /// The document's slot, added if new. A known document written with another
+    /// owner (its scope changed) moves to that owner with all its chunks.
     fn doc_slot(&mut self, id: DocumentId, owner: Option<UserId>) -> u32 {
         if let Some(&i) = self.doc_index.get(&id) {
+            let before = self.documents[i as usize].owner;
+            if before != owner {
+                let moved = self.member_count(i);
+                *self.owner_counts.entry(before).or_default() -= moved;
+                *self.owner_counts.entry(owner).or_default() += moved;
+                if let Some(list) = self.by_owner.get_mut(&before) {
+                    list.retain(|&d| d != i);
+                }
+                self.by_owner.entry(owner).or_default().push(i);
+                self.documents[i as usize].owner = owner;
+            }
             return i;
         }
         let i = self.documents.len() as u32;
         self.documents.push(DocInfo { id, owner });
+        self.members.push(Vec::new());
         self.doc_index.insert(id, i);
         self.by_owner.entry(owner).or_default().push(i);
         i
@@ -169,10 +204,11 @@ impl State {
             return false;
         };
         let doc = self.meta_at(loc).doc;
-        if let Some(list) = self.members.get_mut(&doc)
-            && let Some(at) = list.iter().position(|c| *c == chunk)
-        {
+        let list = &mut self.members[doc as usize];
+        if let Some(at) = list.iter().position(|c| *c == chunk) {
             list.swap_remove(at);
+            let owner = self.documents[doc as usize].owner;
+            *self.owner_counts.entry(owner).or_default() -= 1;
         }
         match loc {
             Loc::Graph(slot) => {
@@ -197,48 +233,8 @@ impl State {
             doc,
             seq: self.next_seq,
         };
-        self.next_seq += 1;
-        self.location
-            .insert(record.chunk, Loc::Delta(self.delta.len()));
-        self.members.entry(doc).or_default().push(record.chunk);
+        self.place(meta, Loc::Delta(self.delta.len()));
         self.delta.push((meta, vector));
-    }
-
-    /// The documents a filter admits, as a per-document flag and as a list, and how
-    /// many vectors they hold.
-    fn admitted(&self, filter: &VectorFilter) -> (Vec<bool>, Vec<u32>, usize) {
-        let mut flags = vec![false; self.documents.len()];
-        let mut list = Vec::new();
-        let mut count = 0;
-        let mut admit = |doc: u32| {
-            let info = self.documents[doc as usize];
-            if !flags[doc as usize] && filter.admits(info.id, info.owner) {
-                flags[doc as usize] = true;
-                list.push(doc);
-                count += self.members.get(&doc).map_or(0, Vec::len);
-            }
-        };
-        match &filter.documents {
-            Some(selected) => selected
-                .iter()
-                .filter_map(|id| self.doc_index.get(id))
-                .for_each(|&doc| admit(doc)),
-            None => {
-                let owners = match filter.scope {
-                    None => vec![Some(filter.user), None],
-                    Some(DocumentScope::User) => vec![Some(filter.user)],
-                    Some(DocumentScope::Global) => vec![None],
-                };
-                for owner in owners {
-                    self.by_owner
-                        .get(&owner)
-                        .into_iter()
-                        .flatten()
-                        .for_each(|&doc| admit(doc));
-                }
-            }
-        }
-        (flags, list, count)
     }
 }
 
@@ -308,7 +304,7 @@ impl Collection {
             let Some(&doc) = state.doc_index.get(document) else {
                 continue;
             };
-            for chunk in state.members.get(&doc).cloned().unwrap_or_default() {
+            for chunk in state.members[doc as usize].clone() {
                 removed += u64::from(state.remove(chunk));
             }
         }
@@ -366,7 +362,7 @@ impl Collection {
         }
         let query = self.prepare(query)?;
         let state = self.read();
-        let (admitted, admitted_docs, count) = state.admitted(filter);
+        let admission = Admission::resolve(&state, filter);
         let distance = self.spec.distance;
         let mut best: BinaryHeap<(Far, ChunkId)> = BinaryHeap::new();
         let offer = |d: f32, chunk: ChunkId, best: &mut BinaryHeap<(Far, ChunkId)>| {
@@ -377,10 +373,10 @@ impl Collection {
                 }
             }
         };
-        if count <= tuning.exact_below || state.graph.len() == 0 {
+        if admission.count <= tuning.exact_below || state.graph.len() == 0 {
             // Few eligible vectors: score them all, exactly.
-            for doc in admitted_docs {
-                for chunk in state.members.get(&doc).into_iter().flatten() {
+            for doc in admission.documents(&state) {
+                for chunk in &state.members[doc as usize] {
                     let loc = state.location[chunk];
                     offer(
                         between(distance, &query, state.vector_at(loc)),
@@ -390,16 +386,15 @@ impl Collection {
                 }
             }
         } else {
-            let everything = count == state.live_count();
             let admit = |slot: u32| {
                 state.live[slot as usize]
-                    && (everything || admitted[state.graph_items[slot as usize].doc as usize])
+                    && admission.admits(&state, state.graph_items[slot as usize].doc)
             };
             for (d, slot) in state.graph.search(&query, ef.max(k), &admit) {
                 offer(d, state.graph_items[slot as usize].chunk, &mut best);
             }
             for (meta, vector) in &state.delta {
-                if admitted[meta.doc as usize] {
+                if admission.admits(&state, meta.doc) {
                     offer(between(distance, &query, vector), meta.chunk, &mut best);
                 }
             }

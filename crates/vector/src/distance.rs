@@ -65,24 +65,41 @@ pub(crate) fn score(distance: Distance, internal: f32) -> f32 {
     }
 }
 
-/// The distance hnsw_rs builds the graph with. hnsw_rs needs distances that are never
-/// negative, so inner-product collections are built on their vectors' directions
-/// (cosine), and searched by the true inner product.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct BuildDistance {
-    pub(crate) l2: bool,
+/// The distance hnsw_rs builds the graph with; hnsw_rs needs distances that are never
+/// negative.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BuildDistance {
+    /// Cosine collections store unit vectors: 1 - their inner product.
+    UnitCosine,
+    /// Inner-product collections are built on their vectors' directions (cosine), and
+    /// searched by the true inner product.
+    Cosine,
+    /// Euclidean.
+    L2,
+}
+
+impl BuildDistance {
+    pub(crate) fn for_collection(distance: Distance) -> BuildDistance {
+        match distance {
+            Distance::Cosine => BuildDistance::UnitCosine,
+            Distance::Dot => BuildDistance::Cosine,
+            Distance::L2 => BuildDistance::L2,
+        }
+    }
 }
 
 impl hnsw_rs::prelude::Distance<f32> for BuildDistance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        if self.l2 {
-            l2_squared(a, b).sqrt()
-        } else {
-            let (na, nb) = (dot(a, a).sqrt(), dot(b, b).sqrt());
-            if na == 0.0 || nb == 0.0 {
-                return 1.0;
+        match self {
+            BuildDistance::UnitCosine => (1.0 - dot(a, b)).max(0.0),
+            BuildDistance::Cosine => {
+                let norms = (dot(a, a) * dot(b, b)).sqrt();
+                if norms == 0.0 {
+                    return 1.0;
+                }
+                (1.0 - dot(a, b) / norms).max(0.0)
             }
-            (1.0 - dot(a, b) / (na * nb)).max(0.0)
+            BuildDistance::L2 => l2_squared(a, b).sqrt(),
         }
     }
 }

@@ -139,9 +139,7 @@ impl Graph {
     ) -> Graph {
         let n = vectors.len() / dimension.max(1);
         let m = params.m;
-        let build = BuildDistance {
-            l2: distance == Distance::L2,
-        };
+        let build = BuildDistance::for_collection(distance);
         let hnsw: Hnsw<'_, f32, BuildDistance> =
             Hnsw::new(m, n.max(1), MAX_LAYERS, params.ef_construction, build);
         let data: Vec<(&[f32], usize)> = vectors.chunks_exact(dimension).zip(0..).collect();
@@ -192,7 +190,7 @@ impl Graph {
                 upper.resize(upper.len() + m - list.len(), 0);
             }
         }
-        Graph {
+        let mut graph = Graph {
             dimension,
             distance,
             vectors,
@@ -202,7 +200,45 @@ impl Graph {
             upper_start,
             upper,
             entry: entry.0,
+        };
+        graph.link_orphans();
+        graph
+    }
+
+    /// Gives every node an incoming edge on the bottom layer. hnsw_rs's parallel
+    /// build now and then leaves a node that no other node lists (its upstream issue
+    /// 32), which no search could reach; such a node is added to the lists of its own
+    /// nearest neighbours, in place of their farthest entry when they are full.
+    fn link_orphans(&mut self) {
+        let width = 2 * self.m + 1;
+        let mut incoming = vec![0u32; self.len()];
+        for row in self.bottom.chunks_exact(width) {
+            row[1..1 + row[0] as usize]
+                .iter()
+                .for_each(|&id| incoming[id as usize] += 1);
         }
+        let orphans: Vec<u32> = (0..self.len() as u32)
+            .filter(|&slot| incoming[slot as usize] == 0 && self.len() > 1)
+            .collect();
+        for orphan in orphans {
+            let nearest: Vec<u32> = self.neighbours(orphan, 0).iter().take(3).copied().collect();
+            for host in nearest {
+                let row = &mut self.bottom[host as usize * width..(host as usize + 1) * width];
+                let count = row[0] as usize;
+                if count < 2 * self.m {
+                    row[1 + count] = orphan;
+                    row[0] += 1;
+                } else {
+                    let dropped = row[count];
+                    row[count] = orphan;
+                    incoming[dropped as usize] -= 1;
+                }
+            }
+        }
+        tracing::debug!(
+            unreachable = incoming.iter().filter(|&&n| n == 0).count(),
+            "bottom layer linked"
+        );
     }
 
     /// The `ef` best slots for `query` that `admit` accepts, closest first, as
@@ -414,5 +450,56 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn is_done(&self) -> bool {
         self.at == self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_graph(n: usize, dimension: usize) -> Graph {
+        let mut state = 7u64;
+        let vectors = (0..n * dimension)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 1000) as f32 / 500.0 - 1.0
+            })
+            .collect();
+        let params = BuildParams {
+            m: 8,
+            ef_construction: 64,
+        };
+        Graph::build(dimension, Distance::L2, vectors, params)
+    }
+
+    #[test]
+    fn a_node_no_list_names_is_linked_back_in() {
+        let mut graph = random_graph(500, 8);
+        let width = 2 * graph.m + 1;
+        // A bottom-layer-only node, so nothing but the bottom layer leads to it.
+        let orphan = (100..500).find(|&s| graph.levels[s as usize] == 0).unwrap();
+        // Cut every edge into the orphan, as a racing build can.
+        for row in graph.bottom.chunks_exact_mut(width) {
+            let kept: Vec<u32> = row[1..1 + row[0] as usize]
+                .iter()
+                .copied()
+                .filter(|&id| id != orphan)
+                .collect();
+            row[0] = kept.len() as u32;
+            row[1..1 + kept.len()].copy_from_slice(&kept);
+        }
+        let query = graph.vector(orphan).to_vec();
+        let reachable = |g: &Graph| {
+            g.search(&query, 500, &|_| true)
+                .iter()
+                .any(|&(_, s)| s == orphan)
+        };
+        assert!(!reachable(&graph));
+        graph.link_orphans();
+        assert!(reachable(&graph));
+        assert_eq!(graph.search(&query, 32, &|_| true)[0].1, orphan);
+        assert!(graph.check().is_ok());
     }
 }

@@ -38,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod admission;
 mod collection;
 mod distance;
 mod graph;
