@@ -1,6 +1,7 @@
-//! The main job: open a store in a directory, register a user, log in, hold a short
-//! conversation with RAG metadata, an attached file and a regenerated answer (a branch),
-//! search it, record token usage and print a usage report.
+//! The main job: open a store in a directory, register a user, log in, ingest a short
+//! document into the vector index, hold a short conversation whose answer cites the
+//! chunks retrieved for the question, with an attached file and a regenerated answer
+//! (a branch), search it, record token usage and print a usage report.
 //!
 //! ```text
 //! cargo run --example quickstart [DIRECTORY]     # default: ./quickstart-data
@@ -10,14 +11,55 @@
 
 use std::path::PathBuf;
 
+use chatstore::chunking::{ChunkingOptions, TextPart};
+use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::{
-    ChatStore, ConflictKind, ConversationQuery, ConversationStore, Error, MessageMetadata,
-    MessageStore, NewAttachment, NewConversation, NewMessage, NewSession, NewUsage, NewUser,
-    NoVectorIndex, OperationType, Password, SearchQuery, SearchStore, SessionStore, SourceRef,
-    TimeRange, UsageStore, UserStore,
+    ChatStore, CollectionSpec, ConflictKind, ConversationQuery, ConversationStore, Distance,
+    DocumentStore, Error, MessageMetadata, MessageStore, NewAttachment, NewConversation,
+    NewDocument, NewMessage, NewSession, NewUsage, NewUser, OperationType, Password, SearchQuery,
+    SearchStore, SessionStore, TimeRange, UsageStore, UserStore, VectorFilter, VectorIndex,
+    sources,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
+use chatstore_vector::{HnswIndex, IndexConfig};
+
+/// The host's embedding model. A real host calls its model service here; this stand-in
+/// hashes words into 64 dimensions, so texts sharing words are close.
+struct WordHashEmbedder;
+
+impl Embedder for WordHashEmbedder {
+    fn model(&self) -> &str {
+        "word-hash-64"
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut vector = vec![0.0; 64];
+                vector[0] = 0.01;
+                for word in text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.len() > 3)
+                {
+                    let word = word.to_lowercase();
+                    let hash = word
+                        .bytes()
+                        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+                    vector[hash as usize % 64] += 1.0;
+                }
+                vector
+            })
+            .collect())
+    }
+}
+
+const HANDBOOK: [&str; 3] = [
+    "Joint accounts: any two adults may open a joint account once both pass the identity check.",
+    "Savings accounts pay interest monthly; the rate depends on the balance held.",
+    "Lost cards must be reported within two days; a replacement card arrives by post.",
+];
 
 fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
@@ -41,7 +83,10 @@ fn main() -> Result<(), Error> {
         main.path().display(),
         files.config().path.display()
     );
-    let chat = ChatStore::new(main, files, NoVectorIndex)?;
+    // The vector index keeps its snapshots beside the databases; the embeddings
+    // themselves live in chatstore.db, so a lost snapshot is rebuilt on open.
+    let vectors = HnswIndex::new(IndexConfig::new(directory.join("vectors")))?;
+    let chat = ChatStore::new(main, files, vectors)?;
     let store = chat.store();
 
     // Register (or, on a second run, find) a user; log in; open a session.
@@ -64,6 +109,34 @@ fn main() -> Result<(), Error> {
     println!(
         "logged in as {} (session valid for {})",
         same.username, same.email
+    );
+
+    // A short handbook, one page per topic, chunked, embedded and indexed. On a second
+    // run every chunk's embedding comes from the cache.
+    let collection = CollectionSpec::new("rag_documents_custom", 64, Distance::Cosine)?;
+    let handbook = store.create_document(
+        ada.id,
+        &NewDocument::new("handbook.txt", "/files/handbook.txt"),
+    )?;
+    let pages: Vec<TextPart> = (1..)
+        .zip(HANDBOOK)
+        .map(|(n, text)| TextPart::page(text, n))
+        .collect();
+    let ingested = chat.ingest_document(
+        ada.id,
+        handbook.id,
+        &collection,
+        &pages,
+        &WordHashEmbedder,
+        &ChunkingOptions::default(),
+    )?;
+    println!(
+        "ingested {}: {} chunks ({} embedded, {} from the cache), status {}",
+        ingested.document.filename,
+        ingested.document.num_chunks,
+        ingested.embedded,
+        ingested.cached,
+        ingested.document.status
     );
 
     // A conversation with metadata, and an answer regenerated as a second branch.
@@ -100,6 +173,22 @@ fn main() -> Result<(), Error> {
         thumbnail.len(),
         bytes == form
     );
+    let retrieved = chat.retrieve(
+        &collection.name,
+        "Who is eligible for a joint account?",
+        2,
+        &VectorFilter::for_conversation(&conversation),
+        &WordHashEmbedder,
+    )?;
+    for hit in &retrieved {
+        println!(
+            "retrieved {} page {} (score {:.2}): {}",
+            hit.document.filename,
+            hit.chunk.page_number.unwrap_or_default(),
+            hit.score,
+            hit.chunk.content
+        );
+    }
     let first_answer = store.append_message(
         ada.id,
         conversation.id,
@@ -111,18 +200,21 @@ fn main() -> Result<(), Error> {
                 model_name: Some("deepseek-chat".into()),
                 latency_ms: Some(1234),
                 confidence_score: Some(0.82),
-                sources: vec![SourceRef {
-                    id: chatstore::DocumentId::new(),
-                    filename: "accounts.pdf".into(),
-                    title: Some("Account rules".into()),
-                    relevance_score: 0.87,
-                    cited_text: Some("Joint accounts require two verified adults".into()),
-                    page: Some(5),
-                }],
+                retrieved_documents: retrieved.iter().map(|r| r.retrieved_document()).collect(),
+                sources: sources(&retrieved),
                 ..MessageMetadata::default()
             },
         ),
     )?;
+    let cited = store.message(ada.id, first_answer.id)?;
+    for source in &cited.metadata.sources {
+        println!(
+            "answer cites {} page {}: {:?}",
+            source.filename,
+            source.page.unwrap_or_default(),
+            source.cited_text.as_deref().unwrap_or_default()
+        );
+    }
     let regenerated = store.append_message(
         ada.id,
         conversation.id,
@@ -186,5 +278,6 @@ fn main() -> Result<(), Error> {
         );
     }
     store.revoke_session(&token)?;
+    chat.vectors().save()?;
     Ok(())
 }

@@ -1,0 +1,188 @@
+//! Workload W3 (see ../shared/anchors/README.md) through chatstore-vector's public API:
+//! the vectors from `run.sh vectors N D Q DIR` indexed in a cosine collection (M = 16,
+//! ef_construction = 200, built on all cores), then the queries one at a time on one
+//! thread for ef in 16, 32, 64, 128, 256. Prints one JSON line per ef.
+//!
+//! Then filtered search: the vectors belong to documents of ten chunks; a filter
+//! selecting 10%, 1% and 0.1% of the documents (plus the unfiltered 100%) is searched at
+//! ef 64 and scored against the exact answer over the admitted vectors. Then the
+//! collection is saved and opened again from its snapshot. One JSON line each.
+//!
+//! ```text
+//! cargo run --release -p chatstore-benches --bin w3_vector -- D DIR
+//! ```
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chatstore::{
+    ChunkId, CollectionSpec, Distance, DocumentId, EmbeddingSource, UserId, VectorFilter,
+    VectorIndex, VectorRecord,
+};
+use chatstore_vector::{BuildParams, HnswIndex, IndexConfig};
+
+/// Chunks per document.
+const PER_DOCUMENT: usize = 10;
+
+fn read_f32(path: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// The vectors as records, chunk `i` of document `i / 10`, all owned by `user`.
+struct Corpus {
+    records: Vec<VectorRecord>,
+    slot: HashMap<ChunkId, usize>,
+}
+
+impl EmbeddingSource for Corpus {
+    fn embedding_versions(&self, _collection: &str) -> chatstore::Result<Vec<(ChunkId, u64)>> {
+        Ok(self.records.iter().map(|r| (r.chunk, 1)).collect())
+    }
+
+    fn load_embeddings(
+        &self,
+        _collection: &str,
+        chunks: &[ChunkId],
+    ) -> chatstore::Result<Vec<VectorRecord>> {
+        Ok(chunks
+            .iter()
+            .map(|c| self.records[self.slot[c]].clone())
+            .collect())
+    }
+}
+
+fn config(directory: Option<std::path::PathBuf>) -> IndexConfig {
+    IndexConfig {
+        directory,
+        build: BuildParams {
+            m: 16,
+            ef_construction: 200,
+        },
+        background_rebuild: false,
+        ..IndexConfig::in_memory()
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [d, dir] = &args[..] else {
+        panic!("usage: w3_vector D DIR");
+    };
+    let d: usize = d.parse().expect("D is a whole number");
+    let base = read_f32(&format!("{dir}/base.f32"));
+    let queries = read_f32(&format!("{dir}/queries.f32"));
+    let truth: Vec<i32> = std::fs::read(format!("{dir}/gt.i32"))
+        .expect("gt.i32")
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let (n, q) = (base.len() / d, queries.len() / d);
+    let user = UserId::new();
+    let documents: Vec<DocumentId> = (0..n.div_ceil(PER_DOCUMENT))
+        .map(|_| DocumentId::new())
+        .collect();
+    let records: Vec<VectorRecord> = base
+        .chunks_exact(d)
+        .enumerate()
+        .map(|(i, v)| VectorRecord {
+            chunk: ChunkId::new(),
+            document: documents[i / PER_DOCUMENT],
+            owner: Some(user),
+            vector: v.to_vec(),
+        })
+        .collect();
+    let slot: HashMap<ChunkId, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.chunk, i))
+        .collect();
+    let corpus = Corpus { records, slot };
+    let spec = CollectionSpec::new("w3", d as u32, Distance::Cosine).expect("spec");
+
+    // Built as a host opens it the first time: everything read from the store (here,
+    // memory), the graph built on all cores, the snapshot saved.
+    let snapshots = tempfile::tempdir().expect("temporary directory");
+    let index = HnswIndex::new(config(Some(snapshots.path().to_path_buf()))).expect("index");
+    let started = Instant::now();
+    index.sync(&spec, &corpus).expect("build");
+    let build = started.elapsed().as_secs_f64();
+
+    let query = |i: usize| &queries[i * d..(i + 1) * d];
+    let everything = VectorFilter::user(user);
+    for ef in [16, 32, 64, 128, 256] {
+        let started = Instant::now();
+        let mut found = 0;
+        for i in 0..q {
+            let hits = index
+                .search_with_ef("w3", query(i), 10, ef, &everything)
+                .expect("search");
+            let expected = &truth[i * 100..i * 100 + 10];
+            found += hits
+                .iter()
+                .filter(|h| expected.contains(&(corpus.slot[&h.chunk] as i32)))
+                .count();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            r#"{{"impl": "chatstore-vector", "n": {n}, "d": {d}, "ef": {ef}, "recall10": {:.4}, "qps_1t": {}, "build_s_2t": {build:.1}}}"#,
+            found as f64 / (q * 10) as f64,
+            (q as f64 / seconds) as u64
+        );
+    }
+
+    for (label, every) in [("100%", 1), ("10%", 10), ("1%", 100), ("0.1%", 1000)] {
+        let selected: Vec<DocumentId> = documents.iter().step_by(every).copied().collect();
+        let filter = VectorFilter {
+            documents: (every > 1).then(|| selected.clone()),
+            ..VectorFilter::user(user)
+        };
+        let admitted: Vec<usize> = (0..n)
+            .filter(|i| (i / PER_DOCUMENT).is_multiple_of(every))
+            .collect();
+        let started = Instant::now();
+        let answers: Vec<Vec<usize>> = (0..q)
+            .map(|i| {
+                let hits = index
+                    .search_with_ef("w3", query(i), 10, 64, &filter)
+                    .expect("search");
+                hits.iter().map(|h| corpus.slot[&h.chunk]).collect()
+            })
+            .collect();
+        let seconds = started.elapsed().as_secs_f64();
+        let mut found = 0;
+        for (i, answer) in answers.iter().enumerate() {
+            let mut exact: Vec<(f32, usize)> = admitted
+                .iter()
+                .map(|&j| {
+                    let v = &base[j * d..(j + 1) * d];
+                    (-v.iter().zip(query(i)).map(|(a, b)| a * b).sum::<f32>(), j)
+                })
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+            found += exact
+                .iter()
+                .take(10)
+                .filter(|(_, j)| answer.contains(j))
+                .count();
+        }
+        println!(
+            r#"{{"impl": "chatstore-vector", "filter": "{label}", "admitted": {}, "ef": 64, "recall10": {:.4}, "qps_1t": {}}}"#,
+            admitted.len(),
+            found as f64 / (q * 10.min(admitted.len())) as f64,
+            (q as f64 / seconds) as u64
+        );
+    }
+
+    let started = Instant::now();
+    let reopened = HnswIndex::new(config(Some(snapshots.path().to_path_buf()))).expect("index");
+    let report = reopened.sync(&spec, &corpus).expect("open");
+    let open = started.elapsed().as_secs_f64();
+    assert!(report.from_snapshot && report.added == 0);
+    println!(
+        r#"{{"impl": "chatstore-vector", "open_from_snapshot_s": {open:.2}, "build_s_2t": {build:.1}}}"#
+    );
+}
