@@ -1,6 +1,7 @@
 //! Distances, as "smaller is closer" numbers, and the scores searches report.
 
 use chatstore::Distance;
+use hnsw_rs::prelude::{DistDot, Distance as _};
 
 /// The inner product, written so the compiler vectorises it (sixteen independent
 /// accumulators) without any unsafe code or CPU-specific build.
@@ -49,10 +50,13 @@ pub(crate) fn normalise(vector: &mut [f32]) {
     }
 }
 
-/// "Smaller is closer": the negated inner product, or the squared Euclidean distance.
+/// "Smaller is closer": 1 - cosine similarity of unit vectors (hnsw_rs's kernel, AVX2
+/// picked at run time, clamped at 0), the negated inner product, or the squared
+/// Euclidean distance.
 pub(crate) fn between(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     match distance {
-        Distance::Cosine | Distance::Dot => -dot(a, b),
+        Distance::Cosine => DistDot.eval(a, b),
+        Distance::Dot => -dot(a, b),
         Distance::L2 => l2_squared(a, b),
     }
 }
@@ -60,7 +64,8 @@ pub(crate) fn between(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
 /// The score a hit reports ("higher is closer") for an internal distance.
 pub(crate) fn score(distance: Distance, internal: f32) -> f32 {
     match distance {
-        Distance::Cosine | Distance::Dot => -internal,
+        Distance::Cosine => 1.0 - internal,
+        Distance::Dot => -internal,
         Distance::L2 => -internal.max(0.0).sqrt(),
     }
 }
@@ -91,9 +96,7 @@ impl BuildDistance {
 impl hnsw_rs::prelude::Distance<f32> for BuildDistance {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
         match self {
-            // hnsw_rs's own kernel: AVX2 picked at run time (ours is compiled for the
-            // baseline target), clamped at 0. Halves the build time.
-            BuildDistance::UnitCosine => hnsw_rs::prelude::DistDot.eval(a, b),
+            BuildDistance::UnitCosine => between(Distance::Cosine, a, b),
             BuildDistance::Cosine => {
                 let norms = (dot(a, a) * dot(b, b)).sqrt();
                 if norms == 0.0 {
