@@ -162,3 +162,33 @@ impl TempChat {
         self.chat.store().create_user(&new).expect("user registers")
     }
 }
+
+/// Starts a crash-test writer (`binary TARGET SEED`), lets it run for `after`, kills it
+/// (SIGKILL) and returns the lines it printed: what it saw acknowledged.
+pub fn run_and_kill(
+    binary: &str,
+    target: &Path,
+    seed: u64,
+    after: std::time::Duration,
+) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(binary)
+        .arg(target)
+        .arg(seed.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("writer starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+            .collect::<Vec<_>>()
+    });
+    std::thread::sleep(after);
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    reader.join().expect("reader")
+}

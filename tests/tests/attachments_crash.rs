@@ -4,9 +4,9 @@
 //! only blobs that a message names.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use chatstore_tests::run_and_kill;
 
 use chatstore::{
     BlobKey, BlobStore, ChatStore, Config, MessageId, MessageStore, NoVectorIndex, PasswordParams,
@@ -22,23 +22,13 @@ fn killed_writers_never_leave_a_message_without_its_files() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut acknowledged: HashMap<(MessageId, u32), String> = HashMap::new();
     for run in 0..RUNS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash_attacher"))
-            .arg(dir.path())
-            .arg((run + 1).to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("writer starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
-        std::thread::sleep(Duration::from_millis(80 + (run * 41) % 160));
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
-        for line in reader.join().expect("reader") {
+        let lines = run_and_kill(
+            env!("CARGO_BIN_EXE_crash_attacher"),
+            dir.path(),
+            run + 1,
+            Duration::from_millis(80 + (run * 41) % 160),
+        );
+        for line in lines {
             match line.split(' ').collect::<Vec<_>>().as_slice() {
                 ["file", message, index, hash] => {
                     let message: MessageId = message.parse().expect("message id");

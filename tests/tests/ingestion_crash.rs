@@ -5,15 +5,13 @@
 //! exactly the store's embeddings.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chatstore::{
     DocumentId, DocumentQuery, DocumentStore, EmbeddingSource, ProcessingStatus, UserStore,
     VectorIndex,
 };
-use chatstore_tests::{TempChat, TempSqlite, word_collection};
+use chatstore_tests::{TempChat, TempSqlite, run_and_kill, word_collection};
 
 const RUNS: u64 = 12;
 
@@ -22,23 +20,13 @@ fn killed_ingestion_never_leaves_a_half_indexed_document() {
     let location = TempSqlite::new();
     let mut acknowledged: HashMap<DocumentId, u32> = HashMap::new();
     for run in 0..RUNS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash_ingester"))
-            .arg(location.dir())
-            .arg((run + 1).to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("writer starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
-        std::thread::sleep(Duration::from_millis(150 + (run * 53) % 200));
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
-        for line in reader.join().expect("reader") {
+        let lines = run_and_kill(
+            env!("CARGO_BIN_EXE_crash_ingester"),
+            location.dir(),
+            run + 1,
+            Duration::from_millis(150 + (run * 53) % 200),
+        );
+        for line in lines {
             match line.split(' ').collect::<Vec<_>>().as_slice() {
                 ["completed", document, chunks] => {
                     let document = document.parse().expect("document id");

@@ -4,9 +4,9 @@
 //! messages.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use chatstore_tests::run_and_kill;
 
 use rusqlite::Connection;
 
@@ -21,24 +21,13 @@ fn killed_writers_lose_no_acknowledged_write_and_leave_no_dangling_reference() {
     let mut purged: HashSet<String> = HashSet::new();
     let mut total_acks = 0;
     for run in 0..RUNS {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
-            .arg(&path)
-            .arg((run + 1).to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("writer starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
-        // Let it get going (opening, migrating, first writes), then kill it mid-stream.
-        std::thread::sleep(Duration::from_millis(60 + (run * 37) % 140));
-        child.kill().expect("kill");
-        child.wait().expect("reaped");
-        for line in reader.join().expect("reader") {
+        let lines = run_and_kill(
+            env!("CARGO_BIN_EXE_crash_writer"),
+            &path,
+            run + 1,
+            Duration::from_millis(60 + (run * 37) % 140),
+        );
+        for line in lines {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts.as_slice() {
                 ["append", chat, message] => {
