@@ -55,6 +55,34 @@ impl EmbeddingSource for Corpus {
     }
 }
 
+/// The user, document and chunk ids for `n` vectors: read from `path` when an earlier
+/// run left them there, minted and written otherwise.
+fn ids(path: &std::path::Path, n: usize) -> (UserId, Vec<DocumentId>, Vec<ChunkId>) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let mut lines = text.lines();
+        let user = lines.next().and_then(|l| l.parse().ok());
+        let documents: Vec<DocumentId> = lines
+            .by_ref()
+            .take(n.div_ceil(PER_DOCUMENT))
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        let chunks: Vec<ChunkId> = lines.filter_map(|l| l.parse().ok()).collect();
+        if let Some(user) = user.filter(|_| chunks.len() == n) {
+            return (user, documents, chunks);
+        }
+    }
+    let user = UserId::new();
+    let documents: Vec<DocumentId> = (0..n.div_ceil(PER_DOCUMENT))
+        .map(|_| DocumentId::new())
+        .collect();
+    let chunks: Vec<ChunkId> = (0..n).map(|_| ChunkId::new()).collect();
+    let mut text = format!("{user}\n");
+    documents.iter().for_each(|id| text += &format!("{id}\n"));
+    chunks.iter().for_each(|id| text += &format!("{id}\n"));
+    std::fs::write(path, text).expect("write ids");
+    (user, documents, chunks)
+}
+
 fn config(directory: Option<std::path::PathBuf>) -> IndexConfig {
     IndexConfig {
         directory,
@@ -81,15 +109,18 @@ fn main() {
         .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     let (n, q) = (base.len() / d, queries.len() / d);
-    let user = UserId::new();
-    let documents: Vec<DocumentId> = (0..n.div_ceil(PER_DOCUMENT))
-        .map(|_| DocumentId::new())
-        .collect();
+    // W3_SNAPSHOT_DIR keeps the snapshot (and the ids it names) between runs, so the
+    // "build" is then an open: for trying search changes without a build each time.
+    let temporary = tempfile::tempdir().expect("temporary directory");
+    let snapshots = std::env::var_os("W3_SNAPSHOT_DIR")
+        .map_or_else(|| temporary.path().to_path_buf(), std::path::PathBuf::from);
+    let (user, documents, chunks) = ids(&snapshots.join("ids.txt"), n);
     let records: Vec<VectorRecord> = base
         .chunks_exact(d)
+        .zip(chunks)
         .enumerate()
-        .map(|(i, v)| VectorRecord {
-            chunk: ChunkId::new(),
+        .map(|(i, (v, chunk))| VectorRecord {
+            chunk,
             document: documents[i / PER_DOCUMENT],
             owner: Some(user),
             vector: v.to_vec(),
@@ -105,8 +136,7 @@ fn main() {
 
     // Built as a host opens it the first time: everything read from the store (here,
     // memory), the graph built on all cores, the snapshot saved.
-    let snapshots = tempfile::tempdir().expect("temporary directory");
-    let index = HnswIndex::new(config(Some(snapshots.path().to_path_buf()))).expect("index");
+    let index = HnswIndex::new(config(Some(snapshots.clone()))).expect("index");
     let started = Instant::now();
     index.sync(&spec, &corpus).expect("build");
     let build = started.elapsed().as_secs_f64();
@@ -178,7 +208,7 @@ fn main() {
     }
 
     let started = Instant::now();
-    let reopened = HnswIndex::new(config(Some(snapshots.path().to_path_buf()))).expect("index");
+    let reopened = HnswIndex::new(config(Some(snapshots))).expect("index");
     let report = reopened.sync(&spec, &corpus).expect("open");
     let open = started.elapsed().as_secs_f64();
     assert!(report.from_snapshot && report.added == 0);

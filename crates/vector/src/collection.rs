@@ -75,19 +75,8 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn empty(dimension: usize, distance: Distance) -> State {
-        let graph = Graph {
-            dimension,
-            distance,
-            vectors: Vec::new(),
-            m: 1,
-            levels: Vec::new(),
-            bottom: Vec::new(),
-            upper_start: Vec::new(),
-            upper: Vec::new(),
-            entry: 0,
-        };
         State::assemble(
-            Arc::new(graph),
+            Arc::new(Graph::empty(dimension, distance)),
             Vec::new(),
             Vec::new(),
             Vec::new(),
@@ -390,7 +379,7 @@ impl Collection {
                 state.live[slot as usize]
                     && admission.admits(&state, state.graph_items[slot as usize].doc)
             };
-            for (d, slot) in state.graph.search(&query, ef.max(k), &admit) {
+            for (d, slot) in state.graph.search(&query, k, ef, &admit) {
                 offer(d, state.graph_items[slot as usize].chunk, &mut best);
             }
             for (meta, vector) in &state.delta {

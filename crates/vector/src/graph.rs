@@ -13,6 +13,7 @@ use chatstore::{Distance, Error, Result};
 use hnsw_rs::prelude::Hnsw;
 
 use crate::distance::{BuildDistance, between};
+use crate::quantised::Quantised;
 
 /// Build parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,8 @@ pub(crate) struct Graph {
     pub(crate) upper_start: Vec<u32>,
     pub(crate) upper: Vec<u32>,
     pub(crate) entry: u32,
+    /// Eight-bit copies of `vectors` the walk is scored with (derived, not saved).
+    quantised: Quantised,
 }
 
 /// A candidate during search: a distance (smaller is closer) and a slot.
@@ -72,6 +75,14 @@ impl Ord for Near {
     fn cmp(&self, other: &Self) -> Ordering {
         self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
     }
+}
+
+/// How many of a walk's best slots are re-ranked exactly to find the best `k`: the
+/// quantised distances misorder close neighbours only slightly, so a margin of three
+/// times `k` (and at least 32) keeps the exact top `k` among them. On W3 this loses no
+/// recall against re-ranking all `ef` (docs/performance.md).
+fn rerank(k: usize) -> usize {
+    (3 * k).max(32)
 }
 
 /// Per-thread search scratch: a visited tag per slot, reset by bumping the generation.
@@ -107,6 +118,22 @@ thread_local! {
 }
 
 impl Graph {
+    /// A graph with no slots.
+    pub(crate) fn empty(dimension: usize, distance: Distance) -> Graph {
+        Graph {
+            dimension,
+            distance,
+            vectors: Vec::new(),
+            m: 1,
+            levels: Vec::new(),
+            bottom: Vec::new(),
+            upper_start: Vec::new(),
+            upper: Vec::new(),
+            entry: 0,
+            quantised: Quantised::default(),
+        }
+    }
+
     /// The number of slots.
     pub(crate) fn len(&self) -> usize {
         self.levels.len()
@@ -200,7 +227,9 @@ impl Graph {
             upper_start,
             upper,
             entry: entry.0,
+            quantised: Quantised::default(),
         };
+        graph.quantised = Quantised::new(dimension, &graph.vectors);
         graph.link_orphans();
         graph
     }
@@ -241,18 +270,24 @@ impl Graph {
         );
     }
 
-    /// The `ef` best slots for `query` that `admit` accepts, closest first, as
-    /// (internal distance, slot). Slots `admit` rejects are still walked through.
+    /// The `k` best slots for `query` that `admit` accepts, closest first, as (exact
+    /// internal distance, slot), from a walk that keeps the `ef` best it has seen.
+    /// Slots `admit` rejects are still walked through. The walk is scored on the
+    /// quantised vectors; the best few it ends with (see [`rerank`]) are scored again
+    /// exactly and ranked by that.
     pub(crate) fn search(
         &self,
         query: &[f32],
+        k: usize,
         ef: usize,
         admit: &dyn Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
+        let ef = ef.max(k);
         if self.len() == 0 {
             return Vec::new();
         }
-        let distance = |slot: u32| between(self.distance, query, self.vector(slot));
+        let prepared = self.quantised.query(query);
+        let distance = |slot: u32| self.quantised.distance(self.distance, &prepared, slot);
         let mut current = Near(distance(self.entry), self.entry);
         for layer in (1..=self.levels[self.entry as usize] as usize).rev() {
             loop {
@@ -283,10 +318,16 @@ impl Graph {
                 if results.len() >= ef && results.peek().is_some_and(|worst| nearest.0 > worst.0) {
                     break;
                 }
+                let mut fresh = [0u32; 64];
+                let mut count = 0;
                 for &next in self.neighbours(nearest.1, 0) {
-                    if !scratch.visit(next) {
-                        continue;
+                    if scratch.visit(next) && count < fresh.len() {
+                        fresh[count] = next;
+                        count += 1;
                     }
+                }
+                self.quantised.touch(&fresh[..count]);
+                for &next in &fresh[..count] {
                     let d = distance(next);
                     let worst = results.peek().map_or(f32::INFINITY, |w| w.0);
                     if results.len() < ef || d < worst {
@@ -300,8 +341,15 @@ impl Graph {
                     }
                 }
             }
-            let mut found: Vec<(f32, u32)> = results.into_iter().map(|n| (n.0, n.1)).collect();
+            let mut walked = results.into_vec();
+            walked.sort_unstable();
+            walked.truncate(rerank(k));
+            let mut found: Vec<(f32, u32)> = walked
+                .into_iter()
+                .map(|Near(_, slot)| (between(self.distance, query, self.vector(slot)), slot))
+                .collect();
             found.sort_by(|a, b| a.0.total_cmp(&b.0));
+            found.truncate(k);
             found
         })
     }
@@ -347,6 +395,7 @@ impl Graph {
         let graph = Graph {
             dimension,
             distance,
+            quantised: Quantised::new(dimension, &vectors),
             vectors,
             m,
             levels,
@@ -492,14 +541,14 @@ mod tests {
         }
         let query = graph.vector(orphan).to_vec();
         let reachable = |g: &Graph| {
-            g.search(&query, 500, &|_| true)
+            g.search(&query, 500, 500, &|_| true)
                 .iter()
                 .any(|&(_, s)| s == orphan)
         };
         assert!(!reachable(&graph));
         graph.link_orphans();
         assert!(reachable(&graph));
-        assert_eq!(graph.search(&query, 32, &|_| true)[0].1, orphan);
+        assert_eq!(graph.search(&query, 1, 32, &|_| true)[0].1, orphan);
         assert!(graph.check().is_ok());
     }
 }

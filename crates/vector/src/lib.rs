@@ -42,6 +42,7 @@ mod admission;
 mod collection;
 mod distance;
 mod graph;
+mod quantised;
 mod snapshot;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
