@@ -70,8 +70,7 @@ pub(crate) fn score(distance: Distance, internal: f32) -> f32 {
     }
 }
 
-/// The distance hnsw_rs builds the graph with; hnsw_rs needs distances that are never
-/// negative.
+/// The distance the graph is built with.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum BuildDistance {
     /// Cosine collections store unit vectors: 1 - their inner product.
@@ -89,22 +88,6 @@ impl BuildDistance {
             Distance::Cosine => BuildDistance::UnitCosine,
             Distance::Dot => BuildDistance::Cosine,
             Distance::L2 => BuildDistance::L2,
-        }
-    }
-}
-
-impl hnsw_rs::prelude::Distance<f32> for BuildDistance {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        match self {
-            BuildDistance::UnitCosine => between(Distance::Cosine, a, b),
-            BuildDistance::Cosine => {
-                let norms = (dot(a, a) * dot(b, b)).sqrt();
-                if norms == 0.0 {
-                    return 1.0;
-                }
-                (1.0 - dot(a, b) / norms).max(0.0)
-            }
-            BuildDistance::L2 => l2_squared(a, b).sqrt(),
         }
     }
 }

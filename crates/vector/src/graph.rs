@@ -1,19 +1,19 @@
 //! The read-optimised HNSW graph searches run on.
 //!
-//! hnsw_rs builds the graph; its structure is then copied into flat arrays — vectors
-//! contiguous, each node's neighbours in fixed-width slots — and searched with a
-//! reusable visited-tag array, no per-search allocation of points, and no locks. The
+//! The graph lives in flat arrays — vectors contiguous, each node's neighbours in
+//! fixed-width slots — built by [`crate::builder`] and searched with a reusable
+//! visited-tag array, no per-search allocation of points, and no locks. The
 //! measurements behind this are in docs/performance.md.
 
-use std::cell::RefCell;
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use chatstore::{Distance, Error, Result};
-use hnsw_rs::prelude::Hnsw;
 
+use crate::builder;
 use crate::distance::{BuildDistance, between};
 use crate::quantised::Quantised;
+use crate::walk::{Near, SCRATCH};
 
 /// Build parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +33,6 @@ impl Default for BuildParams {
         }
     }
 }
-
-/// The most layers hnsw_rs is asked for.
-const MAX_LAYERS: usize = 16;
 
 /// A built graph over `n` vectors (slots `0..n`).
 #[derive(Debug, Clone, PartialEq)]
@@ -59,62 +56,12 @@ pub(crate) struct Graph {
     quantised: Quantised,
 }
 
-/// A candidate during search: a distance (smaller is closer) and a slot.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Near(f32, u32);
-
-impl Eq for Near {}
-
-impl PartialOrd for Near {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Near {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
-}
-
 /// How many of a walk's best slots are re-ranked exactly to find the best `k`: the
 /// quantised distances misorder close neighbours only slightly, so a margin of three
 /// times `k` (and at least 32) keeps the exact top `k` among them. On W3 this loses no
 /// recall against re-ranking all `ef` (docs/performance.md).
 fn rerank(k: usize) -> usize {
     (3 * k).max(32)
-}
-
-/// Per-thread search scratch: a visited tag per slot, reset by bumping the generation.
-#[derive(Default)]
-struct Scratch {
-    tags: Vec<u32>,
-    generation: u32,
-}
-
-impl Scratch {
-    fn begin(&mut self, n: usize) {
-        if self.tags.len() < n {
-            self.tags.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.tags.iter_mut().for_each(|t| *t = 0);
-            self.generation = 1;
-        }
-    }
-
-    /// Marks `slot` visited; true if it was not yet.
-    fn visit(&mut self, slot: u32) -> bool {
-        let tag = &mut self.tags[slot as usize];
-        let fresh = *tag != self.generation;
-        *tag = self.generation;
-        fresh
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 impl Graph {
@@ -157,117 +104,108 @@ impl Graph {
     }
 
     /// Builds the graph over `vectors` (`n * dimension`, already normalised for
-    /// cosine) with hnsw_rs, inserting on all cores.
+    /// cosine) on all cores.
     pub(crate) fn build(
         dimension: usize,
         distance: Distance,
         vectors: Vec<f32>,
         params: BuildParams,
     ) -> Graph {
-        let n = vectors.len() / dimension.max(1);
-        let m = params.m;
+        let quantised = Quantised::new(dimension, &vectors);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let build = BuildDistance::for_collection(distance);
-        let hnsw: Hnsw<'_, f32, BuildDistance> =
-            Hnsw::new(m, n.max(1), MAX_LAYERS, params.ef_construction, build);
-        let data: Vec<(&[f32], usize)> = vectors.chunks_exact(dimension).zip(0..).collect();
-        hnsw.parallel_insert_slice(&data);
-
-        let mut levels = vec![0u8; n];
-        let mut entry = (0u32, 0u8);
-        for point in hnsw.get_point_indexation() {
-            let (slot, level) = (point.get_origin_id() as u32, point.get_point_id().0);
-            levels[slot as usize] = level;
-            if level > entry.1 {
-                entry = (slot, level);
-            }
-        }
-        let mut bottom = vec![0u32; n * (2 * m + 1)];
-        let mut upper_lists: Vec<(u32, Vec<Vec<u32>>)> = Vec::new();
-        for point in hnsw.get_point_indexation() {
-            let slot = point.get_origin_id() as u32;
-            let level = levels[slot as usize];
-            let layers = point.get_neighborhood_id();
-            // hnsw_rs's parallel build occasionally lists a node on a layer above its
-            // own level; such an edge is dropped, so every walk stays on real nodes.
-            let ids = |layer: usize, cap: usize| -> Vec<u32> {
-                let list = layers.get(layer).map(Vec::as_slice).unwrap_or_default();
-                list.iter()
-                    .map(|nb| nb.d_id as u32)
-                    .filter(|&id| levels[id as usize] as usize >= layer)
-                    .take(cap)
-                    .collect()
-            };
-            let width = 2 * m + 1;
-            let list = ids(0, 2 * m);
-            let row = &mut bottom[slot as usize * width..(slot as usize + 1) * width];
-            row[0] = list.len() as u32;
-            row[1..1 + list.len()].copy_from_slice(&list);
-            if level > 0 {
-                upper_lists.push((slot, (1..=level as usize).map(|l| ids(l, m)).collect()));
-            }
-        }
-        let mut upper_start = vec![u32::MAX; n];
-        let mut upper = Vec::new();
-        upper_lists.sort_unstable_by_key(|(slot, _)| *slot);
-        for (slot, layers) in upper_lists {
-            upper_start[slot as usize] = upper.len() as u32;
-            for list in layers {
-                upper.push(list.len() as u32);
-                upper.extend_from_slice(&list);
-                upper.resize(upper.len() + m - list.len(), 0);
-            }
-        }
+        let built = builder::build(&quantised, build, params, threads);
         let mut graph = Graph {
             dimension,
             distance,
             vectors,
-            m,
-            levels,
-            bottom,
-            upper_start,
-            upper,
-            entry: entry.0,
-            quantised: Quantised::default(),
+            m: built.m,
+            levels: built.levels,
+            bottom: built.bottom,
+            upper_start: built.upper_start,
+            upper: built.upper,
+            entry: built.entry,
+            quantised,
         };
-        graph.quantised = Quantised::new(dimension, &graph.vectors);
-        graph.link_orphans();
+        graph.connect_unreachable();
         graph
     }
 
-    /// Gives every node an incoming edge on the bottom layer. hnsw_rs's parallel
-    /// build now and then leaves a node that no other node lists (its upstream issue
-    /// 32), which no search could reach; such a node is added to the lists of its own
-    /// nearest neighbours, in place of their farthest entry when they are full.
-    fn link_orphans(&mut self) {
-        let width = 2 * self.m + 1;
-        let mut incoming = vec![0u32; self.len()];
-        for row in self.bottom.chunks_exact(width) {
-            row[1..1 + row[0] as usize]
-                .iter()
-                .for_each(|&id| incoming[id as usize] += 1);
-        }
-        let orphans: Vec<u32> = (0..self.len() as u32)
-            .filter(|&slot| incoming[slot as usize] == 0 && self.len() > 1)
-            .collect();
-        for orphan in orphans {
-            let nearest: Vec<u32> = self.neighbours(orphan, 0).iter().take(3).copied().collect();
-            for host in nearest {
-                let row = &mut self.bottom[host as usize * width..(host as usize + 1) * width];
-                let count = row[0] as usize;
-                if count < 2 * self.m {
-                    row[1 + count] = orphan;
-                    row[0] += 1;
-                } else {
-                    let dropped = row[count];
-                    row[count] = orphan;
-                    incoming[dropped as usize] -= 1;
+    /// Makes every node reachable from the entry point on the bottom layer. Pruning
+    /// full lists can leave a node no other node lists, or a few nodes listed only by
+    /// each other, which no search could find (hnswlib's graphs have them too). Each
+    /// such node is added to the lists of the nearest nodes a search does reach,
+    /// taking the place of an entry that has other incoming edges when a list is full;
+    /// repeated until the entry point reaches everything.
+    fn connect_unreachable(&mut self) {
+        for _ in 0..8 {
+            let reached = self.reachable();
+            let lost: Vec<u32> = (0..self.len() as u32)
+                .filter(|&slot| !reached[slot as usize])
+                .collect();
+            tracing::debug!(unreachable = lost.len(), "bottom layer checked");
+            if lost.is_empty() {
+                return;
+            }
+            let mut incoming = vec![0u32; self.len()];
+            for row in self.bottom.chunks_exact(2 * self.m + 1) {
+                row[1..1 + row[0] as usize]
+                    .iter()
+                    .for_each(|&id| incoming[id as usize] += 1);
+            }
+            for node in lost {
+                let hosts = self.search(self.vector(node), 3, 32, &|slot| slot != node);
+                for (_, host) in hosts {
+                    self.add_edge(host, node, &mut incoming);
                 }
             }
         }
-        tracing::debug!(
-            unreachable = incoming.iter().filter(|&&n| n == 0).count(),
-            "bottom layer linked"
-        );
+    }
+
+    /// Which slots a walk of the bottom layer from the entry point can reach.
+    fn reachable(&self) -> Vec<bool> {
+        let mut reached = vec![false; self.len()];
+        let mut pending = Vec::new();
+        if self.len() > 0 {
+            reached[self.entry as usize] = true;
+            pending.push(self.entry);
+        }
+        while let Some(slot) = pending.pop() {
+            for &next in self.neighbours(slot, 0) {
+                if !reached[next as usize] {
+                    reached[next as usize] = true;
+                    pending.push(next);
+                }
+            }
+        }
+        reached
+    }
+
+    /// Adds `node` to `host`'s bottom list; a full list gives up its farthest entry
+    /// among those with another incoming edge (or stays as it is if it has none).
+    fn add_edge(&mut self, host: u32, node: u32, incoming: &mut [u32]) {
+        let start = host as usize * (2 * self.m + 1);
+        let list = self.neighbours(host, 0);
+        if list.contains(&node) {
+            return;
+        }
+        let count = list.len();
+        let position = if count < 2 * self.m {
+            count
+        } else {
+            let far = |id: u32| between(self.distance, self.vector(host), self.vector(id));
+            let victim = (0..count)
+                .filter(|&i| incoming[list[i] as usize] > 1)
+                .max_by(|&i, &j| far(list[i]).total_cmp(&far(list[j])));
+            let Some(victim) = victim else {
+                return;
+            };
+            incoming[list[victim] as usize] -= 1;
+            victim
+        };
+        self.bottom[start + 1 + position] = node;
+        self.bottom[start] = self.bottom[start].max(position as u32 + 1);
+        incoming[node as usize] += 1;
     }
 
     /// The `k` best slots for `query` that `admit` accepts, closest first, as (exact
@@ -524,6 +462,36 @@ mod tests {
     }
 
     #[test]
+    fn built_lists_name_other_nodes_once_each() {
+        let graph = random_graph(3000, 12);
+        assert!(graph.check().is_ok());
+        assert!(
+            graph.levels.iter().any(|&l| l > 0),
+            "a graph this size has layers"
+        );
+        for slot in 0..graph.len() as u32 {
+            for layer in 0..=graph.levels[slot as usize] as usize {
+                let mut list = graph.neighbours(slot, layer).to_vec();
+                assert!(!list.contains(&slot), "slot {slot} links to itself");
+                assert!(
+                    layer > 0 || !list.is_empty(),
+                    "slot {slot} has no neighbours"
+                );
+                list.sort_unstable();
+                list.dedup();
+                assert_eq!(list.len(), graph.neighbours(slot, layer).len());
+            }
+        }
+        // Every node can be reached, and all but a rare one in a local minimum are
+        // found when searched for by their own vector.
+        assert!(graph.reachable().iter().all(|&r| r));
+        let lost: Vec<u32> = (0..graph.len() as u32)
+            .filter(|&slot| graph.search(graph.vector(slot), 1, 64, &|_| true)[0].1 != slot)
+            .collect();
+        assert!(lost.len() <= 3, "not found by their own vector: {lost:?}");
+    }
+
+    #[test]
     fn a_node_no_list_names_is_linked_back_in() {
         let mut graph = random_graph(500, 8);
         let width = 2 * graph.m + 1;
@@ -546,7 +514,7 @@ mod tests {
                 .any(|&(_, s)| s == orphan)
         };
         assert!(!reachable(&graph));
-        graph.link_orphans();
+        graph.connect_unreachable();
         assert!(reachable(&graph));
         assert_eq!(graph.search(&query, 1, 32, &|_| true)[0].1, orphan);
         assert!(graph.check().is_ok());

@@ -1,8 +1,11 @@
 //! Semantic search for chatstore: [`HnswIndex`], the [`chatstore::VectorIndex`]
 //! implementation on an in-process HNSW graph.
 //!
-//! - **Graph.** hnsw_rs builds the graph; it is then copied into flat, read-optimised
-//!   arrays that searches walk without locks or allocation.
+//! - **Graph.** An HNSW graph built on all cores straight into flat arrays, which
+//!   searches walk without locks or allocation. Walks are scored on 8-bit quantised
+//!   copies of the vectors (simsimd picks the CPU's widest integer instructions at run
+//!   time) and their best candidates re-ranked exactly, so every reported score is
+//!   exact. Exact `f32` cosine scores use hnsw_rs's run-time-dispatched kernel.
 //! - **Writes.** New vectors go to a small list scanned exactly beside the graph;
 //!   deletions are tombstones skipped at search time. When either grows past its
 //!   threshold the graph is rebuilt over the live vectors (on a background thread by
@@ -39,11 +42,13 @@
 #![deny(missing_docs)]
 
 mod admission;
+mod builder;
 mod collection;
 mod distance;
 mod graph;
 mod quantised;
 mod snapshot;
+mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -8,6 +8,8 @@
 //! through the graph is approximate, never a reported score.
 
 use chatstore::Distance;
+
+use crate::distance::BuildDistance;
 use simsimd::SpatialSimilarity;
 
 /// The quantised vectors of a graph, slot by slot.
@@ -59,6 +61,11 @@ impl Quantised {
         quantised
     }
 
+    /// The number of slots.
+    pub(crate) fn len(&self) -> usize {
+        self.steps.len()
+    }
+
     /// Prepares `query` for distances to the stored vectors.
     pub(crate) fn query(&self, query: &[f32]) -> QuantisedQuery {
         let mut codes = Vec::with_capacity(query.len());
@@ -82,6 +89,23 @@ impl Quantised {
             }
         }
         std::hint::black_box(sum);
+    }
+
+    /// The approximate distance the graph is built with (see [`BuildDistance`]) between
+    /// two stored slots.
+    pub(crate) fn between_slots(&self, build: BuildDistance, a: u32, b: u32) -> f32 {
+        let (a, b) = (a as usize, b as usize);
+        let codes = |slot: usize| &self.codes[slot * self.dimension..(slot + 1) * self.dimension];
+        let raw = i8::dot(codes(a), codes(b)).unwrap_or(0.0) as f32;
+        let dot = raw * self.steps[a] * self.steps[b];
+        match build {
+            BuildDistance::UnitCosine => 1.0 - dot,
+            BuildDistance::Cosine => {
+                let norms = (self.squared_norms[a] * self.squared_norms[b]).sqrt();
+                if norms > 0.0 { 1.0 - dot / norms } else { 1.0 }
+            }
+            BuildDistance::L2 => self.squared_norms[a] + self.squared_norms[b] - 2.0 * dot,
+        }
     }
 
     /// The approximate internal distance ("smaller is closer", as
