@@ -83,6 +83,61 @@ fn ids(path: &std::path::Path, n: usize) -> (UserId, Vec<DocumentId>, Vec<ChunkI
     (user, documents, chunks)
 }
 
+/// Filtered searches over the workload's vectors.
+struct Filtered<'a> {
+    base: &'a [f32],
+    queries: &'a [f32],
+    d: usize,
+    user: UserId,
+    documents: &'a [DocumentId],
+    slot: &'a HashMap<ChunkId, usize>,
+}
+
+impl Filtered<'_> {
+    /// Every query at ef 64 under a filter selecting every `every`-th document:
+    /// (admitted vectors, recall@10 against the exact answer over them, QPS).
+    fn measure(&self, index: &HnswIndex, every: usize) -> (usize, f64, u64) {
+        let (d, q) = (self.d, self.queries.len() / self.d);
+        let query = |i: usize| &self.queries[i * d..(i + 1) * d];
+        let selected: Vec<DocumentId> = self.documents.iter().step_by(every).copied().collect();
+        let filter = VectorFilter {
+            documents: (every > 1).then_some(selected),
+            ..VectorFilter::user(self.user)
+        };
+        let admitted: Vec<usize> = (0..self.base.len() / d)
+            .filter(|i| (i / PER_DOCUMENT).is_multiple_of(every))
+            .collect();
+        let started = Instant::now();
+        let answers: Vec<Vec<usize>> = (0..q)
+            .map(|i| {
+                let hits = index
+                    .search_with_ef("w3", query(i), 10, 64, &filter)
+                    .expect("search");
+                hits.iter().map(|h| self.slot[&h.chunk]).collect()
+            })
+            .collect();
+        let seconds = started.elapsed().as_secs_f64();
+        let mut found = 0;
+        for (i, answer) in answers.iter().enumerate() {
+            let mut exact: Vec<(f32, usize)> = admitted
+                .iter()
+                .map(|&j| {
+                    let v = &self.base[j * d..(j + 1) * d];
+                    (-v.iter().zip(query(i)).map(|(a, b)| a * b).sum::<f32>(), j)
+                })
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+            found += exact
+                .iter()
+                .take(10)
+                .filter(|(_, j)| answer.contains(j))
+                .count();
+        }
+        let recall = found as f64 / (q * 10.min(admitted.len())) as f64;
+        (admitted.len(), recall, (q as f64 / seconds) as u64)
+    }
+}
+
 fn config(directory: Option<std::path::PathBuf>) -> IndexConfig {
     IndexConfig {
         directory,
@@ -164,47 +219,38 @@ fn main() {
         );
     }
 
+    let run = Filtered {
+        base: &base,
+        queries: &queries,
+        d,
+        user,
+        documents: &documents,
+        slot: &corpus.slot,
+    };
     for (label, every) in [("100%", 1), ("10%", 10), ("1%", 100), ("0.1%", 1000)] {
-        let selected: Vec<DocumentId> = documents.iter().step_by(every).copied().collect();
-        let filter = VectorFilter {
-            documents: (every > 1).then(|| selected.clone()),
-            ..VectorFilter::user(user)
-        };
-        let admitted: Vec<usize> = (0..n)
-            .filter(|i| (i / PER_DOCUMENT).is_multiple_of(every))
-            .collect();
-        let started = Instant::now();
-        let answers: Vec<Vec<usize>> = (0..q)
-            .map(|i| {
-                let hits = index
-                    .search_with_ef("w3", query(i), 10, 64, &filter)
-                    .expect("search");
-                hits.iter().map(|h| corpus.slot[&h.chunk]).collect()
-            })
-            .collect();
-        let seconds = started.elapsed().as_secs_f64();
-        let mut found = 0;
-        for (i, answer) in answers.iter().enumerate() {
-            let mut exact: Vec<(f32, usize)> = admitted
-                .iter()
-                .map(|&j| {
-                    let v = &base[j * d..(j + 1) * d];
-                    (-v.iter().zip(query(i)).map(|(a, b)| a * b).sum::<f32>(), j)
-                })
-                .collect();
-            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-            found += exact
-                .iter()
-                .take(10)
-                .filter(|(_, j)| answer.contains(j))
-                .count();
-        }
+        let (admitted, recall, qps) = run.measure(&index, every);
         println!(
-            r#"{{"impl": "chatstore-vector", "filter": "{label}", "admitted": {}, "ef": 64, "recall10": {:.4}, "qps_1t": {}}}"#,
-            admitted.len(),
-            found as f64 / (q * 10.min(admitted.len())) as f64,
-            (q as f64 / seconds) as u64
+            r#"{{"impl": "chatstore-vector", "filter": "{label}", "admitted": {admitted}, "ef": 64, "recall10": {recall:.4}, "qps_1t": {qps}}}"#
         );
+    }
+
+    // W3_SWEEP=1: each filtered path at a range of admitted counts, to place the
+    // cut-off between them (IndexConfig::exact_below).
+    if std::env::var_os("W3_SWEEP").is_some() {
+        for (path, exact_below) in [("exact", usize::MAX), ("graph", 0)] {
+            let forced = HnswIndex::new(IndexConfig {
+                exact_below,
+                ..config(Some(snapshots.clone()))
+            })
+            .expect("index");
+            forced.sync(&spec, &corpus).expect("open");
+            for every in [100, 50, 25, 12, 6, 3] {
+                let (admitted, recall, qps) = run.measure(&forced, every);
+                println!(
+                    r#"{{"impl": "chatstore-vector", "sweep": "{path}", "admitted": {admitted}, "ef": 64, "recall10": {recall:.4}, "qps_1t": {qps}}}"#
+                );
+            }
+        }
     }
 
     let started = Instant::now();

@@ -64,6 +64,11 @@ pub(crate) struct State {
     pub(crate) doc_index: HashMap<DocumentId, u32>,
     /// Per document: its live chunks.
     pub(crate) members: Vec<Vec<ChunkId>>,
+    /// The graph slots of document `d` (live or not) are
+    /// `graph_slots[graph_slot_starts[d]..graph_slot_starts[d + 1]]`; documents added
+    /// since the build have none.
+    graph_slot_starts: Vec<u32>,
+    graph_slots: Vec<u32>,
     /// Per owner: their documents.
     pub(crate) by_owner: HashMap<Option<UserId>, Vec<u32>>,
     /// Per owner: their live vectors.
@@ -103,6 +108,8 @@ impl State {
             documents,
             synced_version,
             members: Vec::new(),
+            graph_slot_starts: Vec::new(),
+            graph_slots: Vec::new(),
             by_owner: HashMap::new(),
             owner_counts: HashMap::new(),
             location: HashMap::new(),
@@ -110,6 +117,7 @@ impl State {
             next_seq: 0,
         };
         state.members = vec![Vec::new(); state.documents.len()];
+        state.index_graph_slots();
         for (i, doc) in state.documents.iter().enumerate() {
             state.by_owner.entry(doc.owner).or_default().push(i as u32);
         }
@@ -128,6 +136,37 @@ impl State {
             state.place(meta, Loc::Delta(i));
         }
         state
+    }
+
+    /// Groups the graph's slots by document (a counting sort).
+    fn index_graph_slots(&mut self) {
+        let mut starts = vec![0u32; self.documents.len() + 1];
+        for meta in &self.graph_items {
+            starts[meta.doc as usize + 1] += 1;
+        }
+        for d in 0..self.documents.len() {
+            starts[d + 1] += starts[d];
+        }
+        let mut next = starts.clone();
+        let mut slots = vec![0u32; self.graph_items.len()];
+        for (slot, meta) in (0..).zip(&self.graph_items) {
+            slots[next[meta.doc as usize] as usize] = slot;
+            next[meta.doc as usize] += 1;
+        }
+        self.graph_slot_starts = starts;
+        self.graph_slots = slots;
+    }
+
+    /// The live graph slots of document `doc`.
+    fn live_graph_slots(&self, doc: u32) -> impl Iterator<Item = u32> + '_ {
+        let range = match self.graph_slot_starts.get(doc as usize + 1) {
+            Some(&end) => self.graph_slot_starts[doc as usize] as usize..end as usize,
+            None => 0..0,
+        };
+        self.graph_slots[range]
+            .iter()
+            .copied()
+            .filter(|&slot| self.live[slot as usize])
     }
 
     /// Records a live vector at `loc`.
@@ -362,30 +401,26 @@ impl Collection {
                 }
             }
         };
-        if admission.count <= tuning.exact_below || state.graph.len() == 0 {
-            // Few eligible vectors: score them all, exactly.
-            for doc in admission.documents(&state) {
-                for chunk in &state.members[doc as usize] {
-                    let loc = state.location[chunk];
-                    offer(
-                        between(distance, &query, state.vector_at(loc)),
-                        *chunk,
-                        &mut best,
-                    );
-                }
-            }
+        let from_graph = if admission.count <= tuning.exact_below {
+            // Few eligible vectors: score them all.
+            let documents = admission.documents(&state);
+            let slots = documents
+                .iter()
+                .flat_map(|&doc| state.live_graph_slots(doc));
+            state.graph.best_of(&query, k, slots)
         } else {
             let admit = |slot: u32| {
                 state.live[slot as usize]
                     && admission.admits(&state, state.graph_items[slot as usize].doc)
             };
-            for (d, slot) in state.graph.search(&query, k, ef, &admit) {
-                offer(d, state.graph_items[slot as usize].chunk, &mut best);
-            }
-            for (meta, vector) in &state.delta {
-                if admission.admits(&state, meta.doc) {
-                    offer(between(distance, &query, vector), meta.chunk, &mut best);
-                }
+            state.graph.search(&query, k, ef, &admit)
+        };
+        for (d, slot) in from_graph {
+            offer(d, state.graph_items[slot as usize].chunk, &mut best);
+        }
+        for (meta, vector) in &state.delta {
+            if admission.admits(&state, meta.doc) {
+                offer(between(distance, &query, vector), meta.chunk, &mut best);
             }
         }
         let mut hits: Vec<VectorHit> = best
@@ -414,8 +449,16 @@ impl Collection {
             let state = self.read();
             let mut items = Vec::with_capacity(state.live_count());
             let mut vectors = Vec::with_capacity(state.live_count() * self.spec.dimension as usize);
-            for &loc in state.location.values() {
-                items.push(state.meta_at(loc));
+            // Grouped by document, so a filtered scan reads each document's vectors
+            // from one stretch of memory.
+            let mut locations: Vec<(Meta, Loc)> = state
+                .location
+                .values()
+                .map(|&loc| (state.meta_at(loc), loc))
+                .collect();
+            locations.sort_unstable_by_key(|(meta, _)| (meta.doc, meta.seq));
+            for (meta, loc) in locations {
+                items.push(meta);
                 vectors.extend_from_slice(state.vector_at(loc));
             }
             (items, vectors)

@@ -279,17 +279,46 @@ impl Graph {
                     }
                 }
             }
-            let mut walked = results.into_vec();
-            walked.sort_unstable();
-            walked.truncate(rerank(k));
-            let mut found: Vec<(f32, u32)> = walked
-                .into_iter()
-                .map(|Near(_, slot)| (between(self.distance, query, self.vector(slot)), slot))
-                .collect();
-            found.sort_by(|a, b| a.0.total_cmp(&b.0));
-            found.truncate(k);
-            found
+            self.rerank(query, k, results.into_vec())
         })
+    }
+
+    /// The `k` best of `slots` for `query`, closest first, as (exact internal
+    /// distance, slot): all scored on the quantised vectors, the best few (see
+    /// [`rerank`]) again exactly.
+    pub(crate) fn best_of(
+        &self,
+        query: &[f32],
+        k: usize,
+        slots: impl Iterator<Item = u32>,
+    ) -> Vec<(f32, u32)> {
+        let prepared = self.quantised.query(query);
+        let keep = rerank(k);
+        let mut best: BinaryHeap<Near> = BinaryHeap::with_capacity(keep + 1);
+        for slot in slots {
+            let d = self.quantised.distance(self.distance, &prepared, slot);
+            if best.len() < keep || best.peek().is_some_and(|worst| d < worst.0) {
+                best.push(Near(d, slot));
+                if best.len() > keep {
+                    best.pop();
+                }
+            }
+        }
+        self.rerank(query, k, best.into_vec())
+    }
+
+    /// The `k` best of `candidates` (scored on the quantised vectors) by exact
+    /// distance, after keeping the best few by their quantised score.
+    fn rerank(&self, query: &[f32], k: usize, mut candidates: Vec<Near>) -> Vec<(f32, u32)> {
+        candidates.sort_unstable();
+        candidates.truncate(rerank(k));
+        let mut found: Vec<(f32, u32)> = candidates
+            .into_iter()
+            .map(|Near(_, slot)| (between(self.distance, query, self.vector(slot)), slot))
+            .collect();
+        found.sort_by(|a, b| a.0.total_cmp(&b.0));
+        found.truncate(k);
+        found
     }
 
     /// Appends the graph to `out` (little-endian; see [`Graph::decode`]).

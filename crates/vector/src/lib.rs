@@ -74,7 +74,7 @@ pub struct IndexConfig {
     /// nearest neighbours, more slowly. Default 64.
     pub ef_search: usize,
     /// A filtered search that admits at most this many vectors scores them all exactly
-    /// instead of walking the graph. Default 8192 (see docs/performance.md).
+    /// instead of walking the graph. Default 12,000 (see docs/performance.md).
     pub exact_below: usize,
     /// A collection smaller than this has no graph: every search is exact. Default 2048.
     pub graph_min: usize,
@@ -103,7 +103,7 @@ impl IndexConfig {
             directory: None,
             build: BuildParams::default(),
             ef_search: 64,
-            exact_below: 8192,
+            exact_below: 12_000,
             graph_min: 2048,
             delta_max: 4096,
             tombstone_fraction: 0.2,

@@ -90,6 +90,27 @@ fn recall_holds_at_every_selectivity(distance: Distance) {
     }
 }
 
+/// Below the cut-off every admitted vector is scored (on its quantised codes, the best
+/// re-ranked exactly): the answer is the exact one, at every selectivity.
+#[test]
+fn the_scan_below_the_cut_off_finds_the_exact_answer() {
+    for distance in [Distance::Cosine, Distance::Dot, Distance::L2] {
+        let scan_everything = IndexConfig {
+            exact_below: usize::MAX,
+            ..config()
+        };
+        let (index, all, ada) = populated(distance, scan_everything);
+        for documents in [None, Some(400), Some(40), Some(4)] {
+            let filter = match documents {
+                None => VectorFilter::user(ada),
+                Some(count) => selecting(&all, ada, count),
+            };
+            let got = mean_recall(&index, &all, distance, &filter);
+            assert_eq!(got, 1.0, "{distance:?}, {documents:?} documents");
+        }
+    }
+}
+
 #[test]
 fn cosine_recall_holds_at_every_selectivity() {
     recall_holds_at_every_selectivity(Distance::Cosine);
