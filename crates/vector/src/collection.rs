@@ -1,6 +1,7 @@
 //! One collection's live state: the built graph, tombstones for what was deleted from
-//! it since, a small "delta" of vectors added since (scanned exactly), and the
-//! per-document and per-owner maps that filters are resolved with.
+//! it since, a small "delta" of vectors added since (scanned on 8-bit codes, the best
+//! re-ranked exactly), and the per-document and per-owner maps that filters are
+//! resolved with.
 
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,9 @@ use chatstore::{
 
 use crate::admission::Admission;
 use crate::distance::{between, normalise, score};
-use crate::graph::{BuildParams, Graph};
+use crate::graph::{BuildParams, Graph, rerank};
+use crate::quantised::Quantised;
+use crate::walk::Near;
 
 /// Tuning of a collection (see [`crate::IndexConfig`]).
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +61,8 @@ pub(crate) struct State {
     /// Per graph slot: false once deleted or replaced.
     pub(crate) live: Vec<bool>,
     pub(crate) delta: Vec<(Meta, Vec<f32>)>,
+    /// The delta's vectors quantised, slot for slot, for scanning.
+    delta_codes: Quantised,
     pub(crate) documents: Vec<DocInfo>,
     /// The store version this collection is up to date with (see `sync`).
     pub(crate) synced_version: u64,
@@ -103,6 +108,7 @@ impl State {
             graph,
             graph_items,
             live,
+            delta_codes: Quantised::default(),
             delta,
             doc_index: documents.iter().zip(0..).map(|(d, i)| (d.id, i)).collect(),
             documents,
@@ -131,6 +137,9 @@ impl State {
             }
         }
         state.graph_items = graph_items;
+        for (_, vector) in &state.delta {
+            state.delta_codes.push(vector);
+        }
         let delta_metas: Vec<Meta> = state.delta.iter().map(|(meta, _)| *meta).collect();
         for (i, meta) in delta_metas.into_iter().enumerate() {
             state.place(meta, Loc::Delta(i));
@@ -245,6 +254,7 @@ impl State {
             }
             Loc::Delta(i) => {
                 self.delta.swap_remove(i);
+                self.delta_codes.swap_remove(i);
                 if let Some((moved, _)) = self.delta.get(i) {
                     self.location.insert(moved.chunk, Loc::Delta(i));
                 }
@@ -262,6 +272,7 @@ impl State {
             seq: self.next_seq,
         };
         self.place(meta, Loc::Delta(self.delta.len()));
+        self.delta_codes.push(&vector);
         self.delta.push((meta, vector));
     }
 }
@@ -418,10 +429,14 @@ impl Collection {
         for (d, slot) in from_graph {
             offer(d, state.graph_items[slot as usize].chunk, &mut best);
         }
-        for (meta, vector) in &state.delta {
-            if admission.admits(&state, meta.doc) {
-                offer(between(distance, &query, vector), meta.chunk, &mut best);
-            }
+        // Vectors written since the build: scanned on their codes, the best re-ranked.
+        let delta_codes = &state.delta_codes;
+        let admitted = (0..state.delta.len() as u32)
+            .filter(|&i| admission.admits(&state, state.delta[i as usize].0.doc));
+        let prepared = delta_codes.query(&query);
+        for Near(_, i) in delta_codes.nearest(distance, &prepared, admitted, rerank(k)) {
+            let (meta, vector) = &state.delta[i as usize];
+            offer(between(distance, &query, vector), meta.chunk, &mut best);
         }
         let mut hits: Vec<VectorHit> = best
             .into_iter()

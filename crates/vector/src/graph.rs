@@ -60,7 +60,7 @@ pub(crate) struct Graph {
 /// quantised distances misorder close neighbours only slightly, so a margin of three
 /// times `k` (and at least 32) keeps the exact top `k` among them. On W3 this loses no
 /// recall against re-ranking all `ef` (docs/performance.md).
-fn rerank(k: usize) -> usize {
+pub(crate) fn rerank(k: usize) -> usize {
     (3 * k).max(32)
 }
 
@@ -293,18 +293,10 @@ impl Graph {
         slots: impl Iterator<Item = u32>,
     ) -> Vec<(f32, u32)> {
         let prepared = self.quantised.query(query);
-        let keep = rerank(k);
-        let mut best: BinaryHeap<Near> = BinaryHeap::with_capacity(keep + 1);
-        for slot in slots {
-            let d = self.quantised.distance(self.distance, &prepared, slot);
-            if best.len() < keep || best.peek().is_some_and(|worst| d < worst.0) {
-                best.push(Near(d, slot));
-                if best.len() > keep {
-                    best.pop();
-                }
-            }
-        }
-        self.rerank(query, k, best.into_vec())
+        let best = self
+            .quantised
+            .nearest(self.distance, &prepared, slots, rerank(k));
+        self.rerank(query, k, best)
     }
 
     /// The `k` best of `candidates` (scored on the quantised vectors) by exact

@@ -7,9 +7,12 @@
 //! candidates are then re-ranked with the exact `f32` distance, so only the path
 //! through the graph is approximate, never a reported score.
 
+use std::collections::BinaryHeap;
+
 use chatstore::Distance;
 
 use crate::distance::BuildDistance;
+use crate::walk::Near;
 use simsimd::SpatialSimilarity;
 
 /// The quantised vectors of a graph, slot by slot.
@@ -35,7 +38,13 @@ pub(crate) struct QuantisedQuery {
 fn encode(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
     let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
     let step = if largest > 0.0 { largest / 127.0 } else { 1.0 };
-    codes.extend(vector.iter().map(|x| (x / step).round() as i8));
+    let scale = 1.0 / step;
+    // Rounded half away from zero by hand: `f32::round` is a library call on the
+    // baseline x86-64 target, this vectorises.
+    codes.extend(vector.iter().map(|x| {
+        let scaled = x * scale;
+        (scaled + 0.5f32.copysign(scaled)) as i8
+    }));
     step
 }
 
@@ -59,6 +68,44 @@ impl Quantised {
             quantised.squared_norms.push(squared_norm(vector));
         }
         quantised
+    }
+
+    /// Appends a vector as the next slot.
+    pub(crate) fn push(&mut self, vector: &[f32]) {
+        self.dimension = vector.len();
+        self.steps.push(encode(vector, &mut self.codes));
+        self.squared_norms.push(squared_norm(vector));
+    }
+
+    /// Removes slot `slot`, moving the last slot into its place (as `Vec::swap_remove`).
+    pub(crate) fn swap_remove(&mut self, slot: usize) {
+        let last = self.len() - 1;
+        let d = self.dimension;
+        self.codes.copy_within(last * d..(last + 1) * d, slot * d);
+        self.codes.truncate(last * d);
+        self.steps.swap_remove(slot);
+        self.squared_norms.swap_remove(slot);
+    }
+
+    /// The `keep` of `slots` closest to `query` by quantised distance, in no order.
+    pub(crate) fn nearest(
+        &self,
+        distance: Distance,
+        query: &QuantisedQuery,
+        slots: impl Iterator<Item = u32>,
+        keep: usize,
+    ) -> Vec<Near> {
+        let mut best: BinaryHeap<Near> = BinaryHeap::with_capacity(keep + 1);
+        for slot in slots {
+            let d = self.distance(distance, query, slot);
+            if best.len() < keep || best.peek().is_some_and(|worst| d < worst.0) {
+                best.push(Near(d, slot));
+                if best.len() > keep {
+                    best.pop();
+                }
+            }
+        }
+        best.into_vec()
     }
 
     /// The number of slots.
@@ -148,6 +195,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn removing_a_slot_moves_the_last_one_into_its_place() {
+        let mut quantised = Quantised::default();
+        for x in [1.0, 2.0, 3.0] {
+            quantised.push(&[x, -x]);
+        }
+        quantised.swap_remove(0);
+        assert_eq!(quantised.len(), 2);
+        let prepared = quantised.query(&[1.0, 0.0]);
+        let dots: Vec<f32> = (0..2)
+            .map(|slot| -quantised.distance(Distance::Dot, &prepared, slot))
+            .collect();
+        assert!((dots[0] - 3.0).abs() < 0.05 && (dots[1] - 2.0).abs() < 0.05);
+        let nearest = quantised.nearest(Distance::Dot, &prepared, 0..2, 1);
+        assert_eq!(nearest.len(), 1);
+        assert_eq!(nearest[0].1, 0);
     }
 
     #[test]
