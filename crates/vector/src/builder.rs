@@ -9,9 +9,14 @@
 //! word, so a walk sees an old or a new neighbour, both real nodes). Distances are
 //! taken on the 8-bit quantised vectors, four times less memory to read.
 //!
+//! The same insertion adds one vector to a built graph ([`insert_one`]): with the
+//! graph held exclusively, its plain lists are viewed as [`Cell`]s and no lock is
+//! taken.
+//!
 //! hnsw_rs's builder took three times longer than hnswlib's on W3; this one is
 //! measured against both in docs/performance.md.
 
+use std::cell::Cell;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,7 +32,7 @@ const MAX_LAYER: u8 = 15;
 /// The widest list a graph may have (`2m` on the bottom layer).
 pub(crate) const MAX_WIDTH: usize = 512;
 
-/// The lists of a graph: the same layout as [`crate::graph::Graph`]'s, in atomic words.
+/// The lists of a graph: the same layout as [`crate::graph::Graph`]'s.
 pub(crate) struct Built {
     /// Neighbours per node on the upper layers (`2m` on the bottom layer).
     pub(crate) m: usize,
@@ -38,40 +43,65 @@ pub(crate) struct Built {
     pub(crate) entry: u32,
 }
 
-struct Builder<'a> {
+/// A word of a neighbour list: atomic while threads build side by side, a plain
+/// cell while one insertion holds the graph alone.
+trait Word {
+    fn get(&self) -> u32;
+    fn set(&self, value: u32);
+}
+
+impl Word for AtomicU32 {
+    fn get(&self) -> u32 {
+        self.load(Relaxed)
+    }
+
+    fn set(&self, value: u32) {
+        self.store(value, Relaxed);
+    }
+}
+
+impl Word for Cell<u32> {
+    fn get(&self) -> u32 {
+        Cell::get(self)
+    }
+
+    fn set(&self, value: u32) {
+        Cell::set(self, value);
+    }
+}
+
+/// A graph's lists and what inserting into them needs.
+struct Builder<'a, W> {
     quantised: &'a Quantised,
     build: BuildDistance,
     m: usize,
     ef_construction: usize,
-    levels: Vec<u8>,
+    levels: &'a [u8],
     /// Slot `i`'s bottom list at `i * (2m + 1)`: a count, then the ids.
-    bottom: Vec<AtomicU32>,
+    bottom: &'a [W],
     /// Slot `i`'s layer `l >= 1` list at `upper_start[i] + (l - 1) * (m + 1)`.
-    upper_start: Vec<u32>,
-    upper: Vec<AtomicU32>,
-    locks: Vec<Mutex<()>>,
+    upper_start: &'a [u32],
+    upper: &'a [W],
+    /// A lock per slot, or none when one insertion holds the graph alone.
+    locks: &'a [Mutex<()>],
     /// The entry point and its layer.
     top: Mutex<(u32, u8)>,
 }
 
-/// A layer for each of `n` slots, drawn as HNSW prescribes (layer `l` or above with
-/// probability `m^-l`) from a fixed seed, so a build's shape does not depend on
+/// Slot `slot`'s top layer, drawn as HNSW prescribes (layer `l` or above with
+/// probability `m^-l`) from a hash of the slot, so a graph's shape does not depend on
 /// thread timing.
-fn draw_levels(n: usize, m: usize) -> Vec<u8> {
+pub(crate) fn level_for(slot: u32, m: usize) -> u8 {
+    // splitmix64 of the slot
+    let mut z = u64::from(slot)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let uniform = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     let scale = 1.0 / (m.max(2) as f64).ln();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            // splitmix64
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            let uniform = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-            (-uniform.ln() * scale).floor().min(MAX_LAYER as f64) as u8
-        })
-        .collect()
+    (-uniform.ln() * scale).floor().min(MAX_LAYER as f64) as u8
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,7 +117,7 @@ pub(crate) fn build(
 ) -> Built {
     let n = quantised.len();
     let m = params.m.clamp(2, MAX_WIDTH / 2);
-    let levels = draw_levels(n, m);
+    let levels: Vec<u8> = (0..n as u32).map(|slot| level_for(slot, m)).collect();
     let mut upper_start = vec![u32::MAX; n];
     let mut upper_len = 0usize;
     for (slot, &level) in levels.iter().enumerate() {
@@ -96,17 +126,20 @@ pub(crate) fn build(
             upper_len += level as usize * (m + 1);
         }
     }
+    let bottom: Vec<AtomicU32> = (0..n * (2 * m + 1)).map(|_| AtomicU32::new(0)).collect();
+    let upper: Vec<AtomicU32> = (0..upper_len).map(|_| AtomicU32::new(0)).collect();
+    let locks: Vec<Mutex<()>> = (0..n).map(|_| Mutex::new(())).collect();
     let builder = Builder {
         quantised,
         build,
         m,
         ef_construction: params.ef_construction.max(m),
-        bottom: (0..n * (2 * m + 1)).map(|_| AtomicU32::new(0)).collect(),
-        upper: (0..upper_len).map(|_| AtomicU32::new(0)).collect(),
-        upper_start,
-        locks: (0..n).map(|_| Mutex::new(())).collect(),
+        levels: &levels,
+        bottom: &bottom,
+        upper_start: &upper_start,
+        upper: &upper,
+        locks: &locks,
         top: Mutex::new((0, levels.first().copied().unwrap_or(0))),
-        levels,
     };
     let next = AtomicUsize::new(1);
     std::thread::scope(|scope| {
@@ -127,19 +160,57 @@ pub(crate) fn build(
     Built {
         m,
         entry,
-        bottom: plain(builder.bottom),
-        upper: plain(builder.upper),
-        upper_start: builder.upper_start,
-        levels: builder.levels,
+        bottom: plain(bottom),
+        upper: plain(upper),
+        upper_start,
+        levels,
     }
 }
 
-impl Builder<'_> {
+/// A graph's parts, borrowed for [`insert_one`]: the new slot's vector, level and
+/// (empty) lists must already be in place.
+pub(crate) struct Parts<'a> {
+    pub(crate) quantised: &'a Quantised,
+    pub(crate) build: BuildDistance,
+    pub(crate) m: usize,
+    pub(crate) ef_construction: usize,
+    pub(crate) levels: &'a [u8],
+    pub(crate) bottom: &'a mut [u32],
+    pub(crate) upper_start: &'a [u32],
+    pub(crate) upper: &'a mut [u32],
+    pub(crate) entry: &'a mut u32,
+}
+
+/// Links slot `slot` into a graph held exclusively, as a build would have.
+pub(crate) fn insert_one(parts: Parts<'_>, slot: u32) {
+    let entry = *parts.entry;
+    let builder = Builder {
+        quantised: parts.quantised,
+        build: parts.build,
+        m: parts.m,
+        ef_construction: parts.ef_construction.max(parts.m),
+        levels: parts.levels,
+        bottom: Cell::from_mut(parts.bottom).as_slice_of_cells(),
+        upper_start: parts.upper_start,
+        upper: Cell::from_mut(parts.upper).as_slice_of_cells(),
+        locks: &[],
+        top: Mutex::new((entry, parts.levels[entry as usize])),
+    };
+    builder.insert(slot);
+    *parts.entry = lock(&builder.top).0;
+}
+
+impl<W: Word> Builder<'_, W> {
+    /// Holds `slot`'s lock, when there are locks.
+    fn hold(&self, slot: u32) -> Option<MutexGuard<'_, ()>> {
+        self.locks.get(slot as usize).map(lock)
+    }
+
     fn distance(&self, a: u32, b: u32) -> f32 {
         self.quantised.between_slots(self.build, a, b)
     }
 
-    fn list(&self, slot: u32, layer: usize) -> &[AtomicU32] {
+    fn list(&self, slot: u32, layer: usize) -> &[W] {
         if layer == 0 {
             let width = 2 * self.m + 1;
             &self.bottom[slot as usize * width..(slot as usize + 1) * width]
@@ -152,9 +223,9 @@ impl Builder<'_> {
     /// Copies `slot`'s list on `layer` into `out`; returns how many ids it holds.
     fn read(&self, slot: u32, layer: usize, out: &mut [u32; MAX_WIDTH]) -> usize {
         let list = self.list(slot, layer);
-        let count = (list[0].load(Relaxed) as usize).min(list.len() - 1);
+        let count = (list[0].get() as usize).min(list.len() - 1);
         for (to, from) in out.iter_mut().zip(&list[1..1 + count]) {
-            *to = from.load(Relaxed);
+            *to = from.get();
         }
         count
     }
@@ -162,9 +233,9 @@ impl Builder<'_> {
     fn write(&self, slot: u32, layer: usize, ids: &[Near]) {
         let list = self.list(slot, layer);
         for (to, from) in list[1..].iter().zip(ids) {
-            to.store(from.1, Relaxed);
+            to.set(from.1);
         }
-        list[0].store(ids.len() as u32, Relaxed);
+        list[0].set(ids.len() as u32);
     }
 
     fn insert(&self, slot: u32) {
@@ -184,7 +255,7 @@ impl Builder<'_> {
             let found = self.search_layer(slot, &entries, layer);
             let chosen = self.diverse(&found, self.m);
             {
-                let _own = lock(&self.locks[slot as usize]);
+                let _own = self.hold(slot);
                 self.write(slot, layer, &chosen);
             }
             for &Near(d, neighbour) in &chosen {
@@ -288,7 +359,7 @@ impl Builder<'_> {
     /// pruning the list by the diversity heuristic when it is full.
     fn link(&self, neighbour: u32, new: Near, layer: usize) {
         let width = if layer == 0 { 2 * self.m } else { self.m };
-        let _guard = lock(&self.locks[neighbour as usize]);
+        let _guard = self.hold(neighbour);
         let mut ids = [0u32; MAX_WIDTH];
         let count = self.read(neighbour, layer, &mut ids);
         if ids[..count].contains(&new.1) {
@@ -296,8 +367,8 @@ impl Builder<'_> {
         }
         let list = self.list(neighbour, layer);
         if count < width {
-            list[1 + count].store(new.1, Relaxed);
-            list[0].store(count as u32 + 1, Relaxed);
+            list[1 + count].set(new.1);
+            list[0].set(count as u32 + 1);
             return;
         }
         let mut candidates: Vec<Near> = ids[..count]
@@ -317,10 +388,10 @@ mod tests {
 
     #[test]
     fn levels_thin_out_by_a_factor_of_m() {
-        let levels = draw_levels(100_000, 16);
+        let levels: Vec<u8> = (0..100_000).map(|slot| level_for(slot, 16)).collect();
         let at_least = |l: u8| levels.iter().filter(|&&x| x >= l).count() as f64;
         assert!((at_least(1) / 100_000.0 - 1.0 / 16.0).abs() < 0.01);
         assert!((at_least(2) / at_least(1) - 1.0 / 16.0).abs() < 0.02);
-        assert_eq!(draw_levels(1000, 16), draw_levels(1000, 16));
+        assert_eq!(level_for(77, 16), level_for(77, 16));
     }
 }

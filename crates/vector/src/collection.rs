@@ -28,6 +28,10 @@ pub(crate) struct Tuning {
     pub(crate) tombstone_fraction: f32,
 }
 
+/// The largest write linked into the graph one vector at a time (at 100k vectors of
+/// 384 dimensions, ~0.1 ms each, under the collection's write lock).
+const GRAPH_INSERT_MAX: usize = 512;
+
 /// What is known of each vector besides the vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Meta {
@@ -69,11 +73,8 @@ pub(crate) struct State {
     pub(crate) doc_index: HashMap<DocumentId, u32>,
     /// Per document: its live chunks.
     pub(crate) members: Vec<Vec<ChunkId>>,
-    /// The graph slots of document `d` (live or not) are
-    /// `graph_slots[graph_slot_starts[d]..graph_slot_starts[d + 1]]`; documents added
-    /// since the build have none.
-    graph_slot_starts: Vec<u32>,
-    graph_slots: Vec<u32>,
+    /// Per document: its graph slots, live or not.
+    graph_slots: Vec<Vec<u32>>,
     /// Per owner: their documents.
     pub(crate) by_owner: HashMap<Option<UserId>, Vec<u32>>,
     /// Per owner: their live vectors.
@@ -114,7 +115,6 @@ impl State {
             documents,
             synced_version,
             members: Vec::new(),
-            graph_slot_starts: Vec::new(),
             graph_slots: Vec::new(),
             by_owner: HashMap::new(),
             owner_counts: HashMap::new(),
@@ -147,32 +147,17 @@ impl State {
         state
     }
 
-    /// Groups the graph's slots by document (a counting sort).
+    /// Groups the graph's slots by document.
     fn index_graph_slots(&mut self) {
-        let mut starts = vec![0u32; self.documents.len() + 1];
-        for meta in &self.graph_items {
-            starts[meta.doc as usize + 1] += 1;
-        }
-        for d in 0..self.documents.len() {
-            starts[d + 1] += starts[d];
-        }
-        let mut next = starts.clone();
-        let mut slots = vec![0u32; self.graph_items.len()];
+        self.graph_slots = vec![Vec::new(); self.documents.len()];
         for (slot, meta) in (0..).zip(&self.graph_items) {
-            slots[next[meta.doc as usize] as usize] = slot;
-            next[meta.doc as usize] += 1;
+            self.graph_slots[meta.doc as usize].push(slot);
         }
-        self.graph_slot_starts = starts;
-        self.graph_slots = slots;
     }
 
     /// The live graph slots of document `doc`.
     fn live_graph_slots(&self, doc: u32) -> impl Iterator<Item = u32> + '_ {
-        let range = match self.graph_slot_starts.get(doc as usize + 1) {
-            Some(&end) => self.graph_slot_starts[doc as usize] as usize..end as usize,
-            None => 0..0,
-        };
-        self.graph_slots[range]
+        self.graph_slots[doc as usize]
             .iter()
             .copied()
             .filter(|&slot| self.live[slot as usize])
@@ -230,6 +215,7 @@ impl State {
         let i = self.documents.len() as u32;
         self.documents.push(DocInfo { id, owner });
         self.members.push(Vec::new());
+        self.graph_slots.push(Vec::new());
         self.doc_index.insert(id, i);
         self.by_owner.entry(owner).or_default().push(i);
         i
@@ -263,7 +249,10 @@ impl State {
         true
     }
 
-    fn insert(&mut self, record: &VectorRecord, vector: Vec<f32>) {
+    /// Adds or replaces a vector: linked into the graph when `into_graph` gives the
+    /// build's `ef_construction` and the graph is built and not shared (a snapshot
+    /// being written holds it), into the delta otherwise.
+    fn insert(&mut self, record: &VectorRecord, vector: Vec<f32>, into_graph: Option<usize>) {
         self.remove(record.chunk);
         let doc = self.doc_slot(record.document, record.owner);
         let meta = Meta {
@@ -271,9 +260,21 @@ impl State {
             doc,
             seq: self.next_seq,
         };
-        self.place(meta, Loc::Delta(self.delta.len()));
-        self.delta_codes.push(&vector);
-        self.delta.push((meta, vector));
+        let graph = Arc::get_mut(&mut self.graph).filter(|graph| graph.len() > 0);
+        match into_graph.zip(graph) {
+            Some((ef_construction, graph)) => {
+                let slot = graph.insert(&vector, ef_construction);
+                self.graph_items.push(meta);
+                self.live.push(true);
+                self.graph_slots[doc as usize].push(slot);
+                self.place(meta, Loc::Graph(slot));
+            }
+            None => {
+                self.place(meta, Loc::Delta(self.delta.len()));
+                self.delta_codes.push(&vector);
+                self.delta.push((meta, vector));
+            }
+        }
     }
 }
 
@@ -318,8 +319,14 @@ impl Collection {
             .map(|r| self.prepare(&r.vector))
             .collect::<Result<_>>()?;
         let mut state = self.write();
+        // Small batches are linked into the graph while no rebuild runs (a rebuild
+        // carries over only what is outside the graph it copied); large ones wait in
+        // the delta for a parallel rebuild, rather than hold the lock that long.
+        let into_graph = (records.len() <= GRAPH_INSERT_MAX
+            && !self.rebuilding.load(Ordering::Acquire))
+        .then_some(tuning.build.ef_construction);
         for (record, vector) in records.iter().zip(prepared) {
-            state.insert(record, vector);
+            state.insert(record, vector, into_graph);
         }
         Ok(self.rebuild_due(&state, tuning))
     }
@@ -365,6 +372,16 @@ impl Collection {
                 })
             })
             .collect()
+    }
+
+    /// Where the live vectors are.
+    pub(crate) fn layout(&self) -> crate::Layout {
+        let state = self.read();
+        crate::Layout {
+            in_graph: state.live_count() - state.delta.len(),
+            pending: state.delta.len(),
+            tombstones: state.tombstones,
+        }
     }
 
     /// The chunk ids and documents of every live vector.
@@ -501,11 +518,14 @@ impl Collection {
                 let live: Vec<bool> = items.iter().map(|m| current(m, &state)).collect();
                 let built: HashSet<(ChunkId, u64)> =
                     items.iter().map(|m| (m.chunk, m.seq)).collect();
+                // Whatever was written since the copy, wherever it went, is carried
+                // over to the new delta.
                 let carried = state
-                    .delta
-                    .iter()
+                    .location
+                    .values()
+                    .map(|&loc| (state.meta_at(loc), loc))
                     .filter(|(meta, _)| !built.contains(&(meta.chunk, meta.seq)))
-                    .cloned()
+                    .map(|(meta, loc)| (meta, state.vector_at(loc).to_vec()))
                     .collect();
                 (Arc::new(graph), items, live, carried)
             }

@@ -131,6 +131,37 @@ impl Graph {
         graph
     }
 
+    /// Adds `vector` (normalised for cosine) as a new slot of a non-empty graph,
+    /// linked in as a build would have; returns the slot.
+    pub(crate) fn insert(&mut self, vector: &[f32], ef_construction: usize) -> u32 {
+        let slot = self.len() as u32;
+        let level = builder::level_for(slot, self.m);
+        self.vectors.extend_from_slice(vector);
+        self.quantised.push(vector);
+        self.levels.push(level);
+        self.bottom.resize(self.bottom.len() + 2 * self.m + 1, 0);
+        if level > 0 {
+            self.upper_start.push(self.upper.len() as u32);
+            let grown = self.upper.len() + level as usize * (self.m + 1);
+            self.upper.resize(grown, 0);
+        } else {
+            self.upper_start.push(u32::MAX);
+        }
+        let parts = builder::Parts {
+            quantised: &self.quantised,
+            build: BuildDistance::for_collection(self.distance),
+            m: self.m,
+            ef_construction,
+            levels: &self.levels,
+            bottom: &mut self.bottom,
+            upper_start: &self.upper_start,
+            upper: &mut self.upper,
+            entry: &mut self.entry,
+        };
+        builder::insert_one(parts, slot);
+        slot
+    }
+
     /// Makes every node reachable from the entry point on the bottom layer. Pruning
     /// full lists can leave a node no other node lists, or a few nodes listed only by
     /// each other, which no search could find (hnswlib's graphs have them too). Each

@@ -322,3 +322,54 @@ fn unbuilt_vectors_stay_exactly_searchable_through_rewrites_and_deletions() {
         }
     }
 }
+
+/// Once a collection has a graph, small writes are linked into it at once (nothing
+/// waits outside it to be scanned), and every vector written so is found by its own
+/// query; a large batch waits outside the graph until a rebuild.
+#[test]
+fn small_writes_join_the_graph_and_large_batches_wait_for_a_rebuild() {
+    let index = HnswIndex::new(IndexConfig {
+        delta_max: 100_000,
+        ..config()
+    })
+    .unwrap();
+    index.create_collection(&spec(24, Distance::L2)).unwrap();
+    let user = UserId::new();
+    let mut all = records(&mut Rng::new(9), 24, 300, 10, &[Some(user)]);
+    index.upsert("docs", &all[..300]).unwrap();
+    index.compact("docs").unwrap();
+    for batch in all[300..2400].chunks(30) {
+        index.upsert("docs", batch).unwrap();
+    }
+    // Rewrites, too, are linked in; their old versions become tombstones.
+    let mut rng = Rng::new(10);
+    for record in &mut all[..100] {
+        record.vector = rng.vector(24);
+    }
+    index.upsert("docs", &all[..100]).unwrap();
+    let layout = index.layout("docs").unwrap();
+    assert_eq!((layout.in_graph, layout.pending), (2400, 0));
+    assert_eq!(layout.tombstones, 100);
+
+    index.upsert("docs", &all[2400..]).unwrap();
+    let layout = index.layout("docs").unwrap();
+    assert_eq!((layout.in_graph, layout.pending), (2400, 600));
+
+    let filter = VectorFilter::user(user);
+    let lost: Vec<usize> = (0..all.len())
+        .filter(|&i| {
+            let hits = index
+                .search_with_ef("docs", &all[i].vector, 1, 64, &filter)
+                .unwrap();
+            hits[0].chunk != all[i].chunk
+        })
+        .collect();
+    assert!(lost.is_empty(), "not found by their own vector: {lost:?}");
+
+    index.compact("docs").unwrap();
+    let layout = index.layout("docs").unwrap();
+    assert_eq!(
+        (layout.in_graph, layout.pending, layout.tombstones),
+        (3000, 0, 0)
+    );
+}
