@@ -1,5 +1,6 @@
-//! One collection's live state: the built graph, tombstones for what was deleted from
-//! it since, a small "delta" of vectors added since (scanned on 8-bit codes, the best
+//! One collection's live state: the graph (small writes are linked into it),
+//! tombstones for what was deleted from it, a "delta" of vectors outside it (large
+//! batches and writes made during a rebuild, scanned on 8-bit codes with the best
 //! re-ranked exactly), and the per-document and per-owner maps that filters are
 //! resolved with.
 
@@ -29,7 +30,7 @@ pub(crate) struct Tuning {
 }
 
 /// The largest write linked into the graph one vector at a time (at 100k vectors of
-/// 384 dimensions, ~0.1 ms each, under the collection's write lock).
+/// 384 dimensions, ~0.2 ms each, under the collection's write lock).
 const GRAPH_INSERT_MAX: usize = 512;
 
 /// What is known of each vector besides the vector.
@@ -319,9 +320,9 @@ impl Collection {
             .map(|r| self.prepare(&r.vector))
             .collect::<Result<_>>()?;
         let mut state = self.write();
-        // Small batches are linked into the graph while no rebuild runs (a rebuild
-        // carries over only what is outside the graph it copied); large ones wait in
-        // the delta for a parallel rebuild, rather than hold the lock that long.
+        // Small batches are linked into the graph, unless a rebuild is about to
+        // replace it (it would move them to the delta anyway); large ones wait in the
+        // delta for a parallel rebuild rather than hold the lock that long.
         let into_graph = (records.len() <= GRAPH_INSERT_MAX
             && !self.rebuilding.load(Ordering::Acquire))
         .then_some(tuning.build.ef_construction);

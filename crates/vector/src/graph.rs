@@ -287,7 +287,7 @@ impl Graph {
                 if results.len() >= ef && results.peek().is_some_and(|worst| nearest.0 > worst.0) {
                     break;
                 }
-                let mut fresh = [0u32; 64];
+                let mut fresh = [0u32; builder::MAX_WIDTH];
                 let mut count = 0;
                 for &next in self.neighbours(nearest.1, 0) {
                     if scratch.visit(next) && count < fresh.len() {
@@ -497,6 +497,10 @@ mod tests {
     use super::*;
 
     fn random_graph(n: usize, dimension: usize) -> Graph {
+        random_graph_with(n, dimension, 8)
+    }
+
+    fn random_graph_with(n: usize, dimension: usize, m: usize) -> Graph {
         let mut state = 7u64;
         let vectors = (0..n * dimension)
             .map(|_| {
@@ -507,7 +511,7 @@ mod tests {
             })
             .collect();
         let params = BuildParams {
-            m: 8,
+            m,
             ef_construction: 64,
         };
         Graph::build(dimension, Distance::L2, vectors, params)
@@ -541,6 +545,36 @@ mod tests {
             .filter(|&slot| graph.search(graph.vector(slot), 1, 64, &|_| true)[0].1 != slot)
             .collect();
         assert!(lost.len() <= 3, "not found by their own vector: {lost:?}");
+    }
+
+    #[test]
+    fn a_walk_follows_every_entry_of_the_widest_lists() {
+        // A star: node 0 lists 100 others (m = 64 allows 128), each lists only node 0.
+        let (n, m) = (101usize, 64usize);
+        let width = 2 * m + 1;
+        let mut bottom = vec![0u32; n * width];
+        bottom[0] = 100;
+        (1..=100u32).for_each(|id| bottom[id as usize] = id);
+        for slot in 1..n {
+            bottom[slot * width] = 1;
+        }
+        let vectors: Vec<f32> = (0..n).flat_map(|i| [i as f32, 1.0]).collect();
+        let graph = Graph {
+            quantised: Quantised::new(2, &vectors),
+            dimension: 2,
+            distance: Distance::L2,
+            vectors,
+            m,
+            levels: vec![0; n],
+            bottom,
+            upper_start: vec![u32::MAX; n],
+            upper: Vec::new(),
+            entry: 0,
+        };
+        assert!(graph.check().is_ok());
+        let farthest = graph.search(&[100.0, 1.0], 1, 8, &|_| true);
+        assert_eq!(farthest[0].1, 100);
+        assert_eq!(graph.search(&[0.0, 1.0], n, n, &|_| true).len(), n);
     }
 
     #[test]
