@@ -13,8 +13,9 @@
 //! graph held exclusively, its plain lists are viewed as [`Cell`]s and no lock is
 //! taken.
 //!
-//! hnsw_rs's builder took three times longer than hnswlib's on W3; this one is
-//! measured against both in docs/performance.md.
+//! It replaces hnsw_rs, whose builder took three times longer than hnswlib's on W3
+//! (and whose search ran at a third of hnswlib's speed); all three are measured in
+//! docs/performance.md.
 
 use std::cell::Cell;
 use std::collections::BinaryHeap;

@@ -1,7 +1,6 @@
 //! Distances, as "smaller is closer" numbers, and the scores searches report.
 
 use chatstore::Distance;
-use hnsw_rs::prelude::{DistDot, Distance as _};
 
 /// The inner product, written so the compiler vectorises it (sixteen independent
 /// accumulators) without any unsafe code or CPU-specific build.
@@ -50,12 +49,12 @@ pub(crate) fn normalise(vector: &mut [f32]) {
     }
 }
 
-/// "Smaller is closer": 1 - cosine similarity of unit vectors (hnsw_rs's kernel, AVX2
-/// picked at run time, clamped at 0), the negated inner product, or the squared
-/// Euclidean distance.
+/// "Smaller is closer", exactly: 1 - cosine similarity of unit vectors (clamped at 0),
+/// the negated inner product, or the squared Euclidean distance. Searches score their
+/// walks on quantised codes and call this only to re-rank the best few.
 pub(crate) fn between(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     match distance {
-        Distance::Cosine => DistDot.eval(a, b),
+        Distance::Cosine => (1.0 - dot(a, b)).max(0.0),
         Distance::Dot => -dot(a, b),
         Distance::L2 => l2_squared(a, b),
     }

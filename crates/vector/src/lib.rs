@@ -5,7 +5,7 @@
 //!   searches walk without locks or allocation. Walks are scored on 8-bit quantised
 //!   copies of the vectors (simsimd picks the CPU's widest integer instructions at run
 //!   time) and their best candidates re-ranked exactly, so every reported score is
-//!   exact. Exact `f32` cosine scores use hnsw_rs's run-time-dispatched kernel.
+//!   exact.
 //! - **Writes.** Once a collection has a graph, a write of up to 512 vectors is linked
 //!   into it at once (HNSW insertion, ~0.2 ms a vector at 100k); larger batches, and
 //!   writes made while a rebuild runs, wait in a small list scanned beside the graph.
