@@ -15,10 +15,10 @@ use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::{
     ChatStore, CollectionSpec, ConflictKind, ConversationQuery, ConversationStore, Distance,
-    DocumentStore, Error, MessageMetadata, MessageStore, NewAttachment, NewConversation,
-    NewDocument, NewMessage, NewSession, NewUsage, NewUser, OperationType, Password, SearchQuery,
-    SearchStore, SessionStore, TimeRange, UsageStore, UserStore, VectorFilter, VectorIndex,
-    sources,
+    DocumentQuery, DocumentStore, Error, MessageMetadata, MessageStore, NewAttachment,
+    NewConversation, NewDocument, NewMessage, NewSession, NewUsage, NewUser, OperationType,
+    Password, SearchQuery, SearchStore, SessionStore, TimeRange, UsageStore, UserStore,
+    VectorFilter, VectorIndex, sources,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
@@ -111,13 +111,22 @@ fn main() -> Result<(), Error> {
         same.username, same.email
     );
 
-    // A short handbook, one page per topic, chunked, embedded and indexed. On a second
-    // run every chunk's embedding comes from the cache.
+    // A short handbook, one page per topic, chunked, embedded and indexed. A second
+    // run finds the handbook and ingests it again: its chunks are replaced, and every
+    // chunk's embedding comes from the cache.
     let collection = CollectionSpec::new("rag_documents_custom", 64, Distance::Cosine)?;
-    let handbook = store.create_document(
-        ada.id,
-        &NewDocument::new("handbook.txt", "/files/handbook.txt"),
-    )?;
+    let uploaded = store.list_documents(ada.id, &DocumentQuery::default())?;
+    let handbook = match uploaded
+        .items
+        .into_iter()
+        .find(|d| d.filename == "handbook.txt")
+    {
+        Some(document) => document,
+        None => store.create_document(
+            ada.id,
+            &NewDocument::new("handbook.txt", "/files/handbook.txt"),
+        )?,
+    };
     let pages: Vec<TextPart> = (1..)
         .zip(HANDBOOK)
         .map(|(n, text)| TextPart::page(text, n))
