@@ -310,4 +310,13 @@ fn save_writes_what_was_upserted_since_the_sync() {
         .unwrap();
     assert!(report.from_snapshot);
     assert_eq!(count(&reopened), 1510);
+    // The new vectors were linked into the graph, and the snapshot kept them there.
+    let layout = reopened.layout("docs").unwrap();
+    assert_eq!((layout.in_graph, layout.pending), (1510, 0));
+    for record in &fresh {
+        let hits = reopened
+            .search("docs", &record.vector, 1, &VectorFilter::user(ada))
+            .unwrap();
+        assert_eq!(hits[0].chunk, record.chunk);
+    }
 }
