@@ -16,7 +16,7 @@ use chatstore::{
 use crate::admission::Admission;
 use crate::distance::{between, normalise, score};
 use crate::graph::{BuildParams, Graph, rerank};
-use crate::quantised::Quantised;
+use crate::quantised::{self, Quantised};
 use crate::walk::Near;
 
 /// Tuning of a collection (see [`crate::IndexConfig`]).
@@ -138,6 +138,18 @@ impl State {
             }
         }
         state.graph_items = graph_items;
+        // The delta is coded around the graph's centre, or its own mean when there is
+        // no graph yet.
+        state.delta_codes = if state.graph.len() > 0 {
+            Quantised::around(state.graph.centre().to_vec())
+        } else {
+            let all: Vec<f32> = state
+                .delta
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            Quantised::around(quantised::mean(state.graph.dimension, &all))
+        };
         for (_, vector) in &state.delta {
             state.delta_codes.push(vector);
         }
