@@ -19,7 +19,9 @@
 
 use std::cell::Cell;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU32, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::distance::BuildDistance;
@@ -45,7 +47,10 @@ pub(crate) struct Built {
 }
 
 /// A word of a neighbour list: atomic while threads build side by side, a plain
-/// cell while one insertion holds the graph alone.
+/// cell while one insertion holds the graph alone. A list's ids are written before
+/// its count, and the count is published with release and read with acquire, so a
+/// walk never reads a count ahead of the ids it covers (ids not yet written would be
+/// zeros, which name a node that may not reach the list's layer).
 trait Word {
     fn get(&self) -> u32;
     fn set(&self, value: u32);
@@ -53,11 +58,11 @@ trait Word {
 
 impl Word for AtomicU32 {
     fn get(&self) -> u32 {
-        self.load(Relaxed)
+        self.load(Acquire)
     }
 
     fn set(&self, value: u32) {
-        self.store(value, Relaxed);
+        self.store(value, Release);
     }
 }
 
