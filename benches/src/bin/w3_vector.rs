@@ -257,8 +257,9 @@ fn main() {
     }
 
     // Searches after writes: 4,500 vectors rewritten in batches of 50 (as documents
-    // are ingested) are linked into the graph one by one; 4,500 more in one batch
-    // wait outside the graph for a rebuild (just under the 5% that triggers one).
+    // are ingested) are linked into the graph as they are written; 4,500 more in one
+    // batch are linked in 64 at a time after the write (in the writer's thread here,
+    // as this index does no background work).
     for (label, range, batch) in [
         ("batches of 50", 0..4500, 50),
         ("one batch", 4500..9000, 4500),

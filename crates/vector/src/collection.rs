@@ -33,6 +33,9 @@ pub(crate) struct Tuning {
 /// 384 dimensions, ~0.2 ms each, under the collection's write lock).
 const GRAPH_INSERT_MAX: usize = 512;
 
+/// Vectors moved from the delta into the graph per hold of the write lock.
+const ABSORB_STEP: usize = 64;
+
 /// What is known of each vector besides the vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Meta {
@@ -273,21 +276,49 @@ impl State {
             doc,
             seq: self.next_seq,
         };
-        let graph = Arc::get_mut(&mut self.graph).filter(|graph| graph.len() > 0);
-        match into_graph.zip(graph) {
-            Some((ef_construction, graph)) => {
-                let slot = graph.insert(&vector, ef_construction);
-                self.graph_items.push(meta);
-                self.live.push(true);
-                self.graph_slots[doc as usize].push(slot);
-                self.place(meta, Loc::Graph(slot));
-            }
+        let linked = into_graph.and_then(|ef| self.link_into_graph(meta, &vector, ef));
+        match linked {
+            Some(slot) => self.place(meta, Loc::Graph(slot)),
             None => {
                 self.place(meta, Loc::Delta(self.delta.len()));
                 self.delta_codes.push(&vector);
                 self.delta.push((meta, vector));
             }
         }
+    }
+
+    /// Links a vector into the graph as a new slot, unless there is no graph yet or it
+    /// is shared (a snapshot being written holds it). The caller records where it is.
+    fn link_into_graph(
+        &mut self,
+        meta: Meta,
+        vector: &[f32],
+        ef_construction: usize,
+    ) -> Option<u32> {
+        let graph = Arc::get_mut(&mut self.graph).filter(|graph| graph.len() > 0)?;
+        let slot = graph.insert(vector, ef_construction);
+        self.graph_items.push(meta);
+        self.live.push(true);
+        self.graph_slots[meta.doc as usize].push(slot);
+        Some(slot)
+    }
+
+    /// Moves up to `most` vectors from the delta into the graph; returns how many.
+    fn absorb(&mut self, most: usize, ef_construction: usize) -> usize {
+        let mut moved = 0;
+        while moved < most {
+            let Some((meta, vector)) = self.delta.pop() else {
+                break;
+            };
+            let Some(slot) = self.link_into_graph(meta, &vector, ef_construction) else {
+                self.delta.push((meta, vector));
+                break;
+            };
+            self.delta_codes.swap_remove(self.delta.len());
+            self.location.insert(meta.chunk, Loc::Graph(slot));
+            moved += 1;
+        }
+        moved
     }
 }
 
@@ -385,6 +416,28 @@ impl Collection {
                 })
             })
             .collect()
+    }
+
+    /// Whether vectors wait outside a built graph (see [`Collection::absorb`]).
+    pub(crate) fn can_absorb(&self) -> bool {
+        let state = self.read();
+        !state.delta.is_empty() && state.graph.len() > 0
+    }
+
+    /// Links the vectors waiting outside the graph into it, [`ABSORB_STEP`] at a time
+    /// under the write lock, so searches and writes in between are never held up for
+    /// long. Returns false, doing nothing, while a rebuild (or another absorb) runs.
+    pub(crate) fn absorb(&self, tuning: &Tuning) -> bool {
+        if self.rebuilding.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        while self
+            .write()
+            .absorb(ABSORB_STEP, tuning.build.ef_construction)
+            == ABSORB_STEP
+        {}
+        self.rebuilding.store(false, Ordering::Release);
+        true
     }
 
     /// Where the live vectors are.

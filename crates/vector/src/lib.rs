@@ -7,11 +7,12 @@
 //!   time) and their best candidates re-ranked exactly, so every reported score is
 //!   exact.
 //! - **Writes.** Once a collection has a graph, a write of up to 512 vectors is linked
-//!   into it at once (HNSW insertion, ~0.2 ms a vector at 100k); larger batches, and
-//!   writes made while a rebuild runs, wait in a small list scanned beside the graph.
-//!   Deletions are tombstones skipped at search time. When the list or the tombstones
-//!   grow past their threshold the graph is rebuilt over the live vectors (on a
-//!   background thread by default), while searches and writes go on.
+//!   into it at once (HNSW insertion, ~0.2 ms a vector at 100k). A larger batch is
+//!   searchable at once from a list scanned beside the graph, and linked in 64 at a
+//!   time after the write, releasing the lock in between. Deletions are tombstones
+//!   skipped at search time; past a threshold of them (or of vectors waiting outside
+//!   the graph) the graph is rebuilt over the live vectors, while searches and writes
+//!   go on. Upkeep runs on a background thread by default.
 //! - **Filters.** The chunks a filter admits are resolved from the document metadata
 //!   first; when they are few they are scored exactly, otherwise the graph search skips
 //!   the rest. Recall holds at every selectivity.
@@ -162,9 +163,10 @@ const SYNC_BATCH: usize = 4096;
 pub struct Layout {
     /// Live vectors in the graph.
     pub in_graph: usize,
-    /// Live vectors outside the graph, scanned by every search until a rebuild takes
-    /// them in: all of them while a collection is under `graph_min`, otherwise large
-    /// batches and writes made while a rebuild runs.
+    /// Live vectors outside the graph, scanned by every search: all of them while a
+    /// collection is under `graph_min`; otherwise large batches and writes made while
+    /// a rebuild runs, until they are linked in a few at a time after the write (or
+    /// the rebuild).
     pub pending: usize,
     /// Deleted or replaced vectors the graph still holds (skipped by searches).
     pub tombstones: usize,
@@ -262,21 +264,30 @@ impl HnswIndex {
         Ok((collection, true))
     }
 
-    /// Rebuilds the collection's graph now if `due`, or starts it on a background thread.
-    fn maybe_rebuild(&self, collection: &Arc<Collection>, due: bool) {
-        if !due {
+    /// Keeps a collection in shape after a write: rebuilds its graph if `due`, or else
+    /// links the vectors waiting outside it into it; on a background thread when so
+    /// configured, in the caller's otherwise.
+    fn maintain(&self, collection: &Arc<Collection>, due: bool) {
+        if !due && !collection.can_absorb() {
             return;
         }
+        let work = move |collection: &Collection, tuning: &Tuning| {
+            if due {
+                collection.rebuild(tuning);
+            } else {
+                collection.absorb(tuning);
+            }
+        };
         if self.config.background_rebuild {
             let (collection, tuning) = (collection.clone(), self.tuning);
             let spawned = std::thread::Builder::new()
-                .name("chatstore-vector-rebuild".to_owned())
-                .spawn(move || collection.rebuild(&tuning));
+                .name("chatstore-vector-upkeep".to_owned())
+                .spawn(move || work(&collection, &tuning));
             if spawned.is_ok() {
                 return;
             }
         }
-        collection.rebuild(&self.tuning);
+        work(collection, &self.tuning);
     }
 
     /// Like [`VectorIndex::search`], with `ef` candidates instead of the configured
@@ -379,14 +390,14 @@ impl VectorIndex for HnswIndex {
     fn upsert(&self, collection: &str, records: &[VectorRecord]) -> Result<()> {
         let collection = self.collection(collection)?;
         let due = collection.upsert(records, &self.tuning)?;
-        self.maybe_rebuild(&collection, due);
+        self.maintain(&collection, due);
         Ok(())
     }
 
     fn delete(&self, collection: &str, chunks: &[ChunkId]) -> Result<u64> {
         let collection = self.collection(collection)?;
         let (removed, due) = collection.delete(chunks, &self.tuning);
-        self.maybe_rebuild(&collection, due);
+        self.maintain(&collection, due);
         Ok(removed)
     }
 
@@ -396,7 +407,7 @@ impl VectorIndex for HnswIndex {
         for collection in collections {
             let (n, due) = collection.remove_documents(documents, &self.tuning);
             removed += n;
-            self.maybe_rebuild(&collection, due);
+            self.maintain(&collection, due);
         }
         Ok(removed)
     }
@@ -456,6 +467,9 @@ impl VectorIndex for HnswIndex {
         if added > 0 || removed > 0 || (added_now && !loaded) {
             self.save_collection(&collection)?;
         }
+        // What the catch-up left outside the graph is linked in after the save, which
+        // holds the graph while it writes.
+        self.maintain(&collection, false);
         tracing::debug!(collection = %spec.name, from_snapshot, added, removed, "vector collection synced");
         Ok(SyncReport {
             from_snapshot,

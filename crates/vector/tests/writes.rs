@@ -324,10 +324,10 @@ fn unbuilt_vectors_stay_exactly_searchable_through_rewrites_and_deletions() {
 }
 
 /// Once a collection has a graph, small writes are linked into it at once (nothing
-/// waits outside it to be scanned), and every vector written so is found by its own
-/// query; a large batch waits outside the graph until a rebuild.
+/// waits outside it to be scanned), a large batch a few at a time after the write, and
+/// every vector written so is found by its own query.
 #[test]
-fn small_writes_join_the_graph_and_large_batches_wait_for_a_rebuild() {
+fn writes_join_the_graph_without_a_rebuild() {
     let index = HnswIndex::new(IndexConfig {
         delta_max: 100_000,
         ..config()
@@ -351,9 +351,10 @@ fn small_writes_join_the_graph_and_large_batches_wait_for_a_rebuild() {
     assert_eq!((layout.in_graph, layout.pending), (2400, 0));
     assert_eq!(layout.tombstones, 100);
 
+    // Without background work, the large batch is linked in before `upsert` returns.
     index.upsert("docs", &all[2400..]).unwrap();
     let layout = index.layout("docs").unwrap();
-    assert_eq!((layout.in_graph, layout.pending), (2400, 600));
+    assert_eq!((layout.in_graph, layout.pending), (3000, 0));
 
     let filter = VectorFilter::user(user);
     let lost: Vec<usize> = (0..all.len())
@@ -372,4 +373,40 @@ fn small_writes_join_the_graph_and_large_batches_wait_for_a_rebuild() {
         (layout.in_graph, layout.pending, layout.tombstones),
         (3000, 0, 0)
     );
+}
+
+/// With background upkeep, a large batch is searchable at once (scanned outside the
+/// graph) and then linked into the graph behind the caller's back.
+#[test]
+fn a_large_batch_is_linked_into_the_graph_in_the_background() {
+    let index = HnswIndex::new(IndexConfig {
+        delta_max: 100_000,
+        background_rebuild: true,
+        ..config()
+    })
+    .unwrap();
+    index.create_collection(&spec(24, Distance::L2)).unwrap();
+    let user = UserId::new();
+    let all = records(&mut Rng::new(12), 24, 200, 10, &[Some(user)]);
+    index.upsert("docs", &all[..300]).unwrap();
+    index.compact("docs").unwrap();
+    index.upsert("docs", &all[300..]).unwrap();
+    let filter = VectorFilter::user(user);
+    let found_by_own_vector = |record: &VectorRecord| {
+        let hits = index
+            .search_with_ef("docs", &record.vector, 1, 64, &filter)
+            .unwrap();
+        hits[0].chunk == record.chunk
+    };
+    assert!(all[300..].iter().all(found_by_own_vector));
+    let started = std::time::Instant::now();
+    while index.layout("docs").unwrap().pending > 0 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the batch was never linked in"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(index.layout("docs").unwrap().in_graph, 2000);
+    assert!(all.iter().all(found_by_own_vector));
 }
