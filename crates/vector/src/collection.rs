@@ -431,13 +431,15 @@ impl Collection {
         if self.rebuilding.swap(true, Ordering::AcqRel) {
             return false;
         }
-        while self
-            .write()
-            .absorb(ABSORB_STEP, tuning.build.ef_construction)
-            == ABSORB_STEP
-        {}
+        self.absorb_all(tuning);
         self.rebuilding.store(false, Ordering::Release);
         true
+    }
+
+    /// The absorbing itself, for a caller holding the `rebuilding` flag.
+    fn absorb_all(&self, tuning: &Tuning) {
+        let ef_construction = tuning.build.ef_construction;
+        while self.write().absorb(ABSORB_STEP, ef_construction) == ABSORB_STEP {}
     }
 
     /// Where the live vectors are.
@@ -610,6 +612,8 @@ impl Collection {
         let synced = state.synced_version;
         *state = State::assemble(graph, graph_items, live, delta, documents, synced);
         drop(state);
+        // What was written during the build is linked into the new graph.
+        self.absorb_all(tuning);
         self.rebuilding.store(false, Ordering::Release);
         true
     }

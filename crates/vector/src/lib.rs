@@ -309,8 +309,8 @@ impl HnswIndex {
     }
 
     /// Where the collection's live vectors are: how many the graph holds, how many
-    /// wait outside it for the next rebuild, and how many deleted ones it still
-    /// carries.
+    /// wait outside it (scanned by every search until linked in), and how many deleted
+    /// ones it still carries.
     pub fn layout(&self, collection: &str) -> Result<Layout> {
         Ok(self.collection(collection)?.layout())
     }

@@ -279,6 +279,8 @@ fn searches_run_on_many_threads_while_inserts_and_rebuilds_go_on() {
 
     index.compact("docs").unwrap();
     assert_eq!(index.collections().unwrap()[0].count as usize, all.len());
+    let layout = index.layout("docs").unwrap();
+    assert_eq!((layout.in_graph, layout.pending), (all.len(), 0));
     let found = index
         .get("docs", &all.iter().map(|r| r.chunk).collect::<Vec<_>>())
         .unwrap();
