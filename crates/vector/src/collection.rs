@@ -463,13 +463,17 @@ impl Collection {
         self.rebuild_due(&self.read(), tuning)
     }
 
+    /// A first graph once `graph_min` vectors wait; then a rebuild when more wait
+    /// outside the graph than `delta_max` or a quarter of it (linking them in one by
+    /// one would take longer than building anew: ~0.2 ms a vector against ~0.08 ms
+    /// for a build on two cores, at 100k), or when too many were deleted from it.
     fn rebuild_due(&self, state: &State, tuning: &Tuning) -> bool {
-        let graph_size = state.graph.len();
-        let delta_limit = tuning.delta_max.max(graph_size / 20);
+        let (graph_size, pending) = (state.graph.len(), state.delta.len());
+        let first_graph = graph_size == 0 && pending >= tuning.graph_min;
+        let too_many_pending = graph_size > 0 && pending > tuning.delta_max.max(graph_size / 4);
         let too_many_tombstones = graph_size > 0
             && state.tombstones as f32 > tuning.tombstone_fraction * graph_size as f32;
-        (state.delta.len() >= tuning.graph_min && state.delta.len() > delta_limit)
-            || too_many_tombstones
+        first_graph || too_many_pending || too_many_tombstones
     }
 
     /// The `k` best vectors for `query` that pass `filter`.

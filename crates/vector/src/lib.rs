@@ -82,7 +82,8 @@ pub struct IndexConfig {
     /// A collection smaller than this has no graph: every search scans it. Default 2048.
     pub graph_min: usize,
     /// Vectors waiting outside the graph (see [`Layout::pending`]) that trigger a
-    /// rebuild (or 5% of the graph, whichever is more). Default 4096.
+    /// rebuild rather than being linked in one by one (or a quarter of the graph,
+    /// whichever is more). Default 4096.
     pub delta_max: usize,
     /// Fraction of the graph deleted since the last build that triggers a rebuild.
     /// Default 0.2.
