@@ -29,12 +29,10 @@ pub(crate) struct Tuning {
     pub(crate) tombstone_fraction: f32,
 }
 
-/// The largest write linked into the graph one vector at a time (at 100k vectors of
-/// 384 dimensions, ~0.2 ms each, under the collection's write lock).
-const GRAPH_INSERT_MAX: usize = 512;
-
-/// Vectors moved from the delta into the graph per hold of the write lock.
-const ABSORB_STEP: usize = 64;
+/// The most vectors linked into the graph per hold of the write lock (at 100k vectors
+/// of 384 dimensions ~0.2 ms each, so searches wait at most ~13 ms): a write this
+/// small is linked in as it is made, a larger one after it, this many at a time.
+const LINK_STEP: usize = 64;
 
 /// What is known of each vector besides the vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,11 +362,10 @@ impl Collection {
             .collect::<Result<_>>()?;
         let mut state = self.write();
         // Small batches are linked into the graph, unless a rebuild is about to
-        // replace it (it would move them to the delta anyway); large ones wait in the
-        // delta for a parallel rebuild rather than hold the lock that long.
-        let into_graph = (records.len() <= GRAPH_INSERT_MAX
-            && !self.rebuilding.load(Ordering::Acquire))
-        .then_some(tuning.build.ef_construction);
+        // replace it (it would move them to the delta anyway); larger ones go to the
+        // delta, to be linked in step by step after the write.
+        let into_graph = (records.len() <= LINK_STEP && !self.rebuilding.load(Ordering::Acquire))
+            .then_some(tuning.build.ef_construction);
         for (record, vector) in records.iter().zip(prepared) {
             state.insert(record, vector, into_graph);
         }
@@ -424,7 +421,7 @@ impl Collection {
         !state.delta.is_empty() && state.graph.len() > 0
     }
 
-    /// Links the vectors waiting outside the graph into it, [`ABSORB_STEP`] at a time
+    /// Links the vectors waiting outside the graph into it, [`LINK_STEP`] at a time
     /// under the write lock, so searches and writes in between are never held up for
     /// long. Returns false, doing nothing, while a rebuild (or another absorb) runs.
     pub(crate) fn absorb(&self, tuning: &Tuning) -> bool {
@@ -439,7 +436,7 @@ impl Collection {
     /// The absorbing itself, for a caller holding the `rebuilding` flag.
     fn absorb_all(&self, tuning: &Tuning) {
         let ef_construction = tuning.build.ef_construction;
-        while self.write().absorb(ABSORB_STEP, ef_construction) == ABSORB_STEP {}
+        while self.write().absorb(LINK_STEP, ef_construction) == LINK_STEP {}
     }
 
     /// Where the live vectors are.

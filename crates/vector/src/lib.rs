@@ -6,7 +6,7 @@
 //!   copies of the vectors (simsimd picks the CPU's widest integer instructions at run
 //!   time) and their best candidates re-ranked exactly, so every reported score is
 //!   exact.
-//! - **Writes.** Once a collection has a graph, a write of up to 512 vectors is linked
+//! - **Writes.** Once a collection has a graph, a write of up to 64 vectors is linked
 //!   into it at once (HNSW insertion, ~0.2 ms a vector at 100k). A larger batch is
 //!   searchable at once from a list scanned beside the graph, and linked in 64 at a
 //!   time after the write, releasing the lock in between. Deletions are tombstones
