@@ -5,7 +5,7 @@
 
 use chatstore::{DocumentScope, UserId, VectorFilter};
 
-use crate::collection::State;
+use crate::state::State;
 
 /// How the admitted vectors are recognised.
 enum Rule {

@@ -51,6 +51,7 @@ mod distance;
 mod graph;
 mod quantised;
 mod snapshot;
+mod state;
 mod walk;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -62,8 +63,9 @@ use chatstore::{
     Result, SyncReport, VectorFilter, VectorHit, VectorIndex, VectorRecord,
 };
 
-use crate::collection::{Collection, State, Tuning};
+use crate::collection::{Collection, Tuning};
 pub use crate::graph::BuildParams;
+use crate::state::State;
 
 /// How an [`HnswIndex`] stores and searches.
 #[derive(Debug, Clone, PartialEq)]

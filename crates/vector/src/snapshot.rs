@@ -17,8 +17,8 @@ use chatstore::{ChunkId, CollectionSpec, DocumentId, Error, Result, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::collection::{DocInfo, Meta, State};
 use crate::graph::{Graph, Reader};
+use crate::state::{DocInfo, Meta, State};
 
 const MAGIC: &[u8; 4] = b"CSVX";
 const FORMAT: u32 = 1;
