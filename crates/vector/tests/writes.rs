@@ -254,21 +254,47 @@ fn searches_run_on_many_threads_while_inserts_and_rebuilds_go_on() {
     index.upsert("docs", &all[..500]).unwrap();
     let owners: std::collections::HashMap<ChunkId, Option<UserId>> =
         all.iter().map(|r| (r.chunk, r.owner)).collect();
+    // A third of the first 500 are deleted midway: past 20% of the graph, a rebuild.
+    let doomed: Vec<ChunkId> = all[..500].iter().step_by(3).map(|r| r.chunk).collect();
+    let gone: HashSet<ChunkId> = doomed.iter().copied().collect();
+    let deleted = std::sync::atomic::AtomicBool::new(false);
+    let written = std::sync::atomic::AtomicBool::new(false);
+    let searched_after_delete = std::sync::atomic::AtomicUsize::new(0);
+    let ordering = std::sync::atomic::Ordering::SeqCst;
 
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
-            for batch in all[500..].chunks(50) {
-                index.upsert("docs", batch).unwrap();
+            // Batches of 50 are linked in as written, batches of 200 after the write.
+            for (i, batch) in all[500..].chunks(250).enumerate() {
+                let (small, large) = batch.split_at(batch.len().min(50));
+                index.upsert("docs", small).unwrap();
+                index.upsert("docs", large).unwrap();
+                if i == 5 {
+                    assert_eq!(index.delete("docs", &doomed).unwrap(), doomed.len() as u64);
+                    deleted.store(true, ordering);
+                }
             }
+            written.store(true, ordering);
         });
         for seed in 0..3 {
-            let (index, owners) = (&index, &owners);
+            let (index, owners, gone) = (&index, &owners, &gone);
+            let (deleted, written, counter) = (&deleted, &written, &searched_after_delete);
             scope.spawn(move || {
                 let mut rng = Rng::new(100 + seed);
                 let filter = VectorFilter::user(ada);
-                for _ in 0..300 {
+                // Searching until the writer is done, and at least 300 times.
+                for round in 0.. {
+                    if round >= 300 && written.load(ordering) {
+                        break;
+                    }
+                    let after_delete = deleted.load(ordering);
+                    if after_delete {
+                        counter.fetch_add(1, ordering);
+                    }
                     let hits = index.search("docs", &rng.vector(16), 10, &filter).unwrap();
                     assert_eq!(hits.len(), 10);
+                    // Once deleted, never found again, through rebuilds and absorbing.
+                    assert!(!after_delete || hits.iter().all(|h| !gone.contains(&h.chunk)));
                     assert!(hits.iter().all(|h| owners[&h.chunk] != Some(eve)));
                     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
                 }
@@ -277,14 +303,20 @@ fn searches_run_on_many_threads_while_inserts_and_rebuilds_go_on() {
         writer.join().unwrap();
     });
 
+    assert!(searched_after_delete.load(ordering) > 0);
     index.compact("docs").unwrap();
-    assert_eq!(index.collections().unwrap()[0].count as usize, all.len());
+    let alive = all.len() - doomed.len();
+    assert_eq!(index.collections().unwrap()[0].count as usize, alive);
     let layout = index.layout("docs").unwrap();
-    assert_eq!((layout.in_graph, layout.pending), (all.len(), 0));
+    assert_eq!(
+        (layout.in_graph, layout.pending, layout.tombstones),
+        (alive, 0, 0)
+    );
     let found = index
         .get("docs", &all.iter().map(|r| r.chunk).collect::<Vec<_>>())
         .unwrap();
-    assert_eq!(found.len(), all.len());
+    assert_eq!(found.len(), alive);
+    assert!(found.iter().all(|r| !doomed.contains(&r.chunk)));
 }
 
 /// Vectors written since the last build are scanned on their quantised codes, kept
