@@ -1,6 +1,6 @@
 //! # chatstore-blob
 //!
-//! Attachment and thumbnail storage for [chatstore](chatstore): [`SqliteBlobStore`]
+//! Attachment and thumbnail storage for [chatstore]: [`SqliteBlobStore`]
 //! implements [`chatstore::BlobStore`] on a second SQLite file (seed 001's `files.db`),
 //! beside the main database, with the same connection handling, startup check,
 //! migrations and errors as the main store.

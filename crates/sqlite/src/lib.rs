@@ -1,6 +1,6 @@
 //! # chatstore-sqlite
 //!
-//! The embedded SQLite backend of [chatstore](chatstore): [`SqliteStore`] implements
+//! The embedded SQLite backend of [chatstore]: [`SqliteStore`] implements
 //! every part of [`chatstore::Store`] on one SQLite file in WAL mode.
 //!
 //! ```
