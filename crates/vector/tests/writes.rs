@@ -39,6 +39,12 @@ fn collections_are_created_listed_counted_and_dropped() {
         .collect();
     assert_eq!(counts, [("docs", 15), ("notes", 0)]);
     assert_eq!(listed[0].spec, docs);
+    // 15 vectors is under graph_min: all of them wait outside a graph.
+    let layout = index.layout("docs").unwrap();
+    assert_eq!(
+        (layout.in_graph, layout.pending, layout.tombstones),
+        (0, 15, 0)
+    );
 
     assert!(index.drop_collection("docs").unwrap());
     assert!(!index.drop_collection("docs").unwrap());
@@ -50,6 +56,7 @@ fn collections_are_created_listed_counted_and_dropped() {
         index.upsert("missing", &[]),
         Err(Error::NotFound { .. })
     ));
+    assert!(matches!(index.layout("docs"), Err(Error::NotFound { .. })));
     assert_eq!(index.collections().unwrap().len(), 1);
 }
 
