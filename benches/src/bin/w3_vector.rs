@@ -222,6 +222,25 @@ fn main() {
         );
     }
 
+    // The same queries from as many threads as there are cores, at ef 64: searches
+    // share the collection's read lock and nothing else.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (index, everything) = (&index, &everything);
+            scope.spawn(move || {
+                for i in (t..q).step_by(threads) {
+                    index
+                        .search_with_ef("w3", query(i), 10, 64, everything)
+                        .expect("search");
+                }
+            });
+        }
+    });
+    let qps = (q as f64 / started.elapsed().as_secs_f64()) as u64;
+    println!(r#"{{"impl": "chatstore-vector", "ef": 64, "threads": {threads}, "qps": {qps}}}"#);
+
     let run = Filtered {
         base: &base,
         queries: &queries,
