@@ -43,9 +43,7 @@ pub(crate) struct Quantised {
 /// A query prepared for [`Quantised::distance`].
 pub(crate) struct QuantisedQuery {
     codes: Vec<i8>,
-    step: f32,
-    centre_dot: f32,
-    residual_norm: f32,
+    coded: Coded,
 }
 
 /// One vector's coding: its step, dot product with the centre, and squared distance
@@ -184,6 +182,11 @@ impl Quantised {
         best.into_vec()
     }
 
+    /// Slot `slot`'s codes.
+    fn codes(&self, slot: usize) -> &[i8] {
+        &self.codes[slot * self.dimension..(slot + 1) * self.dimension]
+    }
+
     /// The number of slots.
     pub(crate) fn len(&self) -> usize {
         self.steps.len()
@@ -193,12 +196,7 @@ impl Quantised {
     pub(crate) fn query(&self, query: &[f32]) -> QuantisedQuery {
         let mut codes = Vec::with_capacity(query.len());
         let coded = self.code(query, &mut codes);
-        QuantisedQuery {
-            codes,
-            step: coded.step,
-            centre_dot: coded.centre_dot,
-            residual_norm: coded.residual_norm,
-        }
+        QuantisedQuery { codes, coded }
     }
 
     /// Reads every cache line of the given slots' codes, so that their memory
@@ -207,8 +205,7 @@ impl Quantised {
     pub(crate) fn touch(&self, slots: &[u32]) {
         let mut sum = 0i8;
         for &slot in slots {
-            let start = slot as usize * self.dimension;
-            for line in self.codes[start..start + self.dimension].iter().step_by(64) {
+            for line in self.codes(slot as usize).iter().step_by(64) {
                 sum = sum.wrapping_add(*line);
             }
         }
@@ -219,8 +216,7 @@ impl Quantised {
     /// two stored slots.
     pub(crate) fn between_slots(&self, build: BuildDistance, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);
-        let codes = |slot: usize| &self.codes[slot * self.dimension..(slot + 1) * self.dimension];
-        let raw = i8::dot(codes(a), codes(b)).unwrap_or(0.0) as f32;
+        let raw = i8::dot(self.codes(a), self.codes(b)).unwrap_or(0.0) as f32;
         let residual_dot = raw * self.steps[a] * self.steps[b];
         let dot = self.full_dot(residual_dot, self.centre_dots[a], self.centre_dots[b]);
         match build {
@@ -238,16 +234,16 @@ impl Quantised {
     /// The approximate internal distance ("smaller is closer", as
     /// [`crate::distance::between`]) from `query` to slot `slot`.
     pub(crate) fn distance(&self, distance: Distance, query: &QuantisedQuery, slot: u32) -> f32 {
-        let slot = slot as usize;
-        let codes = &self.codes[slot * self.dimension..(slot + 1) * self.dimension];
-        let raw = i8::dot(&query.codes, codes).unwrap_or(0.0) as f32;
-        let residual_dot = raw * query.step * self.steps[slot];
+        let (slot, query_coded) = (slot as usize, &query.coded);
+        let raw = i8::dot(&query.codes, self.codes(slot)).unwrap_or(0.0) as f32;
+        let residual_dot = raw * query_coded.step * self.steps[slot];
+        let dot = || self.full_dot(residual_dot, query_coded.centre_dot, self.centre_dots[slot]);
         match distance {
-            Distance::Cosine => {
-                1.0 - self.full_dot(residual_dot, query.centre_dot, self.centre_dots[slot])
+            Distance::Cosine => 1.0 - dot(),
+            Distance::Dot => -dot(),
+            Distance::L2 => {
+                query_coded.residual_norm + self.residual_norms[slot] - 2.0 * residual_dot
             }
-            Distance::Dot => -self.full_dot(residual_dot, query.centre_dot, self.centre_dots[slot]),
-            Distance::L2 => query.residual_norm + self.residual_norms[slot] - 2.0 * residual_dot,
         }
     }
 
