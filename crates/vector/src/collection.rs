@@ -26,6 +26,23 @@ pub(crate) struct Tuning {
     pub(crate) tombstone_fraction: f32,
 }
 
+/// The collection size `exact_below` is stated for.
+const SCAN_REFERENCE: f64 = 100_000.0;
+
+/// The most admitted vectors a filtered search scans rather than walking a graph of
+/// `graph_size`: `exact_below` at 100k, scaled by the square root of the size. A scan
+/// costs the admitted count, `n s` at selectivity `s`; a walk that keeps only admitted
+/// nodes costs about `ef / s`; they cross at `s` near `1 / sqrt(n)`, so at an admitted
+/// count near `sqrt(n)`. Measured: ~13,600 at 100k, ~5,900 at 20k
+/// (docs/performance.md).
+fn scan_limit(exact_below: usize, graph_size: usize) -> usize {
+    if exact_below == usize::MAX {
+        return usize::MAX;
+    }
+    let scale = (graph_size as f64 / SCAN_REFERENCE).sqrt();
+    (exact_below as f64 * scale) as usize
+}
+
 /// The most vectors linked into the graph per hold of the write lock (at 100k vectors
 /// of 384 dimensions ~0.2 ms each, so searches wait at most ~13 ms): a write this
 /// small is linked in as it is made, a larger one after it, this many at a time.
@@ -209,7 +226,7 @@ impl Collection {
                 }
             }
         };
-        let from_graph = if admission.count <= tuning.exact_below {
+        let from_graph = if admission.count <= scan_limit(tuning.exact_below, state.graph.len()) {
             // Few eligible vectors: score them all.
             let documents = admission.documents(&state);
             let slots = documents
@@ -346,5 +363,19 @@ impl PartialOrd for Far {
 impl Ord for Far {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_limit_grows_with_the_square_root_of_the_collection() {
+        assert_eq!(scan_limit(12_000, 100_000), 12_000);
+        assert_eq!(scan_limit(12_000, 400_000), 24_000);
+        assert_eq!(scan_limit(12_000, 25_000), 6_000);
+        assert_eq!(scan_limit(0, 1_000_000), 0);
+        assert_eq!(scan_limit(usize::MAX, 10), usize::MAX);
     }
 }

@@ -78,8 +78,11 @@ pub struct IndexConfig {
     /// Candidates kept while searching the graph: higher finds more of the true
     /// nearest neighbours, more slowly. Default 64.
     pub ef_search: usize,
-    /// A filtered search that admits at most this many vectors scores them all exactly
-    /// instead of walking the graph. Default 12,000 (see docs/performance.md).
+    /// A filtered search on a collection of 100,000 vectors that admits at most this
+    /// many scores them all instead of walking the graph; for other sizes the limit
+    /// scales with the square root of the size (12,000 at 100k is ~5,400 at 20k and
+    /// ~38,000 at 1M). `0` always walks the graph, `usize::MAX` always scans. Default
+    /// 12,000 (see docs/performance.md).
     pub exact_below: usize,
     /// A collection smaller than this has no graph: every search scans it. Default 2048.
     pub graph_min: usize,
