@@ -25,7 +25,7 @@ use std::sync::atomic::{
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::distance::BuildDistance;
-use crate::graph::BuildParams;
+use crate::graph::Graph;
 use crate::quantised::Quantised;
 use crate::walk::{Near, SCRATCH};
 
@@ -34,17 +34,6 @@ const MAX_LAYER: u8 = 15;
 
 /// The widest list a graph may have (`2m` on the bottom layer).
 pub(crate) const MAX_WIDTH: usize = 512;
-
-/// The lists of a graph: the same layout as [`crate::graph::Graph`]'s.
-pub(crate) struct Built {
-    /// Neighbours per node on the upper layers (`2m` on the bottom layer).
-    pub(crate) m: usize,
-    pub(crate) levels: Vec<u8>,
-    pub(crate) bottom: Vec<u32>,
-    pub(crate) upper_start: Vec<u32>,
-    pub(crate) upper: Vec<u32>,
-    pub(crate) entry: u32,
-}
 
 /// A word of a neighbour list: atomic while threads build side by side, a plain
 /// cell while one insertion holds the graph alone. A list's ids are written before
@@ -114,15 +103,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Builds the lists over the quantised vectors, on `threads` threads.
-pub(crate) fn build(
-    quantised: &Quantised,
-    build: BuildDistance,
-    params: BuildParams,
-    threads: usize,
-) -> Built {
-    let n = quantised.len();
-    let m = params.m.clamp(2, MAX_WIDTH / 2);
+/// Builds the lists of `graph`, whose vectors, quantised copies and `m` are in place
+/// and whose lists are empty, on `threads` threads.
+pub(crate) fn build(graph: &mut Graph, ef_construction: usize, threads: usize) {
+    let (n, m) = (graph.quantised.len(), graph.m);
     let levels: Vec<u8> = (0..n as u32).map(|slot| level_for(slot, m)).collect();
     let mut upper_start = vec![u32::MAX; n];
     let mut upper_len = 0usize;
@@ -136,10 +120,10 @@ pub(crate) fn build(
     let upper: Vec<AtomicU32> = (0..upper_len).map(|_| AtomicU32::new(0)).collect();
     let locks: Vec<Mutex<()>> = (0..n).map(|_| Mutex::new(())).collect();
     let builder = Builder {
-        quantised,
-        build,
+        quantised: &graph.quantised,
+        build: BuildDistance::for_collection(graph.distance),
         m,
-        ef_construction: params.ef_construction.max(m),
+        ef_construction: ef_construction.max(m),
         levels: &levels,
         bottom: &bottom,
         upper_start: &upper_start,
@@ -163,47 +147,31 @@ pub(crate) fn build(
     });
     let entry = lock(&builder.top).0;
     let plain = |words: Vec<AtomicU32>| words.into_iter().map(AtomicU32::into_inner).collect();
-    Built {
-        m,
-        entry,
-        bottom: plain(bottom),
-        upper: plain(upper),
-        upper_start,
-        levels,
-    }
+    graph.entry = entry;
+    graph.bottom = plain(bottom);
+    graph.upper = plain(upper);
+    graph.upper_start = upper_start;
+    graph.levels = levels;
 }
 
-/// A graph's parts, borrowed for [`insert_one`]: the new slot's vector, level and
-/// (empty) lists must already be in place.
-pub(crate) struct Parts<'a> {
-    pub(crate) quantised: &'a Quantised,
-    pub(crate) build: BuildDistance,
-    pub(crate) m: usize,
-    pub(crate) ef_construction: usize,
-    pub(crate) levels: &'a [u8],
-    pub(crate) bottom: &'a mut [u32],
-    pub(crate) upper_start: &'a [u32],
-    pub(crate) upper: &'a mut [u32],
-    pub(crate) entry: &'a mut u32,
-}
-
-/// Links slot `slot` into a graph held exclusively, as a build would have.
-pub(crate) fn insert_one(parts: Parts<'_>, slot: u32) {
-    let entry = *parts.entry;
+/// Links slot `slot` into `graph`, held exclusively, as a build would have: the
+/// slot's vector, quantised copy, level and (empty) lists must already be in place.
+pub(crate) fn insert_one(graph: &mut Graph, slot: u32, ef_construction: usize) {
     let builder = Builder {
-        quantised: parts.quantised,
-        build: parts.build,
-        m: parts.m,
-        ef_construction: parts.ef_construction.max(parts.m),
-        levels: parts.levels,
-        bottom: Cell::from_mut(parts.bottom).as_slice_of_cells(),
-        upper_start: parts.upper_start,
-        upper: Cell::from_mut(parts.upper).as_slice_of_cells(),
+        quantised: &graph.quantised,
+        build: BuildDistance::for_collection(graph.distance),
+        m: graph.m,
+        ef_construction: ef_construction.max(graph.m),
+        levels: &graph.levels,
+        bottom: Cell::from_mut(graph.bottom.as_mut_slice()).as_slice_of_cells(),
+        upper_start: &graph.upper_start,
+        upper: Cell::from_mut(graph.upper.as_mut_slice()).as_slice_of_cells(),
         locks: &[],
-        top: Mutex::new((entry, parts.levels[entry as usize])),
+        top: Mutex::new((graph.entry, graph.levels[graph.entry as usize])),
     };
     builder.insert(slot);
-    *parts.entry = lock(&builder.top).0;
+    let entry = lock(&builder.top).0;
+    graph.entry = entry;
 }
 
 impl<W: Word> Builder<'_, W> {

@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use chatstore::{Distance, Error, Result};
 
 use crate::builder;
-use crate::distance::{BuildDistance, between};
+use crate::distance::between;
 use crate::quantised::Quantised;
 use crate::walk::{Near, SCRATCH};
 
@@ -53,7 +53,7 @@ pub(crate) struct Graph {
     pub(crate) upper: Vec<u32>,
     pub(crate) entry: u32,
     /// Eight-bit copies of `vectors` the walk is scored with (derived, not saved).
-    quantised: Quantised,
+    pub(crate) quantised: Quantised,
 }
 
 /// How many of a walk's best slots are re-ranked exactly to find the best `k`: the
@@ -116,22 +116,14 @@ impl Graph {
         vectors: Vec<f32>,
         params: BuildParams,
     ) -> Graph {
-        let quantised = Quantised::new(dimension, &vectors);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let build = BuildDistance::for_collection(distance);
-        let built = builder::build(&quantised, build, params, threads);
         let mut graph = Graph {
-            dimension,
-            distance,
+            quantised: Quantised::new(dimension, &vectors),
             vectors,
-            m: built.m,
-            levels: built.levels,
-            bottom: built.bottom,
-            upper_start: built.upper_start,
-            upper: built.upper,
-            entry: built.entry,
-            quantised,
+            m: params.m.clamp(2, builder::MAX_WIDTH / 2),
+            ..Graph::empty(dimension, distance)
         };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        builder::build(&mut graph, params.ef_construction, threads);
         graph.connect_unreachable();
         graph
     }
@@ -152,18 +144,7 @@ impl Graph {
         } else {
             self.upper_start.push(u32::MAX);
         }
-        let parts = builder::Parts {
-            quantised: &self.quantised,
-            build: BuildDistance::for_collection(self.distance),
-            m: self.m,
-            ef_construction,
-            levels: &self.levels,
-            bottom: &mut self.bottom,
-            upper_start: &self.upper_start,
-            upper: &mut self.upper,
-            entry: &mut self.entry,
-        };
-        builder::insert_one(parts, slot);
+        builder::insert_one(self, slot, ef_construction);
         slot
     }
 
