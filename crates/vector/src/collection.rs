@@ -243,7 +243,7 @@ impl Collection {
         for (d, slot) in from_graph {
             offer(d, state.graph_items[slot as usize].chunk, &mut best);
         }
-        // Vectors written since the build: scanned on their codes, the best re-ranked.
+        // Vectors outside the graph: scanned on their codes, the best re-ranked.
         let delta_codes = &state.delta_codes;
         let admitted = (0..state.delta.len() as u32)
             .filter(|&i| admission.admits(&state, state.delta[i as usize].0.doc));
@@ -310,33 +310,26 @@ impl Collection {
                 .get(&meta.chunk)
                 .is_some_and(|&loc| state.meta_at(loc).seq == meta.seq)
         };
-        let (graph, graph_items, live, delta) = match built {
-            Some(graph) => {
-                let live: Vec<bool> = items.iter().map(|m| current(m, &state)).collect();
-                let built: HashSet<(ChunkId, u64)> =
-                    items.iter().map(|m| (m.chunk, m.seq)).collect();
-                // Whatever was written since the copy, wherever it went, is carried
-                // over to the new delta.
-                let carried = state
-                    .location
-                    .values()
-                    .map(|&loc| (state.meta_at(loc), loc))
-                    .filter(|(meta, _)| !built.contains(&(meta.chunk, meta.seq)))
-                    .map(|(meta, loc)| (meta, state.vector_at(loc).to_vec()))
-                    .collect();
-                (Arc::new(graph), items, live, carried)
-            }
-            None => {
-                // Too few for a graph: everything live goes to the exact-scan list.
-                let all: Vec<(Meta, Vec<f32>)> = state
-                    .location
-                    .values()
-                    .map(|&loc| (state.meta_at(loc), state.vector_at(loc).to_vec()))
-                    .collect();
-                let empty = State::empty(dimension, self.spec.distance).graph;
-                (empty, Vec::new(), Vec::new(), all)
-            }
+        let (graph, graph_items) = match built {
+            Some(graph) => (Arc::new(graph), items),
+            // Too few for a graph: everything live goes to the delta.
+            None => (
+                State::empty(dimension, self.spec.distance).graph,
+                Vec::new(),
+            ),
         };
+        let live: Vec<bool> = graph_items.iter().map(|m| current(m, &state)).collect();
+        let in_graph: HashSet<(ChunkId, u64)> =
+            graph_items.iter().map(|m| (m.chunk, m.seq)).collect();
+        // Whatever is live and not in the new graph (written since the copy, wherever
+        // it went) is carried over to the new delta.
+        let delta: Vec<(Meta, Vec<f32>)> = state
+            .location
+            .values()
+            .map(|&loc| (state.meta_at(loc), loc))
+            .filter(|(meta, _)| !in_graph.contains(&(meta.chunk, meta.seq)))
+            .map(|(meta, loc)| (meta, state.vector_at(loc).to_vec()))
+            .collect();
         let documents = std::mem::take(&mut state.documents);
         let synced = state.synced_version;
         *state = State::assemble(graph, graph_items, live, delta, documents, synced);
