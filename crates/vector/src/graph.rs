@@ -81,11 +81,6 @@ impl Graph {
         }
     }
 
-    /// The vector the quantised codes are centred on.
-    pub(crate) fn centre(&self) -> &[f32] {
-        self.quantised.centre()
-    }
-
     /// The number of slots.
     pub(crate) fn len(&self) -> usize {
         self.levels.len()

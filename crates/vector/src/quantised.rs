@@ -72,17 +72,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     crate::distance::dot(a, b)
 }
 
-/// The mean of `vectors` (`n * dimension`), or nothing for no vectors.
-pub(crate) fn mean(dimension: usize, vectors: &[f32]) -> Vec<f32> {
-    let n = vectors.len() / dimension.max(1);
-    if n == 0 {
-        return Vec::new();
-    }
+/// The mean of `vectors` (each `dimension` long), or nothing for no vectors.
+pub(crate) fn mean<'a>(dimension: usize, vectors: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
     let mut sum = vec![0f64; dimension];
-    for vector in vectors.chunks_exact(dimension) {
+    let mut n = 0usize;
+    for vector in vectors {
         sum.iter_mut()
             .zip(vector)
             .for_each(|(s, x)| *s += f64::from(*x));
+        n += 1;
+    }
+    if n == 0 {
+        return Vec::new();
     }
     sum.into_iter().map(|s| (s / n as f64) as f32).collect()
 }
@@ -91,7 +92,8 @@ impl Quantised {
     /// Quantises `vectors` (`n * dimension`) around their mean.
     pub(crate) fn new(dimension: usize, vectors: &[f32]) -> Quantised {
         let n = vectors.len() / dimension.max(1);
-        let mut quantised = Quantised::around(mean(dimension, vectors));
+        let mut quantised =
+            Quantised::around(mean(dimension, vectors.chunks_exact(dimension.max(1))));
         quantised.dimension = dimension;
         quantised.codes.reserve(vectors.len());
         quantised.steps.reserve(n);

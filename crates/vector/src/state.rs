@@ -121,14 +121,10 @@ impl State {
         // The delta is coded around the graph's centre, or its own mean when there is
         // no graph yet.
         state.delta_codes = if state.graph.len() > 0 {
-            Quantised::around(state.graph.centre().to_vec())
+            Quantised::around(state.graph.quantised.centre().to_vec())
         } else {
-            let all: Vec<f32> = state
-                .delta
-                .iter()
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            Quantised::around(quantised::mean(state.graph.dimension, &all))
+            let vectors = state.delta.iter().map(|(_, v)| v.as_slice());
+            Quantised::around(quantised::mean(state.graph.dimension, vectors))
         };
         for (_, vector) in &state.delta {
             state.delta_codes.push(vector);
