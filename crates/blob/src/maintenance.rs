@@ -1,6 +1,6 @@
 //! Keeping the attachment file healthy: integrity, content verification, compaction.
 
-use chatstore::{BlobKey, Error, MessageId, Result};
+use chatstore::{BlobKey, MessageId, Result};
 use chatstore_sqlite::engine::RowExt;
 
 use crate::SqliteBlobStore;
@@ -11,19 +11,7 @@ impl SqliteBlobStore {
     /// damage is [`Error::Corrupt`]. See [`SqliteBlobStore::verify_contents`] for the
     /// bytes themselves.
     pub fn check_integrity(&self) -> Result<()> {
-        let problems = self.db.read(|c| {
-            let mut found = c.rows("PRAGMA integrity_check", &[], |row| row.text(0))?;
-            found.extend(c.rows("PRAGMA foreign_key_check", &[], |row| {
-                Ok(format!("dangling reference in {}", row.text(0)?))
-            })?);
-            Ok(found)
-        })?;
-        match problems.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(Error::Corrupt {
-                detail: problems.join("; "),
-            }),
-        }
+        self.db.check_integrity()
     }
 
     /// Re-reads every stored content and compares it with its hash; returns the keys

@@ -10,7 +10,6 @@ use rusqlite::backup::Backup;
 use crate::SqliteStore;
 use crate::errors::SqliteResultExt;
 use crate::migrate;
-use crate::row::RowExt;
 
 impl MaintenanceStore for SqliteStore {
     fn schema_version(&self) -> Result<u32> {
@@ -18,19 +17,7 @@ impl MaintenanceStore for SqliteStore {
     }
 
     fn check_integrity(&self) -> Result<()> {
-        let problems = self.db.read(|c| {
-            let mut found = c.rows("PRAGMA integrity_check", &[], |row| row.text(0))?;
-            found.extend(c.rows("PRAGMA foreign_key_check", &[], |row| {
-                Ok(format!("dangling reference in {}", row.text(0)?))
-            })?);
-            Ok(found)
-        })?;
-        match problems.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(Error::Corrupt {
-                detail: problems.join("; "),
-            }),
-        }
+        self.db.check_integrity()
     }
 
     fn vacuum(&self) -> Result<()> {

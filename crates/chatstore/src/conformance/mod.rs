@@ -248,6 +248,7 @@ macro_rules! conformance_suite {
             usage_survives_conversation_purge,
             maintenance_schema_version,
             maintenance_integrity_check_passes,
+            maintenance_integrity_check_agrees_while_appending,
             maintenance_vacuum_keeps_data,
             maintenance_backup_writes_a_file,
             isolation_conversations,
