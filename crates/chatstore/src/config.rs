@@ -233,7 +233,8 @@ impl Config {
     }
 
     /// Checks the settings are usable: a non-empty location, at least one connection,
-    /// one try, a positive session lifetime, and argon2 parameters argon2 accepts.
+    /// one try, a positive session lifetime, prices within bounds, and argon2
+    /// parameters argon2 accepts.
     pub fn validate(&self) -> Result<()> {
         let fail = |reason: &str| Err(Error::validation("config", reason.to_owned()));
         if self.database_url.trim().is_empty() {
@@ -251,6 +252,7 @@ impl Config {
         if self.max_message_bytes == 0 || self.max_metadata_bytes == 0 {
             return fail("message and metadata size limits must be positive");
         }
+        self.pricing.validate()?;
         crate::PasswordHasher::new(self.password).map(drop)
     }
 

@@ -42,6 +42,7 @@ pub mod documents;
 pub mod embeddings;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod maintenance;
 pub mod messages;
 pub mod orchestration;

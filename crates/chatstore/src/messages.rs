@@ -144,7 +144,8 @@ pub struct MessageMetadata {
 impl MessageMetadata {
     /// Parses metadata from a JSON object, as a host receives it over HTTP.
     ///
-    /// Known keys must have the right types; unknown keys must go under `extra`.
+    /// Known keys must have the right types; unknown keys must go under `extra`; the
+    /// whole may nest at most [`crate::json::MAX_DEPTH`] levels, as on every write.
     /// Anything else is [`Error::Validation`] on the `metadata` field.
     ///
     /// ```
@@ -156,11 +157,13 @@ impl MessageMetadata {
     /// assert!(MessageMetadata::from_json("[1,2]").is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<MessageMetadata> {
+        crate::json::check_depth("metadata", text)?;
         serde_json::from_str(text).map_err(|e| Error::validation("metadata", e.to_string()))
     }
 
-    /// Checks the values: scores within 0–1 and finite, texts within length limits, and
-    /// the whole at most `max_bytes` of JSON.
+    /// Checks the values: scores within 0–1 and finite, texts within length limits, a
+    /// latency a database integer holds, and the whole at most `max_bytes` of JSON
+    /// nested at most [`crate::json::MAX_DEPTH`] levels.
     pub fn validate(&self, max_bytes: usize) -> Result<()> {
         for (field, value) in [
             ("metadata.request_id", &self.request_id),
@@ -168,6 +171,12 @@ impl MessageMetadata {
             ("metadata.model_name", &self.model_name),
         ] {
             validate::optional_text(field, value.as_deref())?;
+        }
+        if self.latency_ms.is_some_and(|ms| i64::try_from(ms).is_err()) {
+            return Err(Error::validation(
+                "metadata.latency_ms",
+                format!("must be at most {} milliseconds", i64::MAX),
+            ));
         }
         if let Some(score) = self.confidence_score {
             validate::unit_interval("metadata.confidence_score", score)?;

@@ -14,6 +14,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Error, Result};
+
+/// Highest price of a million tokens a table accepts (a thousand times the dearest
+/// models of 2026).
+pub const MAX_PRICE_PER_MILLION: f64 = 1_000_000.0;
+
 /// The price of one provider's tokens, optionally for one model only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Price {
@@ -97,6 +103,29 @@ impl PriceTable {
         self
     }
 
+    /// Checks every price: finite, not negative, and at most [`MAX_PRICE_PER_MILLION`]
+    /// (far above any real model's), so that no cost can overflow.
+    pub fn validate(&self) -> Result<()> {
+        for price in &self.prices {
+            for (what, per_million) in [
+                ("prompt", price.prompt_per_million),
+                ("completion", price.completion_per_million),
+                ("embedding", price.embedding_per_million),
+            ] {
+                if !(0.0..=MAX_PRICE_PER_MILLION).contains(&per_million) {
+                    return Err(Error::validation(
+                        "pricing",
+                        format!(
+                            "{what} price of {} is {per_million}; prices are 0 to {MAX_PRICE_PER_MILLION} per million tokens",
+                            price.provider
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The prices in the table.
     pub fn prices(&self) -> &[Price] {
         &self.prices
@@ -157,5 +186,23 @@ mod tests {
         let cost = table.cost("e", "m", 0, 0, 2_000_000);
         assert!((cost.amount - 0.04).abs() < 1e-12);
         assert_eq!(cost.currency, "USD");
+    }
+
+    #[test]
+    fn prices_out_of_bounds_are_refused() {
+        for bad in [-0.01, f64::NAN, f64::INFINITY, MAX_PRICE_PER_MILLION * 2.0] {
+            let table = PriceTable::empty().with(Price::per_million("p", 1.0, bad));
+            assert!(table.validate().is_err(), "{bad} accepted");
+            let embedding =
+                PriceTable::empty().with(Price::per_million("p", 0.0, 0.0).embedding(bad));
+            assert!(embedding.validate().is_err(), "{bad} accepted");
+        }
+        assert!(PriceTable::default().validate().is_ok());
+        let config = crate::Config::new("x.db")
+            .pricing(PriceTable::empty().with(Price::per_million("p", f64::NAN, 0.0)));
+        assert!(
+            config.validate().is_err(),
+            "the configuration checks its prices"
+        );
     }
 }

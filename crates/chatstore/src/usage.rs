@@ -59,6 +59,11 @@ pub struct UsageRecord {
     pub created_at: Timestamp,
 }
 
+/// Most tokens of one kind a single recorded call may carry: a thousand times the
+/// largest context windows in use, so no real call is refused, while sums over
+/// billions of records still fit in 64 bits.
+pub const MAX_TOKENS_PER_CALL: u64 = 1_000_000_000;
+
 /// A model call to record. The store computes the total and the cost.
 #[derive(Debug, Clone)]
 pub struct NewUsage {
@@ -102,6 +107,25 @@ impl NewUsage {
             message_id: None,
             agent_log_id: None,
         }
+    }
+}
+
+impl NewUsage {
+    /// Checks the token counts: each at most [`MAX_TOKENS_PER_CALL`].
+    pub fn check_tokens(&self) -> Result<()> {
+        for (field, count) in [
+            ("prompt_tokens", self.prompt_tokens),
+            ("completion_tokens", self.completion_tokens),
+            ("embedding_tokens", self.embedding_tokens),
+        ] {
+            if count > MAX_TOKENS_PER_CALL {
+                return Err(Error::validation(
+                    field,
+                    format!("{count} is more than the {MAX_TOKENS_PER_CALL} one call can use"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

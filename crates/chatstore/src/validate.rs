@@ -144,7 +144,8 @@ pub fn page_limit(limit: u32) -> Result<u32> {
     }
 }
 
-/// Serialises a JSON value and checks that it fits in `max_bytes`.
+/// Serialises a JSON value and checks that it fits in `max_bytes` and nests at most
+/// [`crate::json::MAX_DEPTH`] levels deep (so that it always reads back).
 pub fn json_within(
     field: &'static str,
     value: &impl serde::Serialize,
@@ -161,6 +162,7 @@ pub fn json_within(
             ),
         ));
     }
+    crate::json::check_depth(field, &text)?;
     Ok(text)
 }
 

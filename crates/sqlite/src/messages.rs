@@ -192,6 +192,11 @@ impl MessageStore for SqliteStore {
         attachments::validate_files(&message.files)?;
         let files = json_or_null(&message.files)?;
         let meta = &message.metadata;
+        let latency_ms = meta
+            .latency_ms
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| Error::validation("metadata.latency_ms", "is out of range"))?;
         let id = message.id.unwrap_or_else(MessageId::new);
         let now = self.now();
         let (id_text, now_text) = (id.to_string(), now.to_string());
@@ -253,9 +258,7 @@ impl MessageStore for SqliteStore {
                     &meta.source,
                     &meta.tokens,
                     &meta.model_name,
-                    &meta
-                        .latency_ms
-                        .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                    &latency_ms,
                     &meta.confidence_score,
                     &meta.low_confidence_warning,
                     &rag,

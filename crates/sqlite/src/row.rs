@@ -107,10 +107,11 @@ pub trait RowExt {
         }
     }
 
-    /// A JSON column, or `None` for NULL.
+    /// A JSON column, or `None` for NULL. JSON nested deeper than chatstore writes is
+    /// read with its deepest parts as text (see [`chatstore::json::decode_stored`]).
     fn opt_json<T: DeserializeOwned>(&self, idx: usize) -> Result<Option<T>> {
         self.opt_str(idx)?
-            .map(|text| serde_json::from_str(text).map_err(|e| self.corrupt(idx, e)))
+            .map(|text| chatstore::json::decode_stored(text).map_err(|e| self.corrupt(idx, e)))
             .transpose()
     }
 

@@ -13,18 +13,21 @@ use crate::messages::load_message;
 use crate::row::RowExt;
 use crate::users::require_user;
 
-/// Sums of a group of records, read by [`totals_from_row`].
-const TOTALS: &str = "count(*), coalesce(sum(prompt_tokens), 0), \
-     coalesce(sum(completion_tokens), 0), coalesce(sum(total_tokens), 0), \
-     coalesce(sum(embedding_tokens), 0), coalesce(sum(estimated_cost), 0.0)";
+/// Sums of a group of records, read by [`totals_from_row`]. `total()` rather than
+/// `sum()`: SQLite's integer `sum()` fails the whole query when it overflows, `total()`
+/// adds in floating point, exact up to 2^53 tokens and never failing.
+const TOTALS: &str = "count(*), total(prompt_tokens), total(completion_tokens), \
+     total(total_tokens), total(embedding_tokens), total(estimated_cost)";
 
 fn totals_from_row(row: &Row<'_>, at: usize) -> Result<UsageTotals> {
+    // `as` saturates: a sum past u64::MAX reads as u64::MAX.
+    let sum = |idx| row.opt_real(idx).map(|sum| sum.unwrap_or_default() as u64);
     Ok(UsageTotals {
         requests: row.uint(at)?,
-        prompt_tokens: row.uint(at + 1)?,
-        completion_tokens: row.uint(at + 2)?,
-        total_tokens: row.uint(at + 3)?,
-        embedding_tokens: row.uint(at + 4)?,
+        prompt_tokens: sum(at + 1)?,
+        completion_tokens: sum(at + 2)?,
+        total_tokens: sum(at + 3)?,
+        embedding_tokens: sum(at + 4)?,
         cost: row.opt_real(at + 5)?.unwrap_or_default(),
     })
 }
@@ -64,6 +67,7 @@ impl SqliteStore {
 
 impl UsageStore for SqliteStore {
     fn record_usage(&self, user: UserId, usage: &NewUsage) -> Result<UsageRecord> {
+        usage.check_tokens()?;
         let provider = validate::required_text("provider", &usage.provider)?;
         let model = validate::required_text("model", &usage.model)?;
         let prompt = tokens("prompt_tokens", usage.prompt_tokens)?;

@@ -262,3 +262,53 @@ pub fn agent_logs_go_with_their_conversation(backend: &dyn Backend) {
     );
     s.check_integrity().expect("nothing dangles");
 }
+
+/// Input and output data nested deeper than [`crate::json::MAX_DEPTH`] are refused and
+/// leave the message's logs readable; the deepest accepted data reads back. (Deep data
+/// was once stored and then made every read of the message's logs fail.)
+pub fn agent_logs_reject_deeply_nested_data(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "c");
+    let m = say(s, ada.id, chat.id, "question");
+    let kept = s
+        .record_agent_log(ada.id, m.id, &full_log())
+        .expect("a plain log");
+    let nested = |levels: usize| (0..levels).fold(json!("bottom"), |inner, _| json!([inner]));
+    for levels in [crate::json::MAX_DEPTH + 1, 128, 129, 1000] {
+        for input in [true, false] {
+            let log = NewAgentLog {
+                input_data: input.then(|| nested(levels)),
+                output_data: (!input).then(|| nested(levels)),
+                ..NewAgentLog::new("A")
+            };
+            let result = s.record_agent_log(ada.id, m.id, &log);
+            assert_err!(
+                result,
+                Error::Validation { field, .. } if field == if input { "input_data" } else { "output_data" },
+                "data nested {levels} deep"
+            );
+        }
+    }
+    assert_eq!(
+        s.agent_logs(ada.id, m.id).expect("logs"),
+        vec![kept.clone()]
+    );
+    let deepest = NewAgentLog {
+        input_data: Some(nested(crate::json::MAX_DEPTH)),
+        output_data: Some(nested(crate::json::MAX_DEPTH)),
+        ..NewAgentLog::new("A")
+    };
+    let stored = s
+        .record_agent_log(ada.id, m.id, &deepest)
+        .expect("the deepest accepted data is stored");
+    assert_eq!(
+        s.agent_logs(ada.id, m.id).expect("logs"),
+        vec![kept.clone(), stored.clone()]
+    );
+    assert_eq!(
+        s.conversation_agent_logs(ada.id, chat.id).expect("logs"),
+        vec![kept, stored]
+    );
+}

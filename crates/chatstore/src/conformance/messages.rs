@@ -694,3 +694,120 @@ pub fn messages_unknown_ids_are_not_found(backend: &dyn Backend) {
         Error::NotFound { .. }
     );
 }
+
+/// A JSON array nested `levels` deep, with a number at the bottom.
+fn nested_array(levels: usize) -> serde_json::Value {
+    (0..levels).fold(json!(1), |inner, _| json!([inner]))
+}
+
+/// Metadata whose `extra` holds an array nested `levels` deep (the whole metadata is two
+/// levels deeper).
+fn nested_metadata(levels: usize) -> MessageMetadata {
+    let mut metadata = MessageMetadata::default();
+    metadata.extra.insert("deep".into(), nested_array(levels));
+    metadata
+}
+
+/// Metadata nested deeper than [`crate::json::MAX_DEPTH`] is refused, whether built in
+/// code or parsed with `from_json`, and nothing about the conversation changes; the
+/// deepest accepted metadata reads back through every read. (Deep metadata was once
+/// stored and then made every read of its conversation fail.)
+pub fn messages_reject_deeply_nested_metadata(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "c");
+    let first = say(s, ada.id, chat.id, "question");
+    let before = s.conversation(ada.id, chat.id).expect("conversation");
+    let messages = messages_of(s, ada.id, chat.id);
+    let deepest = crate::json::MAX_DEPTH - 2;
+    for levels in [deepest + 1, 126, 127, 998] {
+        let metadata = nested_metadata(levels);
+        assert_err!(
+            s.append_message(
+                ada.id,
+                chat.id,
+                &NewMessage::assistant("answer").with_metadata(metadata.clone())
+            ),
+            Error::Validation {
+                field: "metadata",
+                ..
+            },
+            "extra nested {levels} deep"
+        );
+        let text = serde_json::to_string(&metadata).expect("encodes");
+        assert_err!(
+            MessageMetadata::from_json(&text),
+            Error::Validation {
+                field: "metadata",
+                ..
+            },
+            "from_json of extra nested {levels} deep"
+        );
+    }
+    unchanged(s, ada.id, &before, &messages);
+
+    let metadata = nested_metadata(deepest);
+    let text = serde_json::to_string(&metadata).expect("encodes");
+    assert_eq!(
+        MessageMetadata::from_json(&text).expect("the deepest metadata parses"),
+        metadata
+    );
+    let stored = s
+        .append_message(
+            ada.id,
+            chat.id,
+            &NewMessage::assistant("answer").with_metadata(metadata.clone()),
+        )
+        .expect("the deepest accepted metadata is stored");
+    assert_eq!(s.message(ada.id, stored.id).expect("message"), stored);
+    assert_eq!(
+        s.last_messages(ada.id, chat.id, 20).expect("last messages"),
+        vec![first.clone(), stored.clone()]
+    );
+    assert_eq!(
+        s.branch(ada.id, stored.id, 20).expect("branch"),
+        vec![first, stored.clone()]
+    );
+    assert_eq!(messages_of(s, ada.id, chat.id)[1].metadata, metadata);
+}
+
+/// `latency_ms` beyond what a store can hold (`i64::MAX`) is refused, not clamped.
+pub fn messages_reject_out_of_range_latency(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "c");
+    let before = s.conversation(ada.id, chat.id).expect("conversation");
+    for latency in [u64::MAX, i64::MAX as u64 + 1] {
+        let metadata = MessageMetadata {
+            latency_ms: Some(latency),
+            ..MessageMetadata::default()
+        };
+        assert_err!(
+            s.append_message(
+                ada.id,
+                chat.id,
+                &NewMessage::assistant("slow").with_metadata(metadata)
+            ),
+            Error::Validation {
+                field: "metadata.latency_ms",
+                ..
+            },
+            "latency {latency}"
+        );
+    }
+    unchanged(s, ada.id, &before, &[]);
+    let metadata = MessageMetadata {
+        latency_ms: Some(i64::MAX as u64),
+        ..MessageMetadata::default()
+    };
+    let stored = s
+        .append_message(
+            ada.id,
+            chat.id,
+            &NewMessage::assistant("slow").with_metadata(metadata),
+        )
+        .expect("the largest storable latency");
+    assert_eq!(s.message(ada.id, stored.id).expect("message"), stored);
+}

@@ -451,3 +451,66 @@ pub fn usage_survives_conversation_purge(backend: &dyn Backend) {
     assert_eq!(system.iter().map(|b| b.totals.requests).sum::<u64>(), 2);
     s.check_integrity().expect("no dangling links");
 }
+
+/// Token counts beyond what one call can use are refused and record nothing; the
+/// largest accepted counts add up exactly, for the user and in the system totals.
+/// (Two records of `i64::MAX` tokens once broke every aggregate, for every user.)
+pub fn usage_token_counts_are_bounded_and_sums_exact(backend: &dyn Backend) {
+    use crate::usage::MAX_TOKENS_PER_CALL as MAX;
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    s.record_usage(bob.id, &chat(10, 20)).expect("bob's call");
+    for (field, usage) in [
+        ("prompt_tokens", chat(MAX + 1, 0)),
+        ("completion_tokens", chat(0, MAX + 1)),
+        (
+            "embedding_tokens",
+            NewUsage {
+                embedding_tokens: MAX + 1,
+                ..chat(0, 0)
+            },
+        ),
+        ("prompt_tokens", chat(i64::MAX as u64, 0)),
+        ("prompt_tokens", chat(u64::MAX, u64::MAX)),
+    ] {
+        assert_err!(
+            s.record_usage(ada.id, &usage),
+            Error::Validation { field: f, .. } if f == field
+        );
+    }
+    assert_eq!(
+        totals(s, ada.id),
+        UsageTotals::default(),
+        "nothing recorded"
+    );
+    let most = NewUsage {
+        embedding_tokens: MAX,
+        ..chat(MAX, MAX)
+    };
+    for _ in 0..3 {
+        s.record_usage(ada.id, &most).expect("the largest call");
+    }
+    let sums = totals(s, ada.id);
+    assert_eq!(sums.requests, 3);
+    assert_eq!(sums.prompt_tokens, 3 * MAX);
+    assert_eq!(sums.completion_tokens, 3 * MAX);
+    assert_eq!(sums.total_tokens, 6 * MAX);
+    assert_eq!(sums.embedding_tokens, 3 * MAX);
+    assert!(sums.cost.is_finite() && sums.cost > 0.0);
+    let days = s.daily_usage(ada.id, TimeRange::ALL).expect("daily");
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].totals, sums);
+    let by_provider = s
+        .usage_by_provider(ada.id, TimeRange::ALL)
+        .expect("by provider");
+    assert_eq!(by_provider[0].totals, sums);
+    let system: u64 = s
+        .system_usage(TimeRange::ALL)
+        .expect("system")
+        .iter()
+        .map(|b| b.totals.prompt_tokens)
+        .sum();
+    assert_eq!(system, 3 * MAX + 10, "bob's and ada's calls");
+}

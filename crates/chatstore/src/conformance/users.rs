@@ -457,6 +457,22 @@ pub fn users_update_profile_rejects_bad_input(backend: &dyn Backend) {
             ..
         }
     );
+    let deep = (0..200).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]));
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("deep".into(), deep);
+    assert_err!(
+        s.update_profile(
+            ada.id,
+            &ProfileUpdate {
+                metadata: Some(metadata),
+                ..ProfileUpdate::default()
+            }
+        ),
+        Error::Validation {
+            field: "metadata",
+            ..
+        }
+    );
     assert_err!(
         s.update_profile(UserId::new(), &ProfileUpdate::default()),
         Error::NotFound { .. }
