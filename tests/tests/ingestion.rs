@@ -365,3 +365,39 @@ fn a_restarted_store_catches_up_its_index_from_the_database() {
         .unwrap();
     assert_eq!(found[0].document.id, first.id);
 }
+
+/// `ChatStore::drop_collection` and `create_collection` refuse names that could leave
+/// the vectors directory before touching the store or any file.
+#[test]
+fn collection_names_cannot_reach_outside_the_vectors_directory() {
+    let t = TempChat::new();
+    let victim = t.location.dir().join("rel-victim.csvx");
+    std::fs::write(&victim, b"not ours").expect("victim file");
+    let absolute = t.location.dir().join("rel-victim");
+    for name in ["../rel-victim", &absolute.to_string_lossy()] {
+        assert!(
+            matches!(
+                t.chat.drop_collection(name),
+                Err(chatstore::Error::Validation {
+                    field: "collection",
+                    ..
+                })
+            ),
+            "{name:?}"
+        );
+        let spec = chatstore::CollectionSpec {
+            name: name.to_owned(),
+            dimension: 4,
+            distance: chatstore::Distance::Cosine,
+        };
+        assert!(t.chat.create_collection(&spec).is_err(), "{name:?}");
+    }
+    assert_eq!(std::fs::read(&victim).expect("still there"), b"not ours");
+    let store: &dyn chatstore::EmbeddingStore = t.chat.store();
+    assert!(
+        store
+            .embedding_collections()
+            .expect("collections")
+            .is_empty()
+    );
+}

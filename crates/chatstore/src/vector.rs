@@ -35,27 +35,52 @@ pub struct CollectionSpec {
 impl CollectionSpec {
     /// A collection spec, checked.
     pub fn new(name: &str, dimension: u32, distance: Distance) -> Result<CollectionSpec> {
+        let spec = CollectionSpec {
+            name: name.to_owned(),
+            dimension,
+            distance,
+        };
+        spec.validate().map(|()| spec)
+    }
+
+    /// Checks a spec built by hand or read from elsewhere, as [`CollectionSpec::new`]
+    /// does. Every entry point that takes a spec calls it.
+    pub fn validate(&self) -> Result<()> {
+        CollectionSpec::check_name(&self.name)?;
+        if !(1..=4096).contains(&self.dimension) {
+            return Err(Error::validation(
+                "dimension",
+                format!("{} is not between 1 and 4096", self.dimension),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a collection name: 1–64 characters of a-z, 0-9, `_` and `-`. Names become
+    /// file names (a vector index's snapshots), so every entry point that takes a name
+    /// checks it, and nothing like `../x` or `/x` gets through.
+    ///
+    /// ```
+    /// use chatstore::CollectionSpec;
+    ///
+    /// assert!(CollectionSpec::check_name("rag_documents_global-custom").is_ok());
+    /// for bad in ["", "../escaped", "/tmp/x", "Upper", "dot.ted", &"x".repeat(65)] {
+    ///     assert!(CollectionSpec::check_name(bad).is_err(), "{bad}");
+    /// }
+    /// ```
+    pub fn check_name(name: &str) -> Result<()> {
         let ok = (1..=64).contains(&name.len())
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
         if !ok {
+            let shown: String = name.chars().take(80).collect();
             return Err(Error::validation(
                 "collection",
-                format!("{name:?} must be 1-64 characters of a-z, 0-9, '_' or '-'"),
+                format!("{shown:?} must be 1-64 characters of a-z, 0-9, '_' or '-'"),
             ));
         }
-        if !(1..=4096).contains(&dimension) {
-            return Err(Error::validation(
-                "dimension",
-                format!("{dimension} is not between 1 and 4096"),
-            ));
-        }
-        Ok(CollectionSpec {
-            name: name.to_owned(),
-            dimension,
-            distance,
-        })
+        Ok(())
     }
 
     /// Checks a vector for this collection: the right length, every component finite,

@@ -42,6 +42,7 @@ fn spec_from_row(row: &Row<'_>) -> Result<CollectionSpec> {
 }
 
 fn load_spec(conn: &Conn<'_>, name: &str) -> Result<CollectionSpec> {
+    CollectionSpec::check_name(name)?;
     conn.row(
         "SELECT name, dimension, distance FROM embedding_collections WHERE name = ?1",
         &[&name],
@@ -63,6 +64,7 @@ impl EmbeddingSource for SqliteStore {
     }
 
     fn load_embeddings(&self, collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>> {
+        CollectionSpec::check_name(collection)?;
         let mut records = Vec::with_capacity(chunks.len());
         for batch in chunks.chunks(BATCH) {
             let ids: Vec<String> = batch.iter().map(ToString::to_string).collect();
@@ -93,7 +95,7 @@ impl EmbeddingSource for SqliteStore {
 
 impl EmbeddingStore for SqliteStore {
     fn create_embedding_collection(&self, spec: &CollectionSpec) -> Result<()> {
-        let spec = CollectionSpec::new(&spec.name, spec.dimension, spec.distance)?;
+        spec.validate()?;
         let now = self.now().to_string();
         self.db.write(|c| {
             c.execute(
@@ -102,7 +104,7 @@ impl EmbeddingStore for SqliteStore {
                 &[&spec.name, &spec.dimension, &spec.distance.as_str(), &now],
             )?;
             let stored = load_spec(c, &spec.name)?;
-            if stored != spec {
+            if stored != *spec {
                 return Err(Error::conflict(
                     ConflictKind::Unique,
                     "embedding_collections.name",
@@ -127,6 +129,7 @@ impl EmbeddingStore for SqliteStore {
     }
 
     fn drop_embedding_collection(&self, name: &str) -> Result<bool> {
+        CollectionSpec::check_name(name)?;
         self.db
             .write(|c| {
                 c.execute(

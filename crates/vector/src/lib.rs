@@ -231,17 +231,22 @@ impl HnswIndex {
     }
 
     fn collection(&self, name: &str) -> Result<Arc<Collection>> {
+        CollectionSpec::check_name(name)?;
         self.map()
             .get(name)
             .cloned()
             .ok_or_else(|| Error::not_found("vector collection", name))
     }
 
-    fn snapshot_path(&self, name: &str) -> Option<PathBuf> {
-        self.config
+    /// Where the collection's snapshot goes, if snapshots are kept. The name is checked
+    /// here too, so no path is ever built from a name that could leave the directory.
+    fn snapshot_path(&self, name: &str) -> Result<Option<PathBuf>> {
+        CollectionSpec::check_name(name)?;
+        Ok(self
+            .config
             .directory
             .as_deref()
-            .map(|dir| dir.join(format!("{name}.csvx")))
+            .map(|dir| dir.join(format!("{name}.csvx"))))
     }
 
     /// Adds `spec` as an empty collection, or returns the one already there if its spec
@@ -251,6 +256,7 @@ impl HnswIndex {
         spec: &CollectionSpec,
         state: impl FnOnce() -> State,
     ) -> Result<(Arc<Collection>, bool)> {
+        spec.validate()?;
         let mut map = self.map_mut();
         if let Some(existing) = map.get(&spec.name) {
             if existing.spec != *spec {
@@ -334,7 +340,7 @@ impl HnswIndex {
 
     /// Loads the collection's snapshot, if one is saved and intact.
     fn load_snapshot(&self, spec: &CollectionSpec) -> Option<State> {
-        let path = self.snapshot_path(&spec.name)?;
+        let path = self.snapshot_path(&spec.name).ok().flatten()?;
         match snapshot::load(&path, spec) {
             Ok(state) => state,
             Err(error) => {
@@ -345,7 +351,7 @@ impl HnswIndex {
     }
 
     fn save_collection(&self, collection: &Collection) -> Result<()> {
-        let Some(path) = self.snapshot_path(&collection.spec.name) else {
+        let Some(path) = self.snapshot_path(&collection.spec.name)? else {
             return Ok(());
         };
         let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
@@ -375,8 +381,9 @@ impl VectorIndex for HnswIndex {
     }
 
     fn drop_collection(&self, name: &str) -> Result<bool> {
+        let path = self.snapshot_path(name)?;
         let existed = self.map_mut().remove(name).is_some();
-        if let Some(path) = self.snapshot_path(name) {
+        if let Some(path) = path {
             remove_file(&path)?;
         }
         Ok(existed)

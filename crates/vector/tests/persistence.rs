@@ -320,3 +320,72 @@ fn save_writes_what_was_upserted_since_the_sync() {
         assert_eq!(hits[0].chunk, record.chunk);
     }
 }
+
+/// Collection names become file names, so a name that could leave the snapshot
+/// directory is refused wherever it comes in, and no file outside is touched. (Once
+/// `drop_collection("../x")` deleted `x.csvx` beside the directory, and a hand-built
+/// spec named `../escaped` was saved there.)
+#[test]
+fn names_that_would_leave_the_directory_touch_no_file() {
+    let outer = tempfile::tempdir().unwrap();
+    let dir = outer.path().join("vectors");
+    let index = open(&dir);
+    let victims = [
+        outer.path().join("rel-victim.csvx"),
+        outer.path().join("abs-victim.csvx"),
+        outer.path().join("escaped.csvx"),
+    ];
+    for victim in &victims {
+        std::fs::write(victim, b"not ours").unwrap();
+    }
+    let absolute = outer
+        .path()
+        .join("abs-victim")
+        .to_string_lossy()
+        .into_owned();
+    for name in [
+        "../rel-victim",
+        absolute.as_str(),
+        "",
+        "a/b",
+        "..",
+        "Docs",
+        "x.y",
+    ] {
+        let refused = |result: chatstore::Result<bool>| {
+            assert!(
+                matches!(
+                    result,
+                    Err(chatstore::Error::Validation {
+                        field: "collection",
+                        ..
+                    })
+                ),
+                "drop_collection({name:?}) gave {result:?}"
+            );
+        };
+        refused(index.drop_collection(name));
+        let spec = CollectionSpec {
+            name: name.to_owned(),
+            dimension: DIMENSION as u32,
+            distance: Distance::Cosine,
+        };
+        assert!(index.create_collection(&spec).is_err(), "{name:?} created");
+        assert!(
+            index.sync(&spec, &MemorySource::default()).is_err(),
+            "{name:?} synced"
+        );
+        assert!(index.upsert(name, &[]).is_err(), "{name:?} upserted");
+    }
+    let escaped = CollectionSpec {
+        name: "../escaped".into(),
+        dimension: DIMENSION as u32,
+        distance: Distance::Cosine,
+    };
+    assert!(index.create_collection(&escaped).is_err());
+    index.save().unwrap();
+    for victim in &victims {
+        assert_eq!(std::fs::read(victim).unwrap(), b"not ours", "{victim:?}");
+    }
+    assert!(index.collections().unwrap().is_empty());
+}

@@ -30,12 +30,14 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     /// Creates the collection in the store and the index, if it is not there yet (the
     /// same spec again is a no-op, another spec under its name a conflict).
     pub fn create_collection(&self, spec: &CollectionSpec) -> Result<()> {
+        spec.validate()?;
         self.store.create_embedding_collection(spec)?;
         self.vectors.create_collection(spec)
     }
 
     /// Drops a collection: its embeddings in the store and its vectors in the index.
     pub fn drop_collection(&self, name: &str) -> Result<bool> {
+        CollectionSpec::check_name(name)?;
         let existed = self.store.drop_embedding_collection(name)?;
         Ok(self.vectors.drop_collection(name)? || existed)
     }
