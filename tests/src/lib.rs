@@ -163,31 +163,57 @@ impl TempChat {
     }
 }
 
-/// Starts a crash-test writer (`binary TARGET SEED`), lets it run for `after`, kills it
-/// (SIGKILL) and returns the lines it printed: what it saw acknowledged.
+/// The line a crash-test child prints once its stores are open and it starts writing.
+pub const READY: &str = "ready";
+
+/// Starts a crash-test child (`binary TARGET SEED`), waits until it prints [`READY`]
+/// (so it is never killed while it is still opening or migrating the store), lets it
+/// run for a random time below `window` (chosen from `seed`), kills it with SIGKILL and
+/// returns the other lines it printed: what it saw acknowledged.
 pub fn run_and_kill(
     binary: &str,
     target: &Path,
     seed: u64,
-    after: std::time::Duration,
+    window: std::time::Duration,
 ) -> Vec<String> {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
+    use std::sync::mpsc;
 
     let mut child = Command::new(binary)
         .arg(target)
         .arg(seed.to_string())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("writer starts");
+        .expect("child starts");
     let stdout = child.stdout.take().expect("stdout");
+    let (ready_tx, ready) = mpsc::channel();
     let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout)
             .lines()
             .map_while(std::result::Result::ok)
-            .collect::<Vec<_>>()
+        {
+            if line == READY {
+                let _ = ready_tx.send(());
+            } else {
+                lines.push(line);
+            }
+        }
+        lines
     });
-    std::thread::sleep(after);
+    if ready
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .is_err()
+    {
+        let _ = child.kill();
+        let status = child.wait().expect("reaped");
+        panic!("{binary} never became ready ({status})");
+    }
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    state ^= state >> 29;
+    let fraction = (state % 10_000) as f64 / 10_000.0;
+    std::thread::sleep(window.mul_f64(fraction));
     child.kill().expect("kill");
     child.wait().expect("reaped");
     reader.join().expect("reader")

@@ -26,7 +26,7 @@ fn killed_writers_never_leave_a_message_without_its_files() {
             env!("CARGO_BIN_EXE_crash_attacher"),
             dir.path(),
             run + 1,
-            Duration::from_millis(80 + (run * 41) % 160),
+            Duration::from_millis(240),
         );
         for line in lines {
             match line.split(' ').collect::<Vec<_>>().as_slice() {

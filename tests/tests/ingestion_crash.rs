@@ -24,7 +24,7 @@ fn killed_ingestion_never_leaves_a_half_indexed_document() {
             env!("CARGO_BIN_EXE_crash_ingester"),
             location.dir(),
             run + 1,
-            Duration::from_millis(150 + (run * 53) % 200),
+            Duration::from_millis(350),
         );
         for line in lines {
             match line.split(' ').collect::<Vec<_>>().as_slice() {

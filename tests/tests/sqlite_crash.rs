@@ -25,7 +25,7 @@ fn killed_writers_lose_no_acknowledged_write_and_leave_no_dangling_reference() {
             env!("CARGO_BIN_EXE_crash_writer"),
             &path,
             run + 1,
-            Duration::from_millis(60 + (run * 37) % 140),
+            Duration::from_millis(200),
         );
         for line in lines {
             let parts: Vec<&str> = line.split(' ').collect();

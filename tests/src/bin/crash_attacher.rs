@@ -51,6 +51,8 @@ fn main() {
         .expect("conversation");
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    writeln!(out, "{}", chatstore_tests::READY).expect("stdout");
+    out.flush().expect("flush");
     loop {
         let attachments: Vec<NewAttachment> = (0..1 + random(2))
             .map(|i| {

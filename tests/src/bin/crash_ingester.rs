@@ -69,6 +69,8 @@ fn main() {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    writeln!(out, "{}", chatstore_tests::READY).expect("stdout");
+    out.flush().expect("flush");
     for n in 0.. {
         let document = chat
             .store()

@@ -57,6 +57,8 @@ fn main() {
         .collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    writeln!(out, "{}", chatstore_tests::READY).expect("stdout");
+    out.flush().expect("flush");
     loop {
         match random(100) {
             0..=4 => {
