@@ -165,6 +165,54 @@ fn unchanged_text_is_never_embedded_twice() {
     assert_eq!(embedder.embedded(), 4);
 }
 
+/// The cache is each owner's own: Bob ingesting the very text Ada ingested is told
+/// nothing about her (no cached chunks, every token billed), while Ada's own repeat
+/// costs nothing. (A shared cache once reported `cached=2` to the second user.)
+#[test]
+fn the_embedding_cache_tells_no_user_what_another_embedded() {
+    let t = TempChat::new();
+    let (ada, bob) = (t.register("ada"), t.register("bob"));
+    let embedder = WordEmbedder::default();
+    let hers = ingest(
+        &t,
+        &ada,
+        &upload(&t, &ada, "a.pdf", DocumentScope::User),
+        &embedder,
+    )
+    .unwrap();
+    assert_eq!((hers.embedded, hers.cached), (3, 0));
+    let words: u64 = HANDBOOK
+        .iter()
+        .map(|page| page.split_whitespace().count() as u64)
+        .sum();
+    assert_eq!(hers.embedded_tokens, words);
+
+    let his = ingest(
+        &t,
+        &bob,
+        &upload(&t, &bob, "b.pdf", DocumentScope::User),
+        &embedder,
+    )
+    .unwrap();
+    assert_eq!(
+        (his.embedded, his.cached, his.embedded_tokens),
+        (3, 0, words)
+    );
+    assert_eq!(embedder.embedded(), 6, "Bob's text was embedded for him");
+
+    let again = ingest(
+        &t,
+        &ada,
+        &upload(&t, &ada, "c.pdf", DocumentScope::User),
+        &embedder,
+    )
+    .unwrap();
+    assert_eq!(
+        (again.embedded, again.cached, again.embedded_tokens),
+        (0, 3, 0)
+    );
+}
+
 /// An embedder that fails in a chosen way.
 enum Broken {
     Fails,

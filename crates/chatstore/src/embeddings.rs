@@ -5,16 +5,31 @@ use crate::{
     Chunk, CollectionSpec, Document, DocumentId, EmbeddingSource, NewChunk, Result, UserId,
 };
 
-/// The cache key of an embedding: blake3 of the model name and the text, so unchanged
-/// text is never sent to the embedder twice.
+/// The cache key of an embedding: blake3 of whose text it is, the model name and the
+/// text, so unchanged text is never sent to the embedder twice.
+///
+/// `owner` is the user whose private document the text is in, or `None` for global
+/// documents. Each owner has a cache of their own: were it shared, a user ingesting a
+/// text would learn from the cache (and from the tokens not billed) that someone else
+/// had already embedded exactly that text.
 ///
 /// ```
-/// let a = chatstore::embeddings::cache_key("nomic-embed-text", "hello");
+/// use chatstore::UserId;
+/// use chatstore::embeddings::cache_key;
+///
+/// let ada = Some(UserId::new());
+/// let a = cache_key(ada, "nomic-embed-text", "hello");
 /// assert_eq!(a.len(), 64);
-/// assert_ne!(a, chatstore::embeddings::cache_key("other-model", "hello"));
+/// assert_ne!(a, cache_key(ada, "other-model", "hello"));
+/// assert_ne!(a, cache_key(Some(UserId::new()), "nomic-embed-text", "hello"));
+/// assert_ne!(a, cache_key(None, "nomic-embed-text", "hello"));
 /// ```
-pub fn cache_key(model: &str, text: &str) -> String {
+pub fn cache_key(owner: Option<UserId>, model: &str, text: &str) -> String {
     let mut hasher = blake3::Hasher::new();
+    match owner {
+        Some(user) => hasher.update(b"user").update(user.as_uuid().as_bytes()),
+        None => hasher.update(b"global"),
+    };
     hasher.update(&(model.len() as u64).to_le_bytes());
     hasher.update(model.as_bytes());
     hasher.update(text.as_bytes());

@@ -224,6 +224,65 @@ typed_id!(
     IdKind::Usage
 );
 
+/// The key that signs reserved message ids: random, per process.
+static RESERVATION_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    key
+});
+
+/// Where a reservation's signature sits in the id: the 28 random bits between the kind
+/// tag and the 42-bit counter that keeps ids minted in one millisecond in order, so
+/// reserved ids stay time-ordered. A made-up id passes with odds of 1 in 2^28.
+const SIGNATURE_SHIFT: u32 = 4;
+const SIGNATURE_MASK: u128 = 0x0FFF_FFFF << SIGNATURE_SHIFT;
+
+impl MessageId {
+    /// Mints an id for a message that `user` is about to append, so that what belongs
+    /// to the message (its attachments) can be stored under the id first. Pass it as
+    /// [`crate::NewMessage::id`].
+    ///
+    /// The id carries a signature over itself and the user, made with a key that lives
+    /// as long as this process: a store accepts a chosen id only when it was reserved
+    /// here for the user appending. Any other id is refused the same way whether or not
+    /// a message has it, so a user can never learn whether another user's message id
+    /// exists.
+    ///
+    /// ```
+    /// use chatstore::{MessageId, UserId};
+    ///
+    /// let (ada, bob) = (UserId::new(), UserId::new());
+    /// let id = MessageId::reserve(ada);
+    /// assert!(id.is_reserved_for(ada));
+    /// assert!(!id.is_reserved_for(bob));
+    /// assert!(!MessageId::new().is_reserved_for(ada));
+    /// ```
+    pub fn reserve(user: UserId) -> MessageId {
+        let unsigned = MessageId::new().0.as_u128() & !SIGNATURE_MASK;
+        MessageId(Uuid::from_u128(
+            unsigned | reservation_signature(unsigned, user),
+        ))
+    }
+
+    /// True when [`MessageId::reserve`] minted this id for `user` in this process.
+    pub fn is_reserved_for(self, user: UserId) -> bool {
+        let raw = self.0.as_u128();
+        raw & SIGNATURE_MASK == reservation_signature(raw & !SIGNATURE_MASK, user)
+    }
+}
+
+/// The signature bits of a reserved id, already in place.
+fn reservation_signature(unsigned: u128, user: UserId) -> u128 {
+    let mut input = [0u8; 32];
+    input[..16].copy_from_slice(&unsigned.to_be_bytes());
+    input[16..].copy_from_slice(user.as_uuid().as_bytes());
+    let hash = blake3::keyed_hash(&RESERVATION_KEY, &input);
+    let bytes = hash.as_bytes();
+    (u128::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])) << SIGNATURE_SHIFT)
+        & SIGNATURE_MASK
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +334,24 @@ mod tests {
             ));
         }
         assert!(serde_json::from_str::<UserId>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn reserved_ids_are_message_ids_for_one_user_only() {
+        let ada = UserId::new();
+        let ids: Vec<MessageId> = (0..1000).map(|_| MessageId::reserve(ada)).collect();
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "still time-ordered"
+        );
+        for id in &ids {
+            assert!(id.is_reserved_for(ada));
+            assert!(!id.is_reserved_for(UserId::new()));
+            assert_eq!(id.to_string().parse::<MessageId>().unwrap(), *id);
+        }
+        let ordinary = (0..1000)
+            .filter(|_| MessageId::new().is_reserved_for(ada))
+            .count();
+        assert_eq!(ordinary, 0);
     }
 }

@@ -230,8 +230,11 @@ pub struct Message {
 /// A message to append.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    /// The id to give it; a new one when `None`. [`crate::ChatStore`] sets it when it
-    /// stores attachments before the message that names them.
+    /// The id to give it; a new one when `None`. An id chosen ahead must come from
+    /// [`MessageId::reserve`] for the appending user, in this process (as
+    /// [`crate::ChatStore`] does when it stores attachments before the message that
+    /// names them); any other id is refused with [`Error::Validation`], whether or not
+    /// a message has it, so that ids cannot be probed.
     pub id: Option<MessageId>,
     /// Who wrote it.
     pub role: MessageRole,
@@ -274,6 +277,17 @@ impl NewMessage {
     /// A system message.
     pub fn system(content: impl Into<String>) -> NewMessage {
         NewMessage::new(MessageRole::System, content)
+    }
+
+    /// Checks that a chosen id was reserved for `user` (see [`NewMessage::id`]).
+    pub fn check_id(&self, user: UserId) -> Result<()> {
+        match self.id {
+            Some(id) if !id.is_reserved_for(user) => Err(Error::validation(
+                "id",
+                "a chosen message id must come from MessageId::reserve for the same user",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Sets the parent (starting a branch).

@@ -187,6 +187,7 @@ impl MessageStore for SqliteStore {
         conversation: ConversationId,
         message: &NewMessage,
     ) -> Result<Message> {
+        message.check_id(user)?;
         check_content(&message.content, self.config.max_message_bytes)?;
         let rag = encode_rag(&message.metadata, self.config.max_metadata_bytes)?;
         attachments::validate_files(&message.files)?;

@@ -489,10 +489,10 @@ pub fn embeddings_go_with_chunks_documents_and_users(backend: &dyn Backend) {
 pub fn embeddings_cache(backend: &dyn Backend) {
     let f = fixture(backend);
     let s = &*f.store;
-    let hello = cache_key("model-a", "hello");
-    let other_model = cache_key("model-b", "hello");
-    let world = cache_key("model-a", "world");
-    let missing = cache_key("model-a", "never embedded");
+    let hello = cache_key(None, "model-a", "hello");
+    let other_model = cache_key(None, "model-b", "hello");
+    let world = cache_key(None, "model-a", "world");
+    let missing = cache_key(None, "model-a", "never embedded");
     let cached = |keys: &[&String]| -> Vec<Option<Vec<u32>>> {
         let keys: Vec<String> = keys.iter().map(|k| (*k).clone()).collect();
         let got = s.cached_embeddings(&keys).expect("cache read");

@@ -492,3 +492,61 @@ pub fn isolation_usage(backend: &dyn Backend) {
         1
     );
 }
+
+/// A chosen message id tells Bob nothing about Ada's messages: an id of hers, her
+/// reservation and an id nobody has are all refused with the same answer, and only an
+/// id reserved for Bob himself is taken. (A duplicate id once answered "unique
+/// conflict on messages.id", confirming that the id existed.)
+pub fn isolation_message_ids_cannot_be_probed(backend: &dyn Backend) {
+    use crate::MessageId;
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let hers = conversation(s, ada.id, "hers");
+    let taken = say(s, ada.id, hers.id, "private");
+    let reserved_for_her = MessageId::reserve(ada.id);
+    let attached = s
+        .append_message(
+            ada.id,
+            hers.id,
+            &NewMessage {
+                id: Some(reserved_for_her),
+                ..NewMessage::user("with an id reserved ahead")
+            },
+        )
+        .expect("her reserved id is taken");
+    assert_eq!(attached.id, reserved_for_her);
+    let his = conversation(s, bob.id, "his");
+    let answers: Vec<String> = [taken.id, reserved_for_her, MessageId::new()]
+        .into_iter()
+        .map(|id| {
+            let result = s.append_message(
+                bob.id,
+                his.id,
+                &NewMessage {
+                    id: Some(id),
+                    ..NewMessage::user("probe")
+                },
+            );
+            match result {
+                Err(error @ Error::Validation { field: "id", .. }) => error.to_string(),
+                other => panic!("a probe with {id} gave {other:?}"),
+            }
+        })
+        .collect();
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    assert!(messages_of(s, bob.id, his.id).is_empty());
+    let own = MessageId::reserve(bob.id);
+    let new = NewMessage {
+        id: Some(own),
+        ..NewMessage::user("mine")
+    };
+    assert_eq!(s.append_message(bob.id, his.id, &new).expect("own").id, own);
+    assert_err!(
+        s.append_message(bob.id, his.id, &new),
+        Error::Conflict { .. },
+        "his own id twice"
+    );
+    assert_eq!(messages_of(s, ada.id, hers.id), vec![taken, attached]);
+}

@@ -262,6 +262,7 @@ macro_rules! conformance_suite {
             isolation_sessions,
             isolation_agent_logs,
             isolation_usage,
+            isolation_message_ids_cannot_be_probed,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

@@ -72,7 +72,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
                 ),
             ));
         }
-        let id = MessageId::new();
+        let id = MessageId::reserve(user);
         let stored = attachments
             .into_iter()
             .enumerate()

@@ -24,6 +24,18 @@ pub struct Ingested {
     pub embedded: usize,
     /// Chunks whose embedding came from the cache.
     pub cached: usize,
+    /// Tokens of the texts the embedder was asked for (as its
+    /// [`Embedder::count_tokens`] counts them; 0 when it cannot count), for the
+    /// embedding call's usage record. Cached chunks cost nothing.
+    pub embedded_tokens: u64,
+}
+
+/// Chunks ready to store: each with its vector, and what embedding them cost.
+struct Embedded {
+    chunks: Vec<NewChunk>,
+    vectors: Vec<Vec<f32>>,
+    embedded: usize,
+    embedded_tokens: u64,
 }
 
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
@@ -61,20 +73,21 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     ) -> Result<Ingested> {
         self.create_collection(collection)?;
         let chunks = chunk_text(text, options)?;
-        self.store.start_processing(user, document)?;
-        let stored = self.embed_chunks(collection, chunks, embedder).and_then(
-            |(chunks, vectors, embedded)| {
+        let processing = self.store.start_processing(user, document)?;
+        let owner = (processing.scope == DocumentScope::User).then_some(processing.owner_id);
+        let stored = self
+            .embed_chunks(collection, owner, chunks, embedder)
+            .and_then(|embedded| {
                 let (document, stored) = self.store.complete_with_chunks(
                     user,
                     document,
                     &collection.name,
-                    &chunks,
-                    &vectors,
+                    &embedded.chunks,
+                    &embedded.vectors,
                 )?;
-                Ok((document, stored, vectors, embedded))
-            },
-        );
-        let (document, chunks, vectors, embedded) = match stored {
+                Ok((document, stored, embedded))
+            });
+        let (document, chunks, embedded) = match stored {
             Ok(stored) => stored,
             Err(error) => {
                 if let Err(also) = self
@@ -86,24 +99,25 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
                 return Err(error);
             }
         };
-        self.index(collection, &document, &chunks, vectors);
-        let cached = chunks.len() - embedded;
+        self.index(collection, &document, &chunks, embedded.vectors);
         Ok(Ingested {
             document,
+            cached: chunks.len() - embedded.embedded,
             chunks,
-            embedded,
-            cached,
+            embedded: embedded.embedded,
+            embedded_tokens: embedded.embedded_tokens,
         })
     }
 
-    /// The chunks with their token counts, one vector each, and how many came from the
-    /// embedder rather than the cache.
+    /// The chunks with their token counts and one vector each, from `owner`'s cache
+    /// (see [`cache_key`]) or else the embedder.
     fn embed_chunks(
         &self,
         collection: &CollectionSpec,
+        owner: Option<UserId>,
         mut chunks: Vec<NewChunk>,
         embedder: &dyn Embedder,
-    ) -> Result<(Vec<NewChunk>, Vec<Vec<f32>>, usize)> {
+    ) -> Result<Embedded> {
         if chunks.is_empty() {
             return Err(Error::validation(
                 "text",
@@ -115,7 +129,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         }
         let keys: Vec<String> = chunks
             .iter()
-            .map(|c| cache_key(embedder.model(), &c.content))
+            .map(|c| cache_key(owner, embedder.model(), &c.content))
             .collect();
         let mut vectors = self.store.cached_embeddings(&keys)?;
         let missing: Vec<usize> = (0..chunks.len())
@@ -146,7 +160,17 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         let vectors: Vec<Vec<f32>> = vectors.into_iter().flatten().collect();
         // A cached vector of another length (the model changed its output) is refused.
         vectors.iter().try_for_each(|v| collection.check(v))?;
-        Ok((chunks, vectors, missing.len()))
+        let embedded_tokens = missing
+            .iter()
+            .filter_map(|&i| chunks[i].num_tokens)
+            .map(u64::from)
+            .sum();
+        Ok(Embedded {
+            chunks,
+            vectors,
+            embedded: missing.len(),
+            embedded_tokens,
+        })
     }
 
     /// Replaces the document's vectors in the index. The store already holds them, so
