@@ -53,6 +53,11 @@ impl Embedder for WordHashEmbedder {
             })
             .collect())
     }
+
+    /// Words stand in for tokens here; a real host asks its tokenizer.
+    fn count_tokens(&self, text: &str) -> Option<u32> {
+        u32::try_from(text.split_whitespace().count()).ok()
+    }
 }
 
 const HANDBOOK: [&str; 3] = [
@@ -234,7 +239,7 @@ fn main() -> Result<(), Error> {
     )?;
     let alternatives = store.children(ada.id, question.id)?;
     println!(
-        "conversation {:?}: {} messages, {} answers to the question (first {}, regenerated {})",
+        "conversation {:?}: {} messages, {} answers to the question (the first is message #{}, the regenerated one #{})",
         conversation.title.as_deref().unwrap_or(""),
         store.conversation(ada.id, conversation.id)?.message_count,
         alternatives.len(),
@@ -260,9 +265,14 @@ fn main() -> Result<(), Error> {
     usage.conversation_id = Some(conversation.id);
     usage.message_id = Some(first_answer.id);
     store.record_usage(ada.id, &usage)?;
-    let mut embedding = NewUsage::new("ollama", "nomic-embed-text", OperationType::Embedding, 0, 0);
-    embedding.embedding_tokens = 5_000;
-    store.record_usage(ada.id, &embedding)?;
+    // The embedding call is billed for what was actually sent to the embedder: nothing
+    // on a second run, when every chunk comes from the cache.
+    if ingested.embedded_tokens > 0 {
+        let mut embedding =
+            NewUsage::new("ollama", "nomic-embed-text", OperationType::Embedding, 0, 0);
+        embedding.embedding_tokens = ingested.embedded_tokens;
+        store.record_usage(ada.id, &embedding)?;
+    }
 
     println!("usage by provider and operation:");
     for row in store.usage_by_provider(ada.id, TimeRange::ALL)? {

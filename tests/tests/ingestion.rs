@@ -6,8 +6,9 @@ use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::rbac::roles;
 use chatstore::{
-    ConversationStore, Document, DocumentScope, DocumentStore, EmbeddingSource, Error, NewDocument,
-    ProcessingStatus, RbacStore, User, VectorFilter, VectorIndex, sources,
+    ConversationStore, Document, DocumentScope, DocumentStore, EmbeddingSource, Error,
+    MessageStore, NewDocument, ProcessingStatus, RbacStore, User, VectorFilter, VectorIndex,
+    sources,
 };
 use chatstore_tests::{TempChat, WordEmbedder, word_collection};
 
@@ -448,4 +449,99 @@ fn collection_names_cannot_reach_outside_the_vectors_directory() {
             .expect("collections")
             .is_empty()
     );
+}
+
+/// An answer's citations survive re-ingestion: chunks whose text did not change keep
+/// their ids and resolve; the changed one says it is gone, with the text the answer
+/// saw; after the document is deleted every citation says so, and none fails.
+#[test]
+fn citations_stay_resolvable_after_reingestion() {
+    let t = TempChat::new();
+    let ada = t.register("ada");
+    let embedder = WordEmbedder::default();
+    let handbook = upload(&t, &ada, "handbook.pdf", DocumentScope::User);
+    let first = ingest(&t, &ada, &handbook, &embedder).unwrap();
+    let chat = t
+        .chat
+        .store()
+        .create_conversation(ada.id, &chatstore::NewConversation::titled("cards"))
+        .unwrap();
+    let answer = t
+        .chat
+        .store()
+        .append_message(
+            ada.id,
+            chat.id,
+            &chatstore::NewMessage::assistant("See the handbook.").with_metadata(
+                chatstore::MessageMetadata {
+                    retrieved_documents: first
+                        .chunks
+                        .iter()
+                        .map(|chunk| chatstore::RetrievedDocument {
+                            document_id: handbook.id,
+                            chunk_id: chunk.id,
+                            content: chunk.content.clone(),
+                            similarity_score: 0.5,
+                            page_number: chunk.page_number,
+                        })
+                        .collect(),
+                    ..chatstore::MessageMetadata::default()
+                },
+            ),
+        )
+        .unwrap();
+
+    let mut text = pages();
+    text[1].text = "Savings accounts now pay interest weekly.".into();
+    let second = t
+        .chat
+        .ingest_document(
+            ada.id,
+            handbook.id,
+            &word_collection(),
+            &text,
+            &embedder,
+            &small(),
+        )
+        .unwrap();
+    assert_eq!(
+        second.chunks[0].id, first.chunks[0].id,
+        "unchanged text keeps its id"
+    );
+    assert_eq!(second.chunks[2].id, first.chunks[2].id);
+    assert_ne!(second.chunks[1].id, first.chunks[1].id);
+
+    let citations = t.chat.citations(ada.id, answer.id).unwrap();
+    assert_eq!(citations.len(), 3);
+    for (i, citation) in citations.iter().enumerate() {
+        assert_eq!(citation.recorded.content, first.chunks[i].content);
+        match (i, &citation.chunk) {
+            (1, None) => {}
+            (0 | 2, Some(chunk)) => assert_eq!(chunk, &second.chunks[i]),
+            (_, other) => panic!("citation {i}: {other:?}"),
+        }
+    }
+    let found = t
+        .chat
+        .retrieve(
+            &word_collection().name,
+            "lost cards replacement",
+            1,
+            &VectorFilter::user(ada.id),
+            &embedder,
+        )
+        .unwrap();
+    assert_eq!(
+        found[0].chunk.id, first.chunks[2].id,
+        "the index follows the kept ids"
+    );
+
+    t.chat.delete_document(ada.id, handbook.id).unwrap();
+    let gone = t.chat.citations(ada.id, answer.id).unwrap();
+    assert!(gone.iter().all(|c| c.chunk.is_none()));
+    assert_eq!(gone[0].recorded.content, first.chunks[0].content);
+    assert!(matches!(
+        t.chat.citations(t.register("bob").id, answer.id),
+        Err(Error::NotFound { .. })
+    ));
 }

@@ -230,6 +230,52 @@ pub struct NewChunk {
     pub section: Option<String>,
 }
 
+impl NewChunk {
+    /// A chunk at `chunk_index` with `content` and no token count, page or section.
+    pub fn new(chunk_index: u32, content: impl Into<String>) -> NewChunk {
+        NewChunk {
+            chunk_index,
+            content: content.into(),
+            num_tokens: None,
+            page_number: None,
+            section: None,
+        }
+    }
+}
+
+/// Ids for a document's new chunks that keep the ids of its unchanged ones: each new
+/// chunk whose text equals a `previous` chunk's takes that chunk's id (each previous id
+/// once, in order); the rest get new ids. Re-ingesting a document uses it, so that an
+/// answer citing an unchanged chunk still resolves afterwards.
+///
+/// ```
+/// use chatstore::{ChunkId, NewChunk};
+/// use chatstore::documents::chunk_ids_keeping;
+///
+/// let kept = ChunkId::new();
+/// let previous = [(kept, "unchanged".to_owned()), (ChunkId::new(), "edited".to_owned())];
+/// let chunks = [NewChunk::new(0, "unchanged"), NewChunk::new(1, "edited!")];
+/// let ids = chunk_ids_keeping(&previous, &chunks);
+/// assert_eq!(ids[0], kept);
+/// assert!(!previous.iter().any(|(id, _)| *id == ids[1]));
+/// ```
+pub fn chunk_ids_keeping(previous: &[(ChunkId, String)], chunks: &[NewChunk]) -> Vec<ChunkId> {
+    let mut by_text: std::collections::HashMap<&str, std::collections::VecDeque<ChunkId>> =
+        std::collections::HashMap::new();
+    for (id, text) in previous {
+        by_text.entry(text.as_str()).or_default().push_back(*id);
+    }
+    chunks
+        .iter()
+        .map(|chunk| {
+            by_text
+                .get_mut(chunk.content.as_str())
+                .and_then(std::collections::VecDeque::pop_front)
+                .unwrap_or_else(ChunkId::new)
+        })
+        .collect()
+}
+
 /// Storing documents and chunks.
 ///
 /// Reads see the user's own documents and every global one; another user's private

@@ -50,7 +50,9 @@ pub trait EmbeddingStore: EmbeddingSource {
 
     /// Finishes processing a document in one transaction: its chunks are replaced by
     /// `chunks`, each with its embedding from `vectors` in `collection` (same order and
-    /// length), and the document becomes `completed` with its counts. The document
+    /// length), and the document becomes `completed` with its counts. A new chunk with
+    /// the text of a previous one keeps that chunk's id
+    /// ([`crate::documents::chunk_ids_keeping`]), so citations of it stay valid. The document
     /// must be `processing` and changeable by the user; vectors must fit the
     /// collection. On any error nothing is written.
     fn complete_with_chunks(

@@ -83,7 +83,7 @@ pub use messages::{
     NewMessage, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
 pub use orchestration::{
-    ChatStore, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, Retrieval, sources,
+    ChatStore, Citation, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, Retrieval, sources,
 };
 pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};

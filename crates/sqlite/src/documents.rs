@@ -123,15 +123,16 @@ pub(crate) fn editable_while_processing(
 pub(crate) fn prepare_chunks(
     document: DocumentId,
     chunks: &[NewChunk],
+    ids: &[ChunkId],
     embedded_in: Option<&str>,
 ) -> Result<Vec<Chunk>> {
     chunks
         .iter()
-        .map(|chunk| {
+        .zip(ids)
+        .map(|(chunk, &id)| {
             if chunk.content.trim().is_empty() {
                 return Err(Error::validation("chunk content", "must not be empty"));
             }
-            let id = ChunkId::new();
             Ok(Chunk {
                 id,
                 document_id: document,
@@ -471,7 +472,8 @@ impl DocumentStore for SqliteStore {
     }
 
     fn add_chunks(&self, user: UserId, id: DocumentId, chunks: &[NewChunk]) -> Result<Vec<Chunk>> {
-        let stored = prepare_chunks(id, chunks, None)?;
+        let fresh: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
+        let stored = prepare_chunks(id, chunks, &fresh, None)?;
         self.db.write(|c| {
             editable_while_processing(c, user, id, "added")?;
             insert_chunks(c, &stored)

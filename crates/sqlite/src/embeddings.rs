@@ -1,6 +1,7 @@
 //! [`EmbeddingStore`] and [`EmbeddingSource`] on SQLite: embeddings as little-endian
 //! float32 blobs beside their chunks, and the embedding cache.
 
+use chatstore::documents::chunk_ids_keeping;
 use chatstore::{
     Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingSource,
     EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId, VectorRecord,
@@ -154,16 +155,23 @@ impl EmbeddingStore for SqliteStore {
                 format!("{} vectors for {} chunks", vectors.len(), chunks.len()),
             ));
         }
-        let stored = prepare_chunks(document, chunks, Some(collection))?;
         let encoded: Vec<Vec<u8>> = vectors.iter().map(|v| encode(v)).collect();
         let now = self.now().to_string();
-        let completed = self.db.write(|c| {
+        let document_text = document.to_string();
+        self.db.write(|c| {
             let spec = load_spec(c, collection)?;
             vectors.iter().try_for_each(|v| spec.check(v))?;
             editable_while_processing(c, user, document, "replaced")?;
+            let previous = c.rows(
+                "SELECT id, content FROM document_chunks WHERE document_id = ?1",
+                &[&document_text],
+                |row| Ok((row.parse(0)?, row.text(1)?)),
+            )?;
+            let ids = chunk_ids_keeping(&previous, chunks);
+            let stored = prepare_chunks(document, chunks, &ids, Some(collection))?;
             c.execute(
                 "DELETE FROM document_chunks WHERE document_id = ?1",
-                &[&document.to_string()],
+                &[&document_text],
             )?;
             insert_chunks(c, &stored)?;
             for (chunk, vector) in stored.iter().zip(&encoded) {
@@ -172,9 +180,10 @@ impl EmbeddingStore for SqliteStore {
                     &[&collection, &chunk.id.to_string(), vector],
                 )?;
             }
-            transition(c, user, document, ProcessingStatus::Completed, COMPLETE, &now, &[])
-        })?;
-        Ok((completed, stored))
+            let completed =
+                transition(c, user, document, ProcessingStatus::Completed, COMPLETE, &now, &[])?;
+            Ok((completed, stored))
+        })
     }
 
     fn cached_embeddings(&self, keys: &[String]) -> Result<Vec<Option<Vec<f32>>>> {

@@ -437,6 +437,19 @@ pub fn embeddings_reprocessing_replaces_chunks_and_embeddings(backend: &dyn Back
     assert!(load(s, &ids(&old)).is_empty(), "old embeddings are gone");
     assert_loaded(s, &doc, 7, &new, Some(ada.id));
     assert_loaded(s, &keep, 20, &keep_chunks, Some(ada.id));
+
+    // Re-processing with some text unchanged: those chunks keep their ids (answers
+    // cite chunks by id), with the new embedding; the rest are new.
+    let (_, again) = embed(s, ada.id, &doc, 9, &["other", "new b", "new a"]);
+    assert!(!ids(&new).contains(&again[0].id));
+    assert_eq!(again[1].id, new[1].id, "same text, same id");
+    assert_eq!(
+        again[2].id, new[0].id,
+        "same text, same id, at another position"
+    );
+    assert_eq!(again[2].chunk_index, 2);
+    assert_eq!(s.chunks(ada.id, doc.id).expect("chunks"), again);
+    assert_loaded(s, &doc, 9, &again, Some(ada.id));
 }
 
 /// Deleting chunks, a document or a user removes their embeddings and no others.

@@ -20,7 +20,7 @@ mod sweep;
 
 pub use ingest::Ingested;
 pub use legacy::{LegacyProgress, LegacyReport};
-pub use retrieve::{Retrieval, sources};
+pub use retrieve::{Citation, Retrieval, sources};
 
 /// How old an unreferenced blob must be before the sweep on open removes it: younger
 /// ones may belong to a message another process is appending right now.

@@ -6,8 +6,8 @@ use std::collections::hash_map::Entry;
 
 use crate::embeddings::Embedder;
 use crate::{
-    BlobStore, Chunk, Document, Error, ProcessingStatus, Result, RetrievedDocument, SourceRef,
-    Store, VectorFilter, VectorIndex,
+    BlobStore, Chunk, ChunkId, Document, Error, MessageId, ProcessingStatus, Result,
+    RetrievedDocument, SourceRef, Store, UserId, VectorFilter, VectorIndex,
 };
 
 use super::ChatStore;
@@ -62,7 +62,43 @@ pub fn sources(retrievals: &[Retrieval]) -> Vec<SourceRef> {
         .collect()
 }
 
+/// A chunk an answer cited (one entry of its `retrieved_documents`), as it stands now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Citation {
+    /// What the answer recorded: document, chunk, the text the model saw, score, page.
+    pub recorded: RetrievedDocument,
+    /// The chunk as stored now; `None` when it is gone (its document was deleted, or
+    /// re-ingested without this text). `recorded.content` still shows what was cited.
+    pub chunk: Option<Chunk>,
+}
+
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
+    /// The chunks a message cited, each with the chunk as it is now, or `None` where it
+    /// is gone. An answer is history: its citations stay readable whatever happened to
+    /// the documents since. Re-ingesting a document keeps the ids of chunks whose text
+    /// did not change, so those keep resolving.
+    pub fn citations(&self, user: UserId, message: MessageId) -> Result<Vec<Citation>> {
+        let recorded = self
+            .store
+            .message(user, message)?
+            .metadata
+            .retrieved_documents;
+        let ids: Vec<ChunkId> = recorded.iter().map(|r| r.chunk_id).collect();
+        let current: HashMap<ChunkId, Chunk> = self
+            .store
+            .chunks_by_ids(user, &ids)?
+            .into_iter()
+            .map(|chunk| (chunk.id, chunk))
+            .collect();
+        Ok(recorded
+            .into_iter()
+            .map(|recorded| Citation {
+                chunk: current.get(&recorded.chunk_id).cloned(),
+                recorded,
+            })
+            .collect())
+    }
+
     /// The `k` chunks of `collection` nearest to `question` that `filter` admits,
     /// nearest first. The question is embedded with `embedder` (not cached); chunks
     /// are read back through the store as the filter's user, so only what they may see
