@@ -98,6 +98,34 @@ impl Default for TempChat {
     }
 }
 
+/// The full stack: main store, attachment store and vector index.
+pub type Chat = ChatStore<SqliteStore, SqliteBlobStore, HnswIndex>;
+
+/// The full stack on `dir` as a host process opens it (system clock, fast password
+/// hashing): `chatstore.db`, `files.db` and the vector snapshots in `vectors/`.
+pub fn open_chat(dir: &Path) -> Chat {
+    let config = Config::new(dir.join("chatstore.db").to_string_lossy())
+        .password_params(chatstore::PasswordParams::fast_for_tests());
+    let store = SqliteStore::open(config).expect("main store opens");
+    let blobs = SqliteBlobStore::open(BlobConfig::new(dir.join("files.db"))).expect("blobs open");
+    let vectors = HnswIndex::new(IndexConfig::new(dir.join("vectors"))).expect("index opens");
+    ChatStore::new(store, blobs, vectors).expect("stores tie together")
+}
+
+/// The user `writer`, registered on first use: the crash and soak children write as it.
+pub fn writer(store: &dyn Store) -> chatstore::User {
+    match store.user_by_username("writer") {
+        Ok(user) => user,
+        Err(_) => store
+            .create_user(&chatstore::NewUser::new(
+                "writer",
+                "writer@example.com",
+                "password1",
+            ))
+            .expect("user"),
+    }
+}
+
 /// The collection [`WordEmbedder`] fills.
 pub fn word_collection() -> CollectionSpec {
     CollectionSpec::new(

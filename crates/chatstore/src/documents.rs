@@ -318,6 +318,13 @@ pub trait DocumentStore: Send + Sync {
     /// Moves a processing document to `failed` with the reason.
     fn fail_processing(&self, user: UserId, id: DocumentId, error: &str) -> Result<Document>;
 
+    /// System operation (not scoped to a user): moves every document that has been
+    /// `processing` since before `started_before` to `failed`, saying that processing
+    /// was interrupted, and returns their ids. A process that dies while ingesting
+    /// leaves its document `processing`, which no step may leave except by finishing;
+    /// this frees such documents to be ingested again. Their previous chunks stay.
+    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>>;
+
     /// Stores chunks of a document that is `processing`, all or none. A chunk index
     /// already used in the document is a [`crate::ConflictKind::Unique`] conflict.
     fn add_chunks(&self, user: UserId, id: DocumentId, chunks: &[NewChunk]) -> Result<Vec<Chunk>>;

@@ -438,6 +438,62 @@ pub fn documents_lifecycle_allowed_steps(backend: &dyn Backend) {
     assert_eq!(s.document(ada.id, doc.id).expect("read"), redone);
 }
 
+/// Documents left `processing` since before the cut-off (their ingestion died) become
+/// `failed` with a reason and can be processed again, keeping their chunks; documents
+/// processing since later, and documents in other states, are not touched.
+pub fn documents_interrupted_processing_fails(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let stuck = document(s, ada.id, "stuck.pdf");
+    process(s, ada.id, &stuck, &["kept"]);
+    s.start_processing(ada.id, stuck.id).expect("start again");
+    let done = document(s, bob.id, "done.pdf");
+    process(s, bob.id, &done, &["done"]);
+    let pending = document(s, bob.id, "pending.pdf");
+    f.clock.advance(secs(3600));
+    let cut_off = f.clock.now();
+    f.clock.advance(secs(1));
+    let recent = document(s, bob.id, "recent.pdf");
+    s.start_processing(bob.id, recent.id).expect("start");
+    let untouched: Vec<Document> = [(bob.id, done.id), (bob.id, pending.id), (bob.id, recent.id)]
+        .iter()
+        .map(|(owner, id)| s.document(*owner, *id).expect("document"))
+        .collect();
+
+    assert_eq!(
+        s.fail_interrupted_processing(cut_off).expect("sweep"),
+        vec![stuck.id]
+    );
+    let failed = s.document(ada.id, stuck.id).expect("document");
+    assert_eq!(failed.status, ProcessingStatus::Failed);
+    assert!(
+        failed
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("interrupted"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        s.chunks(ada.id, stuck.id).expect("chunks")[0].content,
+        "kept"
+    );
+    for before in &untouched {
+        assert_eq!(&s.document(bob.id, before.id).expect("document"), before);
+    }
+    assert!(
+        s.fail_interrupted_processing(cut_off)
+            .expect("again")
+            .is_empty()
+    );
+    let restarted = s
+        .start_processing(ada.id, stuck.id)
+        .expect("processed again");
+    assert_eq!(restarted.status, ProcessingStatus::Processing);
+}
+
 /// Every processing step not allowed from the current status is `InvalidState`, changing nothing.
 pub fn documents_lifecycle_disallowed_steps(backend: &dyn Backend) {
     let f = fixture(backend);

@@ -219,6 +219,7 @@ macro_rules! conformance_suite {
             documents_analysis,
             documents_lifecycle_allowed_steps,
             documents_lifecycle_disallowed_steps,
+            documents_interrupted_processing_fails,
             documents_chunks_only_while_processing,
             documents_duplicate_chunk_index_stores_nothing,
             documents_chunks_and_completion_counts,

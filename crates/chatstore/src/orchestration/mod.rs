@@ -22,8 +22,9 @@ pub use ingest::Ingested;
 pub use legacy::{LegacyProgress, LegacyReport};
 pub use retrieve::{Citation, Retrieval, sources};
 
-/// How old an unreferenced blob must be before the sweep on open removes it: younger
-/// ones may belong to a message another process is appending right now.
+/// How old unfinished work must be before opening cleans up after it: an unreferenced
+/// blob (younger ones may belong to a message another process is appending right now)
+/// or a document still `processing` (another process may be ingesting it).
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 /// A store with its attachment store and vector index.
@@ -58,7 +59,9 @@ impl<S: Store> ChatStore<S> {
 
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     /// Ties the three together; sweeps away blobs left by a crash (blobs of messages
-    /// that were never written, older than [`ORPHAN_GRACE`]); and brings every vector
+    /// that were never written, older than [`ORPHAN_GRACE`]); marks documents whose
+    /// processing started before that and never ended as failed, so they can be
+    /// ingested again; and brings every vector
     /// collection up to date with the embeddings in the store (from its snapshot when
     /// one is saved, dropping vectors whose chunks are gone).
     pub fn new(store: S, blobs: B, vectors: V) -> Result<Self> {
@@ -67,9 +70,14 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
             blobs,
             vectors,
         };
-        let swept = chat.sweep_orphan_blobs(Timestamp::now() - ORPHAN_GRACE)?;
+        let cut_off = Timestamp::now() - ORPHAN_GRACE;
+        let swept = chat.sweep_orphan_blobs(cut_off)?;
         if swept > 0 {
             tracing::info!(swept, "orphan attachments removed on open");
+        }
+        let interrupted = chat.store.fail_interrupted_processing(cut_off)?;
+        if !interrupted.is_empty() {
+            tracing::warn!(documents = ?interrupted, "ingestion interrupted: documents marked failed");
         }
         for spec in chat.store.embedding_collections()? {
             let report = chat.vectors.sync(&spec, &chat.store)?;
