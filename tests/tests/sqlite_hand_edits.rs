@@ -3,17 +3,14 @@
 
 use chatstore::{
     AgentLogStore, ConversationStore, MessageQuery, MessageStore, NewAgentLog, NewConversation,
-    NewMessage, NewUsage, NewUser, OperationType, TimeRange, UsageStore, UserStore, json,
+    NewMessage, NewUsage, NewUser, OperationType, TimeRange, UsageStore, User, UserStore, json,
 };
+use chatstore_sqlite::SqliteStore;
 use chatstore_tests::TempSqlite;
 use rusqlite::Connection;
 
-fn nested(levels: usize) -> String {
-    format!("{}\"bottom\"{}", "[".repeat(levels), "]".repeat(levels))
-}
-
-#[test]
-fn rows_with_json_deeper_than_the_parser_takes_stay_readable() {
+/// A fresh store with one user, and where its file is (for a second connection to edit).
+fn store_with_ada() -> (TempSqlite, SqliteStore, User) {
     let db = TempSqlite::new();
     let store = db
         .open_sqlite(chatstore::conformance::test_config().0)
@@ -21,6 +18,16 @@ fn rows_with_json_deeper_than_the_parser_takes_stay_readable() {
     let ada = store
         .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
         .expect("user");
+    (db, store, ada)
+}
+
+fn nested(levels: usize) -> String {
+    format!("{}\"bottom\"{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+#[test]
+fn rows_with_json_deeper_than_the_parser_takes_stay_readable() {
+    let (db, store, ada) = store_with_ada();
     let chat = store
         .create_conversation(ada.id, &NewConversation::titled("deep"))
         .expect("chat");
@@ -86,13 +93,7 @@ fn rows_with_json_deeper_than_the_parser_takes_stay_readable() {
 
 #[test]
 fn token_sums_past_64_bits_saturate_instead_of_failing() {
-    let db = TempSqlite::new();
-    let store = db
-        .open_sqlite(chatstore::conformance::test_config().0)
-        .expect("opens");
-    let ada = store
-        .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
-        .expect("user");
+    let (db, store, ada) = store_with_ada();
     let call = NewUsage::new("custom", "deepseek-chat", OperationType::Chat, 1, 1);
     let records: Vec<_> = (0..3)
         .map(|_| store.record_usage(ada.id, &call).expect("usage"))

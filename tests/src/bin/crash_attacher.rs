@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use chatstore::{
-    ChatStore, Config, ConversationStore, NewAttachment, NewConversation, NewMessage, NewUser,
-    NoVectorIndex, PasswordParams, UserStore,
+    ChatStore, Config, ConversationStore, NewAttachment, NewConversation, NewMessage,
+    NoVectorIndex, PasswordParams,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
@@ -38,13 +38,7 @@ fn main() {
     let blobs =
         SqliteBlobStore::open(BlobConfig::new(dir.join("files.db"))).expect("blob store opens");
     let chat = ChatStore::new(store, blobs, NoVectorIndex).expect("stores tie together");
-    let user = match chat.store().user_by_username("writer") {
-        Ok(user) => user,
-        Err(_) => chat
-            .store()
-            .create_user(&NewUser::new("writer", "writer@example.com", "password1"))
-            .expect("user"),
-    };
+    let user = chatstore_tests::writer(chat.store());
     let conversation = chat
         .store()
         .create_conversation(user.id, &NewConversation::titled("crash"))

@@ -10,13 +10,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use chatstore::chunking::{ChunkingOptions, TextPart};
-use chatstore::{
-    ChatStore, Config, DocumentStore, NewDocument, NewUser, PasswordParams, UserStore, VectorIndex,
-};
-use chatstore_blob::{BlobConfig, SqliteBlobStore};
-use chatstore_sqlite::SqliteStore;
+use chatstore::{DocumentStore, NewDocument, VectorIndex};
 use chatstore_tests::{WordEmbedder, word_collection};
-use chatstore_vector::{HnswIndex, IndexConfig};
 
 const WORDS: [&str; 12] = [
     "account",
@@ -49,19 +44,8 @@ fn main() {
         seed ^= seed << 17;
         seed % n
     };
-    let config = Config::new(dir.join("chatstore.db").to_string_lossy())
-        .password_params(PasswordParams::fast_for_tests());
-    let store = SqliteStore::open(config).expect("main store opens");
-    let blobs = SqliteBlobStore::open(BlobConfig::new(dir.join("files.db"))).expect("blobs open");
-    let vectors = HnswIndex::new(IndexConfig::new(dir.join("vectors"))).expect("index opens");
-    let chat = ChatStore::new(store, blobs, vectors).expect("stores tie together");
-    let user = match chat.store().user_by_username("writer") {
-        Ok(user) => user,
-        Err(_) => chat
-            .store()
-            .create_user(&NewUser::new("writer", "writer@example.com", "password1"))
-            .expect("user"),
-    };
+    let chat = chatstore_tests::open_chat(&dir);
+    let user = chatstore_tests::writer(chat.store());
     let embedder = WordEmbedder::default();
     let options = ChunkingOptions {
         size: 200,

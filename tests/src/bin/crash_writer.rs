@@ -14,8 +14,8 @@ use std::io::Write;
 
 use chatstore::{
     Config, ConversationQuery, ConversationStatus, ConversationStore, MessageMetadata,
-    MessageStore, NewConversation, NewMessage, NewUsage, NewUser, OperationType, PasswordParams,
-    UsageStore, UserStore, Visibility,
+    MessageStore, NewConversation, NewMessage, NewUsage, OperationType, PasswordParams, UsageStore,
+    Visibility,
 };
 use chatstore_sqlite::SqliteStore;
 
@@ -36,12 +36,7 @@ fn main() {
     let store =
         SqliteStore::open(Config::new(path).password_params(PasswordParams::fast_for_tests()))
             .expect("opens");
-    let user = match store.user_by_username("writer") {
-        Ok(user) => user,
-        Err(_) => store
-            .create_user(&NewUser::new("writer", "writer@example.com", "password1"))
-            .expect("user"),
-    };
+    let user = chatstore_tests::writer(&store);
     let query = ConversationQuery {
         statuses: vec![ConversationStatus::Active],
         visibility: Visibility::All,
