@@ -14,6 +14,10 @@
 //! - **Streaming**: [`chatstore::BlobStore::put_stream`] and
 //!   [`chatstore::BlobStore::open`] move large attachments in 64 KiB chunks through
 //!   SQLite's incremental blob I/O, never whole in memory; a maximum size is enforced.
+//! - **A file gone underneath**: if `files.db` is deleted or replaced while the store
+//!   has it open, calls fail with [`chatstore::Error::Io`] naming it, instead of
+//!   acknowledging writes into a file that will not be there after a restart (the
+//!   shared database layer's check, as for the main store).
 //! - **Batched deletion**: all blobs of many messages go in one statement
 //!   ([`chatstore::BlobStore::delete_by_prefixes`]).
 #![deny(missing_docs)]

@@ -8,7 +8,8 @@ use crate::store::hash_hex;
 
 impl SqliteBlobStore {
     /// Checks the file's structure (SQLite's integrity check and its references);
-    /// damage is [`Error::Corrupt`]. See [`SqliteBlobStore::verify_contents`] for the
+    /// damage is [`chatstore::Error::Corrupt`], a file deleted or replaced since the store
+    /// opened it [`chatstore::Error::Io`]. See [`SqliteBlobStore::verify_contents`] for the
     /// bytes themselves.
     pub fn check_integrity(&self) -> Result<()> {
         self.db.check_integrity()

@@ -207,9 +207,7 @@ impl SqliteBlobStore {
                 ));
             }
             blob.write_at(&buffer[..got], written as usize)
-                .map_err(|e| Error::Backend {
-                    detail: format!("writing {key}: {e}"),
-                })?;
+                .map_err(chatstore_sqlite::engine::from_sqlite)?;
             hasher.update(&buffer[..got]);
             written += got as u64;
         }

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, Row, ToSql};
 
 use crate::checkpoint::Checkpointer;
 use crate::errors::{SqliteResultExt, from_sqlite};
+use crate::identity::FileIdentity;
 use crate::migrate::Migration;
 use crate::pool::ReaderManager;
 use crate::row::RowExt;
@@ -121,6 +122,8 @@ pub struct Db {
     retry: RetryPolicy,
     slow: SlowLog,
     checkpointer: Option<Checkpointer>,
+    /// The file opened, to notice it being deleted or replaced underneath.
+    file: FileIdentity,
 }
 
 impl std::fmt::Debug for Db {
@@ -143,6 +146,7 @@ impl Db {
 
     /// Wraps an open, migrated writer connection and starts the reader pool.
     fn new(path: PathBuf, writer: Connection, settings: DbOptions) -> Result<Db> {
+        let file = FileIdentity::of(&path)?;
         let reader_settings = settings.clone();
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -170,6 +174,7 @@ impl Db {
             slow: SlowLog::new(settings.slow_query_threshold),
             settings,
             checkpointer,
+            file,
         })
     }
 
@@ -185,8 +190,11 @@ impl Db {
     }
 
     /// A reader connection to hold beyond one call (a streaming read). It goes back to
-    /// the pool when dropped.
+    /// the pool when dropped. A file deleted or replaced since it was opened is
+    /// [`Error::Io`]; reads check that at most every quarter of a second (until then
+    /// they still see the intact bytes of the file that was opened).
     pub fn reader(&self) -> Result<ReadConnection> {
+        self.file.check_for_read()?;
         let reader = self.readers.get().map_err(|e| Error::Unavailable {
             detail: format!("no free database connection: {e}"),
         })?;
@@ -204,6 +212,10 @@ impl Db {
     /// Runs `f` in a write transaction, retrying the whole transaction with backoff while
     /// the database is busy. `f` may run more than once, so it must not have effects
     /// outside the transaction.
+    ///
+    /// After the commit the file is checked to still be the one opened: a write into a
+    /// file that was deleted or replaced meanwhile would vanish with it, so it is
+    /// [`Error::Io`] rather than acknowledged.
     pub fn write<T>(&self, mut f: impl FnMut(&Conn<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 1;
         loop {
@@ -213,10 +225,11 @@ impl Db {
                     attempt += 1;
                 }
                 result => {
-                    if result.is_ok()
-                        && let Some(checkpointer) = &self.checkpointer
-                    {
-                        checkpointer.committed();
+                    if result.is_ok() {
+                        self.file.check()?;
+                        if let Some(checkpointer) = &self.checkpointer {
+                            checkpointer.committed();
+                        }
                     }
                     return result;
                 }
@@ -254,6 +267,7 @@ impl Db {
     /// the check would then read segments the writer has merged away and report
     /// corruption that is not in the file.
     pub fn check_integrity(&self) -> Result<()> {
+        self.file.check()?;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let fresh = Connection::open_with_flags(&self.path, flags).db()?;
         self.settings.apply(&fresh).db()?;

@@ -20,7 +20,9 @@ pub fn from_sqlite(error: rusqlite::Error) -> Error {
                 | Code::ReadOnly
                 | Code::PermissionDenied
                 | Code::FileLockingProtocolFailed
-                | Code::OutOfMemory => Error::Unavailable { detail },
+                | Code::OutOfMemory => Error::Unavailable {
+                    detail: with_advice(failure.code, detail),
+                },
                 Code::TooBig => Error::validation("value", detail),
                 _ => Error::Backend { detail },
             }
@@ -35,6 +37,26 @@ pub fn from_sqlite(error: rusqlite::Error) -> Error {
             detail: other.to_string(),
         },
     }
+}
+
+/// SQLite's terse message for a fault that can clear, followed by what to do about it.
+fn with_advice(code: rusqlite::ErrorCode, detail: String) -> String {
+    use rusqlite::ErrorCode as Code;
+    let advice = match code {
+        Code::DiskFull => "free space on the disk holding the database, then retry",
+        Code::SystemIoFailure => {
+            "check the disk's health, its free space and whether its file system went read-only, then retry"
+        }
+        Code::ReadOnly => {
+            "the database file or its file system is read-only: make it writable, then retry"
+        }
+        Code::CannotOpen => {
+            "check that the file's directory exists and is writable by this process, then retry"
+        }
+        Code::PermissionDenied => "fix the file's permissions, then retry",
+        _ => return detail,
+    };
+    format!("{detail} ({advice})")
 }
 
 /// A constraint failure: SQLite's message is "UNIQUE constraint failed: users.email", so

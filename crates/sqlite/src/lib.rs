@@ -34,6 +34,10 @@
 //!   [`SqliteStore::migrate_to`].
 //! - **Slow query log**: statements slower than the configured threshold are logged with
 //!   `tracing` (target `chatstore::slow_query`), secrets redacted.
+//! - **A file gone underneath**: if the database file is deleted or replaced while the
+//!   store has it open, writes fail with [`chatstore::Error::Io`] naming it (checked
+//!   after every commit, so nothing written into a vanishing file is acknowledged), and
+//!   reads within a quarter of a second.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -45,6 +49,7 @@ mod db;
 mod documents;
 mod embeddings;
 mod errors;
+mod identity;
 mod maintenance;
 mod messages;
 mod migrate;

@@ -130,6 +130,13 @@ pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connecti
         let path = path.to_path_buf();
         match code {
             Some(ErrorCode::NotADatabase) => StartupError::NotADatabase { path }.into(),
+            // Two files are opened (the database and the attachment store): say which.
+            Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+                detail: format!(
+                    "database file {} is damaged ({error}): restore it from a backup",
+                    path.display()
+                ),
+            },
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
                 StartupError::Locked { path }.into()
             }
