@@ -14,7 +14,8 @@
 //! time it runs.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chatstore::{Config, Error, Result, RetryPolicy};
@@ -124,6 +125,8 @@ pub struct Db {
     checkpointer: Option<Checkpointer>,
     /// The file opened, to notice it being deleted or replaced underneath.
     file: FileIdentity,
+    /// A reader found the file damaged: readers check it opens before using the pool.
+    damaged: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Db {
@@ -175,6 +178,7 @@ impl Db {
             settings,
             checkpointer,
             file,
+            damaged: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -193,15 +197,36 @@ impl Db {
     /// the pool when dropped. A file deleted or replaced since it was opened is
     /// [`Error::Io`]; reads check that at most every quarter of a second (until then
     /// they still see the intact bytes of the file that was opened).
+    ///
+    /// After a reader found the file damaged, the next reads (and writes) first check
+    /// that the file opens, on a connection of their own, and report [`Error::Corrupt`]
+    /// at once while it does not: the pool cannot replace its connections to such a
+    /// file and would otherwise keep callers waiting for the whole pool timeout.
     pub fn reader(&self) -> Result<ReadConnection> {
         self.file.check_for_read()?;
+        self.recheck_damage()?;
         let reader = self.readers.get().map_err(|e| Error::Unavailable {
             detail: format!("no free database connection: {e}"),
         })?;
         Ok(ReadConnection {
             reader,
             slow: self.slow,
+            damaged: Arc::clone(&self.damaged),
         })
+    }
+
+    /// When a reader found the file damaged: opens a connection of its own and reads
+    /// the schema, returning the damage, if it is still there, as an error.
+    fn recheck_damage(&self) -> Result<()> {
+        if !self.damaged.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).db()?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+            .db()?;
+        self.damaged.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Runs `f` in a read transaction: every statement sees the same snapshot.
@@ -217,6 +242,9 @@ impl Db {
     /// file that was deleted or replaced meanwhile would vanish with it, so it is
     /// [`Error::Io`] rather than acknowledged.
     pub fn write<T>(&self, mut f: impl FnMut(&Conn<'_>) -> Result<T>) -> Result<T> {
+        // The writer may not read the damaged pages itself (it finds recent ones in its
+        // cache and the log), so a write into a file readers found damaged is refused.
+        self.recheck_damage()?;
         let mut attempt = 1;
         loop {
             match self.with_writer(|conn| conn.in_transaction("BEGIN IMMEDIATE", &mut f)) {
@@ -330,10 +358,12 @@ impl Db {
 pub struct ReadConnection {
     reader: r2d2::PooledConnection<ReaderManager>,
     slow: SlowLog,
+    damaged: Arc<AtomicBool>,
 }
 
 impl ReadConnection {
-    /// Runs `f` on the connection; a connection failure retires it from the pool.
+    /// Runs `f` on the connection; a connection failure retires it from the pool, and
+    /// damage makes the next reads check the file first (see [`Db::reader`]).
     pub fn run<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
         let result = f(&Conn {
             inner: &self.reader.conn,
@@ -341,6 +371,9 @@ impl ReadConnection {
         });
         if is_connection_failure(&result) {
             self.reader.mark_broken();
+        }
+        if matches!(result, Err(Error::Corrupt { .. })) {
+            self.damaged.store(true, Ordering::Relaxed);
         }
         result
     }
