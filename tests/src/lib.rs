@@ -191,6 +191,21 @@ impl TempChat {
     }
 }
 
+/// A crash-test child's arguments, `TARGET SEED`: the path it works on, and a
+/// pseudo-random generator seeded with SEED whose calls `random(n)` give `0..n`.
+pub fn child_args(usage: &str) -> (PathBuf, impl FnMut(u64) -> u64) {
+    let mut args = std::env::args().skip(1);
+    let target = PathBuf::from(args.next().unwrap_or_else(|| panic!("usage: {usage}")));
+    let mut seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    (target, random)
+}
+
 /// The line a crash-test child prints once its stores are open and it starts writing.
 pub const READY: &str = "ready";
 

@@ -7,7 +7,6 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use chatstore::{
     ChatStore, Config, ConversationStore, NewAttachment, NewConversation, NewMessage,
@@ -17,21 +16,7 @@ use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;
 
 fn main() {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .expect("usage: crash_attacher DIR SEED"),
-    );
-    let mut seed: u64 = std::env::args()
-        .nth(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let (dir, mut random) = chatstore_tests::child_args("crash_attacher DIR SEED");
     let config = Config::new(dir.join("chatstore.db").to_string_lossy())
         .password_params(PasswordParams::fast_for_tests());
     let store = SqliteStore::open(config).expect("main store opens");

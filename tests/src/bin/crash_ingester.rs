@@ -7,7 +7,6 @@
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::{DocumentStore, NewDocument, VectorIndex};
@@ -29,21 +28,7 @@ const WORDS: [&str; 12] = [
 ];
 
 fn main() {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .expect("usage: crash_ingester DIR SEED"),
-    );
-    let mut seed: u64 = std::env::args()
-        .nth(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let (dir, mut random) = chatstore_tests::child_args("crash_ingester DIR SEED");
     let chat = chatstore_tests::open_chat(&dir);
     let user = chatstore_tests::writer(chat.store());
     let embedder = WordEmbedder::default();

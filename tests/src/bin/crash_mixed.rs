@@ -15,7 +15,6 @@
 //! it. Run repeatedly on the same DIR, it continues with what is there.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::{
@@ -30,15 +29,7 @@ const WORDS: [&str; 10] = [
 ];
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().expect("usage: crash_mixed DIR SEED"));
-    let mut seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let (dir, mut random) = chatstore_tests::child_args("crash_mixed DIR SEED");
     let run = random(1 << 40);
     let chat = open_chat(&dir);
     let store = chat.store();

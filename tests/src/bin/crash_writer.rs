@@ -20,22 +20,11 @@ use chatstore::{
 use chatstore_sqlite::SqliteStore;
 
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .expect("usage: crash_writer PATH SEED");
-    let mut seed: u64 = std::env::args()
-        .nth(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let mut random = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let store =
-        SqliteStore::open(Config::new(path).password_params(PasswordParams::fast_for_tests()))
-            .expect("opens");
+    let (path, mut random) = chatstore_tests::child_args("crash_writer PATH SEED");
+    let store = SqliteStore::open(
+        Config::new(path.to_string_lossy()).password_params(PasswordParams::fast_for_tests()),
+    )
+    .expect("opens");
     let user = chatstore_tests::writer(&store);
     let query = ConversationQuery {
         statuses: vec![ConversationStatus::Active],
