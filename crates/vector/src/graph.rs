@@ -347,15 +347,25 @@ impl Graph {
             .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     }
 
-    /// Reads a graph written by [`Graph::encode`], checking every length and id, so
-    /// that a damaged file is an error rather than a panic later.
-    pub(crate) fn decode(input: &mut Reader<'_>, distance: Distance) -> Result<Graph> {
-        let dimension = input.u32()? as usize;
+    /// Reads a graph of `dimension`-long vectors written by [`Graph::encode`], checking
+    /// every length and id, so that a damaged file is an error rather than a panic (or
+    /// an allocation the size of a damaged number) later.
+    pub(crate) fn decode(
+        input: &mut Reader<'_>,
+        distance: Distance,
+        dimension: usize,
+    ) -> Result<Graph> {
+        let stored_dimension = input.u32()? as usize;
         let n = input.u32()? as usize;
         let m = input.u32()? as usize;
         let entry = input.u32()?;
         let upper_len = input.u32()? as usize;
-        if m == 0 || m > 256 || dimension == 0 || (n > 0 && entry as usize >= n) {
+        if stored_dimension != dimension
+            || m == 0
+            || m > 256
+            || dimension == 0
+            || (n > 0 && entry as usize >= n)
+        {
             return Err(input.damaged("graph header"));
         }
         let levels = input.bytes(n)?.to_vec();

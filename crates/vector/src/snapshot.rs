@@ -8,6 +8,7 @@
 //! the old snapshot or the new one; a damaged file fails its hash check and is never
 //! parsed (the index is then rebuilt from the store).
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -125,10 +126,7 @@ pub(crate) fn load(path: &Path, spec: &CollectionSpec) -> Result<Option<State>> 
     if &header.spec != spec {
         return Err(corrupt("made for a collection with another spec"));
     }
-    let graph = Graph::decode(&mut input, spec.distance)?;
-    if graph.len() > 0 && graph.dimension != spec.dimension as usize {
-        return Err(corrupt("its vectors have another dimension"));
-    }
+    let graph = Graph::decode(&mut input, spec.distance, spec.dimension as usize)?;
     let uuid = |input: &mut Reader<'_>| -> Result<Uuid> {
         let raw = input.bytes(16)?;
         let mut bytes = [0u8; 16];
@@ -149,6 +147,12 @@ pub(crate) fn load(path: &Path, spec: &CollectionSpec) -> Result<Option<State>> 
                 None
             },
         });
+    }
+    // Each document once: a second entry would keep chunks of a removed document
+    // searchable.
+    let mut ids = HashSet::with_capacity(documents.len());
+    if !documents.iter().all(|doc| ids.insert(doc.id)) {
+        return Err(corrupt("it lists a document twice"));
     }
     let meta = |input: &mut Reader<'_>, seq: u64| -> Result<Meta> {
         let chunk = ChunkId::from_uuid(uuid(input)?)?;
@@ -172,6 +176,19 @@ pub(crate) fn load(path: &Path, spec: &CollectionSpec) -> Result<Option<State>> 
     }
     if !input.is_done() {
         return Err(corrupt("it has trailing bytes"));
+    }
+    // Each chunk live once (replaced vectors stay in the graph, dead): a second live
+    // copy would outlive the chunk's deletion and be found by searches with no entry
+    // to report it by.
+    let mut chunks = HashSet::with_capacity(graph_items.len() + delta.len());
+    let mut live_chunks = graph_items
+        .iter()
+        .zip(&live)
+        .filter(|(_, live)| **live)
+        .map(|(meta, _)| meta.chunk)
+        .chain(delta.iter().map(|(meta, _)| meta.chunk));
+    if !live_chunks.all(|chunk| chunks.insert(chunk)) {
+        return Err(corrupt("it holds a chunk twice"));
     }
     Ok(Some(State::assemble(
         Arc::new(graph),
