@@ -28,6 +28,93 @@ string_enum! {
     }
 }
 
+/// What can be done to a conversation. [`ConversationStatus::allows`] says in which
+/// statuses; every backend asks it, so the lifecycle is the same everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConversationOp {
+    /// Append a message.
+    Append,
+    /// Change the title.
+    Rename,
+    /// Change the provider and model.
+    ChangeModel,
+    /// Change the documents selected for retrieval.
+    SelectDocuments,
+    /// Hide it from the default listing.
+    Hide,
+    /// Show it again.
+    Unhide,
+    /// Record that the user opened it.
+    Open,
+    /// Put it away.
+    Archive,
+    /// Take it out of the archive.
+    Unarchive,
+    /// Finish it.
+    Close,
+    /// Continue a closed one.
+    Reopen,
+    /// Soft-delete it.
+    Delete,
+    /// Undo a soft delete.
+    Restore,
+    /// Remove a soft-deleted one for good.
+    Purge,
+}
+
+impl ConversationOp {
+    /// The operation as a verb, for error messages ("cannot {verb} conversation ...").
+    pub fn verb(self) -> &'static str {
+        use ConversationOp::*;
+        match self {
+            Append => "append to",
+            Rename => "rename",
+            ChangeModel => "change the model of",
+            SelectDocuments => "select documents for",
+            Hide => "hide",
+            Unhide => "unhide",
+            Open => "open",
+            Archive => "archive",
+            Unarchive => "unarchive",
+            Close => "close",
+            Reopen => "reopen",
+            Delete => "delete",
+            Restore => "restore",
+            Purge => "purge (delete it first)",
+        }
+    }
+}
+
+impl ConversationStatus {
+    /// True when a conversation in this status allows `op`: only active conversations
+    /// take messages; every status but deleted allows editing, hiding and deleting;
+    /// the status changes follow the diagram on [`ConversationStatus`].
+    ///
+    /// ```
+    /// use chatstore::{ConversationOp, ConversationStatus};
+    ///
+    /// assert!(ConversationStatus::Active.allows(ConversationOp::Append));
+    /// assert!(!ConversationStatus::Archived.allows(ConversationOp::Append));
+    /// assert!(ConversationStatus::Archived.allows(ConversationOp::Close));
+    /// assert!(!ConversationStatus::Active.allows(ConversationOp::Purge));
+    /// ```
+    pub fn allows(self, op: ConversationOp) -> bool {
+        use ConversationOp::*;
+        use ConversationStatus::*;
+        match op {
+            Append | Archive => self == Active,
+            Unarchive => self == Archived,
+            Close => matches!(self, Active | Archived),
+            Reopen => self == Closed,
+            Restore | Purge => self == Deleted,
+            Rename | ChangeModel | SelectDocuments | Hide | Unhide | Open | Delete => {
+                self != Deleted
+            }
+        }
+    }
+}
+
 /// A conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
@@ -67,6 +154,26 @@ pub struct Conversation {
     pub llm_model: Option<String>,
     /// Documents that retrieval is restricted to; empty means all accessible documents.
     pub selected_document_ids: Vec<DocumentId>,
+}
+
+impl Conversation {
+    /// Checks that the conversation's status allows `op`; otherwise the
+    /// [`crate::ConflictKind::InvalidState`] conflict every backend reports.
+    pub fn check(&self, op: ConversationOp) -> Result<()> {
+        if self.status.allows(op) {
+            return Ok(());
+        }
+        Err(crate::Error::conflict(
+            crate::ConflictKind::InvalidState,
+            "conversation status",
+            format!(
+                "cannot {} conversation {} while it is {}",
+                op.verb(),
+                self.id,
+                self.status
+            ),
+        ))
+    }
 }
 
 impl Conversation {
@@ -242,4 +349,41 @@ pub trait ConversationStore: Send + Sync {
     /// activity — message or opening — for longer than `idle_for` (the configured
     /// default when `None`). Returns how many were hidden.
     fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConversationOp::*;
+    use super::ConversationStatus::*;
+    use super::*;
+
+    #[test]
+    fn each_operation_is_allowed_in_exactly_the_lifecycles_statuses() {
+        let all = [Active, Archived, Closed, Deleted];
+        let table: [(ConversationOp, &[ConversationStatus]); 14] = [
+            (Append, &[Active]),
+            (Archive, &[Active]),
+            (Unarchive, &[Archived]),
+            (Close, &[Active, Archived]),
+            (Reopen, &[Closed]),
+            (Delete, &[Active, Archived, Closed]),
+            (Restore, &[Deleted]),
+            (Purge, &[Deleted]),
+            (Rename, &[Active, Archived, Closed]),
+            (ChangeModel, &[Active, Archived, Closed]),
+            (SelectDocuments, &[Active, Archived, Closed]),
+            (Hide, &[Active, Archived, Closed]),
+            (Unhide, &[Active, Archived, Closed]),
+            (Open, &[Active, Archived, Closed]),
+        ];
+        for (op, allowed) in table {
+            for status in all {
+                assert_eq!(
+                    status.allows(op),
+                    allowed.contains(&status),
+                    "{op:?} {status}"
+                );
+            }
+        }
+    }
 }

@@ -65,8 +65,8 @@ pub use blob::{BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, NoBlobStore};
 pub use cleanup::Cleanup;
 pub use config::{Config, RetryPolicy};
 pub use conversations::{
-    Conversation, ConversationQuery, ConversationStatus, ConversationStore, ConversationSummary,
-    NewConversation, Visibility,
+    Conversation, ConversationOp, ConversationQuery, ConversationStatus, ConversationStore,
+    ConversationSummary, NewConversation, Visibility,
 };
 pub use documents::{
     Chunk, Document, DocumentAnalysis, DocumentQuery, DocumentScope, DocumentStore, DocumentUpdate,

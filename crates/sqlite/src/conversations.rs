@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, ConflictKind, Conversation, ConversationId, ConversationQuery, ConversationStatus,
+    Cleanup, Conversation, ConversationId, ConversationOp, ConversationQuery, ConversationStatus,
     ConversationStore, ConversationSummary, DocumentId, Error, MessageId, NewConversation, Page,
     Result, Timestamp, UserId, Visibility, validate,
 };
@@ -20,9 +20,6 @@ const CONVERSATION_COLUMNS: &str = "v.id, v.user_id, v.title, v.status, v.messag
      v.created_at, v.updated_at, v.last_message_at, v.last_opened_at, v.archived_at, \
      v.closed_at, v.deleted_at, v.is_hidden, v.hidden_at, v.auto_hidden, v.llm_provider, \
      v.llm_model, v.selected_document_ids";
-
-/// Every status but deleted: what the editing operations accept.
-const LIVE: &[ConversationStatus] = &[Active, Archived, Closed];
 
 /// The listing query. Its text never changes, so it is prepared once per connection:
 /// statuses are a bit mask (?2, see [`status_mask`]), visibility a range of `is_hidden`
@@ -164,26 +161,14 @@ fn selection_json(
     Ok(json)
 }
 
-fn invalid_state(conversation: &Conversation, action: &str) -> Error {
-    Error::conflict(
-        ConflictKind::InvalidState,
-        "conversation status",
-        format!(
-            "cannot {action} conversation {} while it is {}",
-            conversation.id, conversation.status
-        ),
-    )
-}
-
 impl SqliteStore {
-    /// Loads the user's conversation, checks its status allows `action`, applies the
-    /// `SET` clause (parameters: ?1 the id, ?2 now, then `params`) and returns the result.
+    /// Loads the user's conversation, checks its status allows `op`, applies the `SET`
+    /// clause (parameters: ?1 the id, ?2 now, then `params`) and returns the result.
     fn change(
         &self,
         user: UserId,
         id: ConversationId,
-        allowed: &[ConversationStatus],
-        action: &str,
+        op: ConversationOp,
         set: &str,
         params: &[&dyn ToSql],
     ) -> Result<Conversation> {
@@ -191,10 +176,7 @@ impl SqliteStore {
         let id_text = id.to_string();
         let sql = format!("UPDATE conversations SET {set} WHERE id = ?1");
         self.db.write(|c| {
-            let current = load_conversation(c, user, id)?;
-            if !allowed.contains(&current.status) {
-                return Err(invalid_state(&current, action));
-            }
+            load_conversation(c, user, id)?.check(op)?;
             let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
             all.extend_from_slice(params);
             c.execute(&sql, &all)?;
@@ -279,8 +261,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "rename",
+            ConversationOp::Rename,
             "title = ?3, updated_at = ?2",
             &[&title],
         )
@@ -298,8 +279,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "change the model of",
+            ConversationOp::ChangeModel,
             "llm_provider = ?3, llm_model = ?4, updated_at = ?2",
             &[&provider, &model],
         )
@@ -313,10 +293,7 @@ impl ConversationStore for SqliteStore {
     ) -> Result<Conversation> {
         let now = self.now().to_string();
         self.db.write(|c| {
-            let current = load_conversation(c, user, id)?;
-            if current.status == Deleted {
-                return Err(invalid_state(&current, "select documents for"));
-            }
+            load_conversation(c, user, id)?.check(ConversationOp::SelectDocuments)?;
             let selection = selection_json(c, user, documents)?;
             c.execute(
                 "UPDATE conversations SET selected_document_ids = ?1, updated_at = ?2 WHERE id = ?3",
@@ -330,8 +307,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            &[Active],
-            "archive",
+            ConversationOp::Archive,
             "status = 'archived', archived_at = ?2, updated_at = ?2",
             &[],
         )
@@ -341,8 +317,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            &[Archived],
-            "unarchive",
+            ConversationOp::Unarchive,
             "status = 'active', archived_at = NULL, updated_at = ?2",
             &[],
         )
@@ -352,8 +327,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            &[Active, Archived],
-            "close",
+            ConversationOp::Close,
             "status = 'closed', closed_at = ?2, archived_at = NULL, updated_at = ?2",
             &[],
         )
@@ -363,8 +337,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            &[Closed],
-            "reopen",
+            ConversationOp::Reopen,
             "status = 'active', closed_at = NULL, updated_at = ?2",
             &[],
         )
@@ -374,8 +347,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "delete",
+            ConversationOp::Delete,
             "status_before_delete = status, status = 'deleted', deleted_at = ?2, updated_at = ?2",
             &[],
         )
@@ -385,8 +357,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            &[Deleted],
-            "restore",
+            ConversationOp::Restore,
             "status = coalesce(status_before_delete, 'active'), status_before_delete = NULL,
              deleted_at = NULL, updated_at = ?2",
             &[],
@@ -396,10 +367,7 @@ impl ConversationStore for SqliteStore {
     fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup> {
         let id_text = id.to_string();
         self.db.write(|c| {
-            let current = load_conversation(c, user, id)?;
-            if current.status != Deleted {
-                return Err(invalid_state(&current, "purge (delete it first)"));
-            }
+            load_conversation(c, user, id)?.check(ConversationOp::Purge)?;
             let messages_with_files = messages_with_files(c, "v.id = ?1", &[&id_text])?;
             c.execute("DELETE FROM conversations WHERE id = ?1", &[&id_text])?;
             Ok(Cleanup {
@@ -431,8 +399,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "hide",
+            ConversationOp::Hide,
             "is_hidden = 1, hidden_at = ?2, auto_hidden = 0, updated_at = ?2",
             &[],
         )
@@ -442,8 +409,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "unhide",
+            ConversationOp::Unhide,
             "is_hidden = 0, hidden_at = NULL, auto_hidden = 0, updated_at = ?2",
             &[],
         )
@@ -453,8 +419,7 @@ impl ConversationStore for SqliteStore {
         self.change(
             user,
             id,
-            LIVE,
-            "open",
+            ConversationOp::Open,
             "last_opened_at = ?2, updated_at = ?2,
              is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
              hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,

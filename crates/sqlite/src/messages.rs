@@ -5,7 +5,7 @@
 //! parent, insert the message (a trigger adds it to the full-text index).
 
 use chatstore::{
-    ConflictKind, ConversationId, Error, FileMeta, GroundingEvidence, Message, MessageId,
+    ConversationId, ConversationOp, Error, FileMeta, GroundingEvidence, Message, MessageId,
     MessageMetadata, MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page,
     ReasoningStep, Result, RetrievedDocument, RoleCounts, SourceRef, UserId, attachments, validate,
 };
@@ -216,15 +216,12 @@ impl MessageStore for SqliteStore {
                 |row| row.int(0),
             )?;
             let Some(seq) = seq else {
+                // Not the user's, or not in a status that takes messages: say which.
                 let current = load_conversation(c, user, conversation)?;
-                return Err(Error::conflict(
-                    ConflictKind::InvalidState,
-                    "conversation status",
-                    format!(
-                        "cannot append to conversation {conversation} while it is {}",
-                        current.status
-                    ),
-                ));
+                current.check(ConversationOp::Append)?;
+                return Err(Error::Backend {
+                    detail: format!("conversation {conversation} refused a message it allows"),
+                });
             };
             let parent_id: Option<String> = match &parent_text {
                 Some(parent) => {

@@ -8,9 +8,8 @@ use base64::Engine;
 use super::ChatStore;
 use crate::attachments::{MAX_ATTACHMENTS, validate_files};
 use crate::{
-    AttachmentData, BlobInfo, BlobKey, BlobStore, ConflictKind, ConversationId, ConversationStatus,
-    Error, FileMeta, Message, MessageId, NewAttachment, NewMessage, Result, Store, UserId,
-    VectorIndex,
+    AttachmentData, BlobInfo, BlobKey, BlobStore, ConversationId, ConversationOp, Error, FileMeta,
+    Message, MessageId, NewAttachment, NewMessage, Result, Store, UserId, VectorIndex,
 };
 
 /// Decodes a legacy entry's inline base64.
@@ -61,17 +60,9 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
             thumbnail: None,
         }));
         validate_files(&files)?;
-        let current = self.store.conversation(user, conversation)?;
-        if current.status != ConversationStatus::Active {
-            return Err(Error::conflict(
-                ConflictKind::InvalidState,
-                "conversation status",
-                format!(
-                    "cannot append to conversation {conversation} while it is {}",
-                    current.status
-                ),
-            ));
-        }
+        self.store
+            .conversation(user, conversation)?
+            .check(ConversationOp::Append)?;
         let id = MessageId::reserve(user);
         let stored = attachments
             .into_iter()
