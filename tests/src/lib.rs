@@ -73,9 +73,15 @@ impl TempChat {
         TempChat::open(TempSqlite::new())
     }
 
-    /// Opens the stores at `location` (again, if they exist).
+    /// Opens the stores at `location` (again, if they exist), with a clock at
+    /// [`chatstore::conformance::START`].
     pub fn open(location: TempSqlite) -> TempChat {
-        let (config, clock) = test_config();
+        TempChat::open_with_clock(location, test_config().1)
+    }
+
+    /// Opens the stores at `location` with `clock` (say, one a test moved on).
+    pub fn open_with_clock(location: TempSqlite, clock: ManualClock) -> TempChat {
+        let config = test_config().0.clock(Arc::new(clock.clone()));
         let store = location.open_sqlite(config).expect("main store opens");
         let blobs = SqliteBlobStore::open(
             BlobConfig::new(location.dir().join("files.db")).clock(Arc::new(clock.clone())),

@@ -550,10 +550,10 @@ fn the_sweep_removes_blobs_of_messages_that_were_never_written() {
     );
     assert_eq!(t.chat.sweep_orphan_blobs(cutoff).expect("again"), 0);
 
-    // Opening sweeps too: the stores' clock is far behind the real one, so every
-    // orphan counts as old.
-    let location = t.location;
-    let reopened = TempChat::open(location);
+    // Opening sweeps too, by the stores' clock: two hours on, the young orphan is old.
+    let clock = t.clock.clone();
+    clock.advance(Duration::from_secs(7200));
+    let reopened = TempChat::open_with_clock(t.location, clock);
     assert!(
         !reopened
             .chat

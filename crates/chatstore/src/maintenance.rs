@@ -6,6 +6,12 @@ use crate::Result;
 
 /// Maintenance operations.
 pub trait MaintenanceStore: Send + Sync {
+    /// The time on the store's configured [`crate::Clock`]. Every timestamp the store
+    /// writes comes from this clock, and so does every cut-off the library computes for
+    /// it (orphan sweeps, interrupted processing), so that a host or a test with a clock
+    /// of its own sees one consistent time.
+    fn now(&self) -> crate::Timestamp;
+
     /// The schema version the database is at.
     fn schema_version(&self) -> Result<u32>;
 

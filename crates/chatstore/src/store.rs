@@ -12,6 +12,9 @@ use crate::{
 /// can serve many threads (an async host calls it through `spawn_blocking`). It is
 /// implemented automatically for any type implementing all the parts, and usable as
 /// `&dyn Store`.
+///
+/// Every timestamp a store writes comes from its configured [`crate::Clock`], read by
+/// [`MaintenanceStore::now`]; never from the system clock directly.
 pub trait Store:
     UserStore
     + SessionStore

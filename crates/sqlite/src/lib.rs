@@ -142,6 +142,7 @@ impl SqliteStore {
         self.db.close()
     }
 
+    /// The time on the configured clock, which every timestamp written comes from.
     fn now(&self) -> Timestamp {
         self.config.clock.now()
     }

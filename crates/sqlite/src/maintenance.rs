@@ -12,6 +12,10 @@ use crate::errors::SqliteResultExt;
 use crate::migrate;
 
 impl MaintenanceStore for SqliteStore {
+    fn now(&self) -> chatstore::Timestamp {
+        SqliteStore::now(self)
+    }
+
     fn schema_version(&self) -> Result<u32> {
         self.db.with_writer(|c| migrate::current_version(c.raw()))
     }

@@ -132,3 +132,16 @@ pub fn maintenance_backup_writes_a_file(backend: &dyn Backend) {
     s.check_integrity().expect("sound after backups");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The store's clock is the configured one, and what it writes is stamped by it.
+pub fn maintenance_now_is_the_configured_clock(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    assert_eq!(s.now(), super::support::start());
+    f.clock.advance(super::support::secs(90));
+    let now = s.now();
+    assert_eq!(now, super::support::start() + super::support::secs(90));
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "timed");
+    assert_eq!((ada.created_at, chat.created_at), (now, now));
+}

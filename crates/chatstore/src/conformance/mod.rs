@@ -252,6 +252,7 @@ macro_rules! conformance_suite {
             usage_token_counts_are_bounded_and_sums_exact,
             usage_survives_conversation_purge,
             maintenance_schema_version,
+            maintenance_now_is_the_configured_clock,
             maintenance_integrity_check_passes,
             maintenance_integrity_check_agrees_while_appending,
             maintenance_vacuum_keeps_data,

@@ -70,7 +70,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
             blobs,
             vectors,
         };
-        let cut_off = Timestamp::now() - ORPHAN_GRACE;
+        let cut_off = chat.store.now() - ORPHAN_GRACE;
         let swept = chat.sweep_orphan_blobs(cut_off)?;
         if swept > 0 {
             tracing::info!(swept, "orphan attachments removed on open");
