@@ -60,7 +60,8 @@ pub struct SearchHit {
     pub role: MessageRole,
     /// A short extract around the matches, with the matches marked.
     pub snippet: String,
-    /// Relevance (BM25; higher is better). Only comparable within one search.
+    /// The backend's relevance of the match (BM25 on SQLite); higher is better, and only
+    /// comparable within one search.
     pub score: f64,
     /// When the message was written.
     pub created_at: Timestamp,
