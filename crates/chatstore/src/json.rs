@@ -38,6 +38,31 @@ pub fn depth(text: &str) -> usize {
     deepest
 }
 
+/// True when a JSON text's strings hold a NUL character (written `\u0000`; a literal
+/// backslash before `u0000`, written `\\u0000`, does not count).
+///
+/// ```
+/// assert!(chatstore::json::has_nul(r#"{"a":"x\u0000y"}"#));
+/// assert!(!chatstore::json::has_nul(r#"{"a":"x\\u0000y"}"#));
+/// ```
+pub fn has_nul(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(found) = text[at..].find("\\u0000") {
+        let start = at + found;
+        let backslashes = bytes[..start]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return true;
+        }
+        at = start + 1;
+    }
+    false
+}
+
 /// Checks that a JSON text nests at most [`MAX_DEPTH`] levels; `field` names the value
 /// in the error.
 pub fn check_depth(field: &'static str, text: &str) -> Result<()> {
@@ -168,6 +193,24 @@ mod tests {
         let folded = part[0].as_str().expect("the part below the limit is text");
         assert_eq!(level + depth(folded), 2 + 500, "nothing was cut");
         assert_eq!(depth(&value.to_string()), MAX_DEPTH);
+    }
+
+    #[test]
+    fn nul_is_found_in_strings_whatever_backslashes_precede_it() {
+        for text in [
+            "\0",
+            "a\0",
+            "\\\0",
+            "\\u0000",
+            "\\\\u0000",
+            "u0000",
+            "\\\\\0",
+            "plain",
+            "",
+        ] {
+            let json = serde_json::to_string(&json!({ "k": [text] })).unwrap();
+            assert_eq!(has_nul(&json), text.contains('\0'), "{text:?} as {json}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Input checks shared by every backend, run before anything is written.
 //!
 //! Each check returns [`Error::Validation`] naming the field, so bad input is rejected
-//! the same way whichever backend stores the data.
+//! the same way whichever backend stores the data. No text may hold a NUL character
+//! (PostgreSQL cannot store one, so no backend accepts it), and no JSON a `\u0000`.
 
 use crate::{Error, Result};
 
@@ -22,6 +23,7 @@ pub const MAX_SHORT_TEXT: usize = 500;
 /// assert!(chatstore::validate::email("ada@localhost").is_err());
 /// ```
 pub fn email(raw: &str) -> Result<String> {
+    no_nul("email", raw)?;
     let value = raw.trim().to_lowercase();
     let bad = |reason: &str| Err(Error::validation("email", format!("{value:?} {reason}")));
     if value.is_empty() || value.len() > MAX_EMAIL_LEN {
@@ -51,6 +53,7 @@ pub fn username_key(raw: &str) -> String {
 
 /// Checks a username: 3–64 characters of letters, digits, `_`, `.` and `-`.
 pub fn username(raw: &str) -> Result<String> {
+    no_nul("username", raw)?;
     let value = raw.trim();
     let length = value.chars().count();
     if !USERNAME_LEN.contains(&length) {
@@ -99,6 +102,7 @@ pub fn optional_text(field: &'static str, raw: Option<&str>) -> Result<Option<St
     let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
+    no_nul(field, value)?;
     if value.chars().count() > MAX_SHORT_TEXT {
         return Err(Error::validation(
             field,
@@ -106,6 +110,57 @@ pub fn optional_text(field: &'static str, raw: Option<&str>) -> Result<Option<St
         ));
     }
     Ok(Some(value.to_owned()))
+}
+
+/// Checks that a text holds no NUL character.
+///
+/// ```
+/// assert!(chatstore::validate::no_nul("title", "fine").is_ok());
+/// assert!(chatstore::validate::no_nul("title", "a\0b").is_err());
+/// ```
+pub fn no_nul(field: &'static str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::validation(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Trims an optional long text (a description, a summary, an error message); blank
+/// becomes `None`; more than `max_bytes` or a NUL character is an error.
+pub fn optional_long_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max_bytes: usize,
+) -> Result<Option<String>> {
+    let Some(value) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    no_nul(field, value)?;
+    if value.len() > max_bytes {
+        return Err(Error::validation(
+            field,
+            format!("must be at most {max_bytes} bytes"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// Checks a body of text that is stored as given (a message, a chunk): not blank, at
+/// most `max_bytes`, no NUL character.
+pub fn body(field: &'static str, content: &str, max_bytes: usize) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if content.len() > max_bytes {
+        return Err(Error::validation(
+            field,
+            format!(
+                "is {} bytes, more than the {max_bytes} allowed",
+                content.len()
+            ),
+        ));
+    }
+    no_nul(field, content)
 }
 
 /// Checks that a score lies in `0.0..=1.0` (and is not NaN).
@@ -163,6 +218,12 @@ pub fn json_within(
         ));
     }
     crate::json::check_depth(field, &text)?;
+    if crate::json::has_nul(&text) {
+        return Err(Error::validation(
+            field,
+            "must not contain NUL characters (\\u0000)",
+        ));
+    }
     Ok(text)
 }
 

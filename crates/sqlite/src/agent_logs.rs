@@ -76,11 +76,14 @@ impl AgentLogStore for SqliteStore {
             ("error_message", &entry.error_message),
             ("reasoning", &entry.reasoning),
         ] {
-            if text.as_ref().is_some_and(|t| t.len() > max) {
-                return Err(Error::validation(
-                    field,
-                    format!("must be at most {max} bytes"),
-                ));
+            if let Some(text) = text {
+                validate::no_nul(field, text)?;
+                if text.len() > max {
+                    return Err(Error::validation(
+                        field,
+                        format!("must be at most {max} bytes"),
+                    ));
+                }
             }
         }
         self.db.write(|c| {

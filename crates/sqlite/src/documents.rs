@@ -130,9 +130,7 @@ pub(crate) fn prepare_chunks(
         .iter()
         .zip(ids)
         .map(|(chunk, &id)| {
-            if chunk.content.trim().is_empty() {
-                return Err(Error::validation("chunk content", "must not be empty"));
-            }
+            validate::body("chunk content", &chunk.content, usize::MAX)?;
             Ok(Chunk {
                 id,
                 document_id: document,
@@ -209,21 +207,6 @@ fn tags_json(field: &'static str, tags: &[String]) -> Result<String> {
     json_text(&clean)
 }
 
-fn optional_long_text(
-    field: &'static str,
-    text: Option<&str>,
-    max: usize,
-) -> Result<Option<String>> {
-    let text = text.map(str::trim).filter(|t| !t.is_empty());
-    if text.is_some_and(|t| t.len() > max) {
-        return Err(Error::validation(
-            field,
-            format!("must be at most {max} bytes"),
-        ));
-    }
-    Ok(text.map(str::to_owned))
-}
-
 /// Moves a document through its lifecycle inside the caller's transaction with the `SET`
 /// clause (parameters: ?1 the id, ?2 `now`, then `params`), refusing steps the lifecycle
 /// does not allow.
@@ -279,7 +262,8 @@ impl DocumentStore for SqliteStore {
         let file_type = validate::optional_text("file_type", new.file_type.as_deref())?;
         let title = validate::optional_text("title", new.title.as_deref())?
             .unwrap_or_else(|| filename.clone());
-        let description = optional_long_text("description", new.description.as_deref(), 65_536)?;
+        let description =
+            validate::optional_long_text("description", new.description.as_deref(), 65_536)?;
         let category = validate::optional_text("category", new.category.as_deref())?;
         let tags = tags_json("tags", &new.tags)?;
         let file_size = new
@@ -371,7 +355,7 @@ impl DocumentStore for SqliteStore {
         let description = update
             .description
             .as_ref()
-            .map(|d| optional_long_text("description", d.as_deref(), 65_536))
+            .map(|d| validate::optional_long_text("description", d.as_deref(), 65_536))
             .transpose()?;
         let category = update
             .category
@@ -413,7 +397,8 @@ impl DocumentStore for SqliteStore {
         id: DocumentId,
         analysis: &DocumentAnalysis,
     ) -> Result<Document> {
-        let summary = optional_long_text("auto_summary", analysis.auto_summary.as_deref(), 65_536)?;
+        let summary =
+            validate::optional_long_text("auto_summary", analysis.auto_summary.as_deref(), 65_536)?;
         let keywords = tags_json("auto_keywords", &analysis.auto_keywords)?;
         let topics = tags_json("auto_topics", &analysis.auto_topics)?;
         let content_type =
@@ -460,7 +445,7 @@ impl DocumentStore for SqliteStore {
     }
 
     fn fail_processing(&self, user: UserId, id: DocumentId, error: &str) -> Result<Document> {
-        let error = optional_long_text("error", Some(error), 65_536)?
+        let error = validate::optional_long_text("error", Some(error), 65_536)?
             .ok_or_else(|| Error::validation("error", "must not be empty"))?;
         self.step(
             user,

@@ -120,22 +120,6 @@ fn encode_rag(metadata: &MessageMetadata, max_bytes: usize) -> Result<Option<Str
     })
 }
 
-fn check_content(content: &str, max_bytes: usize) -> Result<()> {
-    if content.trim().is_empty() {
-        return Err(Error::validation("content", "must not be empty"));
-    }
-    if content.len() > max_bytes {
-        return Err(Error::validation(
-            "content",
-            format!(
-                "is {} bytes, more than the {max_bytes} allowed",
-                content.len()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl SqliteStore {
     /// Runs a query on the messages of the user's conversation; when it finds nothing,
     /// tells an empty conversation from one that is not the user's.
@@ -188,7 +172,7 @@ impl MessageStore for SqliteStore {
         message: &NewMessage,
     ) -> Result<Message> {
         message.check_id(user)?;
-        check_content(&message.content, self.config.max_message_bytes)?;
+        validate::body("content", &message.content, self.config.max_message_bytes)?;
         let rag = encode_rag(&message.metadata, self.config.max_metadata_bytes)?;
         attachments::validate_files(&message.files)?;
         let files = json_or_null(&message.files)?;

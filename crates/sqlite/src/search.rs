@@ -45,6 +45,7 @@ impl SearchStore for SqliteStore {
             if marker.len() > 64 {
                 return Err(Error::validation(field, "must be at most 64 bytes"));
             }
+            validate::no_nul(field, marker)?;
         }
         let conversation = query.conversation.map(|c| c.to_string());
         let role = query.role.map(|r| r.as_str());

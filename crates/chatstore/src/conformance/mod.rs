@@ -61,6 +61,7 @@ mod messages;
 mod rbac;
 mod search;
 mod sessions;
+mod text;
 mod usage;
 mod users;
 
@@ -74,6 +75,7 @@ pub use messages::*;
 pub use rbac::*;
 pub use search::*;
 pub use sessions::*;
+pub use text::*;
 pub use usage::*;
 pub use users::*;
 
@@ -265,6 +267,7 @@ macro_rules! conformance_suite {
             isolation_agent_logs,
             isolation_usage,
             isolation_message_ids_cannot_be_probed,
+            text_refuses_nul_everywhere,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
