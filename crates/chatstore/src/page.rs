@@ -5,8 +5,14 @@
 //! page 1.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Between the parts of a cursor's sort key.
+const SEPARATOR: char = '~';
 
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +27,25 @@ impl<T> Page<T> {
     /// True when the page holds no items.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The page made from `limit + 1` fetched rows: the extra row only tells that
+    /// another page follows, whose cursor is `key` of the last row kept. Every backend
+    /// pages this way (fetch one more than asked).
+    ///
+    /// ```
+    /// use chatstore::{Cursor, Page};
+    ///
+    /// let page = Page::from_rows(vec![1, 2, 3], 2, |n| Cursor::from_key(&[n]));
+    /// assert_eq!(page.items, [1, 2]);
+    /// assert_eq!(page.next.unwrap().as_str(), "2");
+    /// assert!(Page::from_rows(vec![1], 2, |n| Cursor::from_key(&[n])).next.is_none());
+    /// ```
+    pub fn from_rows(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(key) } else { None };
+        Page { items, next }
     }
 }
 
@@ -41,6 +66,45 @@ impl Cursor {
     /// The cursor text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The cursor after a row whose sort key is `parts` (their text forms, joined by
+    /// `~`; ids and timestamps never contain one).
+    pub fn from_key(parts: &[&dyn fmt::Display]) -> Cursor {
+        let text: Vec<String> = parts.iter().map(|part| part.to_string()).collect();
+        Cursor(text.join(&SEPARATOR.to_string()))
+    }
+
+    /// The two parts of a cursor made by [`Cursor::from_key`] from two keys; anything
+    /// else is [`Error::Validation`] on `cursor`.
+    ///
+    /// ```
+    /// use chatstore::{ConversationId, Cursor, Timestamp};
+    ///
+    /// let (at, id) = (Timestamp::now(), ConversationId::new());
+    /// let cursor = Cursor::from_key(&[&at, &id]);
+    /// assert_eq!(cursor.key2::<Timestamp, ConversationId>().unwrap(), (at, id));
+    /// assert!(Cursor::new("nonsense").key2::<Timestamp, ConversationId>().is_err());
+    /// ```
+    pub fn key2<A, B>(&self) -> Result<(A, B)>
+    where
+        A: FromStr<Err = Error>,
+        B: FromStr<Err = Error>,
+    {
+        let (a, b) = self.0.split_once(SEPARATOR).ok_or_else(|| self.invalid())?;
+        Ok((
+            a.parse().map_err(|_| self.invalid())?,
+            b.parse().map_err(|_| self.invalid())?,
+        ))
+    }
+
+    /// The number of a cursor made by [`Cursor::from_key`] from one integer key.
+    pub fn key_u64(&self) -> Result<u64> {
+        self.0.parse().map_err(|_| self.invalid())
+    }
+
+    fn invalid(&self) -> Error {
+        Error::validation("cursor", format!("{self:?} was not made by this listing"))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chatstore::Cursor;
 use chatstore::{
     Cleanup, Conversation, ConversationId, ConversationOp, ConversationQuery, ConversationStatus,
     ConversationStore, ConversationSummary, DocumentId, Error, MessageId, NewConversation, Page,
@@ -10,7 +11,6 @@ use chatstore::{
 use rusqlite::{Row, ToSql};
 
 use crate::SqliteStore;
-use crate::cursor;
 use crate::db::Conn;
 use crate::row::{RowExt, json_or_null};
 
@@ -231,7 +231,7 @@ impl ConversationStore for SqliteStore {
         let after = query
             .cursor
             .as_ref()
-            .map(cursor::decode2::<Timestamp, ConversationId>)
+            .map(Cursor::key2::<Timestamp, ConversationId>)
             .transpose()?
             .map(|(at, id)| (at.to_string(), id.to_string()));
         let (user_text, mask, fetch) = (user.to_string(), status_mask(&query.statuses), limit + 1);
@@ -246,8 +246,8 @@ impl ConversationStore for SqliteStore {
                 }
             }
         })?;
-        Ok(cursor::page(items, limit, |v| {
-            cursor::encode(&[&v.last_activity_at, &v.id])
+        Ok(Page::from_rows(items, limit, |v| {
+            Cursor::from_key(&[&v.last_activity_at, &v.id])
         }))
     }
 

@@ -1,5 +1,6 @@
 //! [`DocumentStore`] on SQLite.
 
+use chatstore::Cursor;
 use chatstore::rbac::permissions;
 use chatstore::{
     Chunk, ChunkId, Cleanup, ConflictKind, Document, DocumentAnalysis, DocumentId, DocumentQuery,
@@ -9,7 +10,6 @@ use chatstore::{
 use rusqlite::{Row, ToSql};
 
 use crate::SqliteStore;
-use crate::cursor;
 use crate::db::Conn;
 use crate::rbac::holds;
 use crate::row::{RowExt, json_text};
@@ -311,7 +311,7 @@ impl DocumentStore for SqliteStore {
         let after = query
             .cursor
             .as_ref()
-            .map(cursor::decode2::<Timestamp, DocumentId>)
+            .map(Cursor::key2::<Timestamp, DocumentId>)
             .transpose()?
             .map(|(at, id)| (at.to_string(), id.to_string()));
         let keyset = if after.is_some() {
@@ -336,8 +336,8 @@ impl DocumentStore for SqliteStore {
         let items = self
             .db
             .read(|c| c.rows(&sql, &params[..used], document_from_row))?;
-        Ok(cursor::page(items, limit, |d| {
-            cursor::encode(&[&d.uploaded_at, &d.id])
+        Ok(Page::from_rows(items, limit, |d| {
+            Cursor::from_key(&[&d.uploaded_at, &d.id])
         }))
     }
 

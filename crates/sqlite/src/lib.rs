@@ -44,7 +44,6 @@
 mod agent_logs;
 mod checkpoint;
 mod conversations;
-mod cursor;
 mod db;
 mod documents;
 mod embeddings;

@@ -4,6 +4,7 @@
 //! proves it is the user's and active, and yields the message's position), look up the
 //! parent, insert the message (a trigger adds it to the full-text index).
 
+use chatstore::Cursor;
 use chatstore::{
     ConversationId, ConversationOp, Error, FileMeta, GroundingEvidence, Message, MessageId,
     MessageMetadata, MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page,
@@ -16,7 +17,6 @@ use std::sync::LazyLock;
 
 use crate::SqliteStore;
 use crate::conversations::load_conversation;
-use crate::cursor;
 use crate::db::Conn;
 use crate::row::{RowExt, json_or_null, json_text};
 
@@ -286,7 +286,7 @@ impl MessageStore for SqliteStore {
         query: &MessageQuery,
     ) -> Result<Page<Message>> {
         let limit = validate::page_limit(query.limit)?;
-        let after = query.cursor.as_ref().map(cursor::decode_u64).transpose()?;
+        let after = query.cursor.as_ref().map(Cursor::key_u64).transpose()?;
         let (compare, direction, start) = match query.order {
             Order::Asc => (">", "ASC", 0),
             Order::Desc => ("<", "DESC", i64::MAX),
@@ -301,7 +301,9 @@ impl MessageStore for SqliteStore {
             ),
             &[&after, &(limit + 1)],
         )?;
-        Ok(cursor::page(items, limit, |m| cursor::encode(&[&m.seq])))
+        Ok(Page::from_rows(items, limit, |m| {
+            Cursor::from_key(&[&m.seq])
+        }))
     }
 
     fn branch(&self, user: UserId, leaf: MessageId, limit: u32) -> Result<Vec<Message>> {

@@ -1,5 +1,6 @@
 //! [`UserStore`] on SQLite.
 
+use chatstore::Cursor;
 use chatstore::{
     Cleanup, Error, NewUser, Page, Password, ProfileUpdate, Result, User, UserId, UserQuery,
     UserStore, rbac::roles, validate,
@@ -7,7 +8,6 @@ use chatstore::{
 use rusqlite::Row;
 
 use crate::SqliteStore;
-use crate::cursor;
 use crate::db::Conn;
 use crate::row::RowExt;
 
@@ -120,7 +120,7 @@ impl UserStore for SqliteStore {
         let after = query
             .cursor
             .as_ref()
-            .map(cursor::decode2::<chatstore::Timestamp, UserId>)
+            .map(Cursor::key2::<chatstore::Timestamp, UserId>)
             .transpose()?;
         let (after_created, after_id) = match after {
             Some((created, id)) => (Some(created.to_string()), Some(id.to_string())),
@@ -139,8 +139,8 @@ impl UserStore for SqliteStore {
                 |row| user_from_row(row, 0),
             )
         })?;
-        Ok(cursor::page(users, limit, |u| {
-            cursor::encode(&[&u.created_at, &u.id])
+        Ok(Page::from_rows(users, limit, |u| {
+            Cursor::from_key(&[&u.created_at, &u.id])
         }))
     }
 
