@@ -111,6 +111,45 @@ impl NewUsage {
 }
 
 impl NewUsage {
+    /// The record this call makes for `user` at `now`: checked (provider and model
+    /// given, token counts within [`MAX_TOKENS_PER_CALL`]), totalled, and priced with
+    /// `prices` as they are now, so later price changes do not rewrite history. A
+    /// backend stores it as it is, after checking the links belong to the user.
+    pub fn prepare(
+        &self,
+        user: UserId,
+        prices: &crate::PriceTable,
+        now: Timestamp,
+    ) -> Result<UsageRecord> {
+        self.check_tokens()?;
+        let provider = crate::validate::required_text("provider", &self.provider)?;
+        let model = crate::validate::required_text("model", &self.model)?;
+        let cost = prices.cost(
+            &provider,
+            &model,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.embedding_tokens,
+        );
+        Ok(UsageRecord {
+            id: UsageId::new(),
+            user_id: user,
+            conversation_id: self.conversation_id,
+            message_id: self.message_id,
+            agent_log_id: self.agent_log_id,
+            provider,
+            model,
+            operation_type: self.operation_type,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            total_tokens: self.prompt_tokens + self.completion_tokens,
+            embedding_tokens: self.embedding_tokens,
+            estimated_cost: crate::validate::non_negative("estimated_cost", cost.amount)?,
+            currency: cost.currency,
+            created_at: now,
+        })
+    }
+
     /// Checks the token counts: each at most [`MAX_TOKENS_PER_CALL`].
     pub fn check_tokens(&self) -> Result<()> {
         for (field, count) in [

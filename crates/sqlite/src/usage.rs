@@ -1,9 +1,9 @@
-//! [`UsageStore`] on SQLite. Costs are computed from the configured price table when a
-//! record is stored, so later price changes do not rewrite history.
+//! [`UsageStore`] on SQLite: records are prepared (checked and priced) by the core, and
+//! the sums are read with `total()` so that no aggregate can fail on overflow.
 
 use chatstore::{
-    ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageId,
-    UsageRecord, UsageStore, UsageTotals, UserId, validate,
+    ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageRecord,
+    UsageStore, UsageTotals, UserId,
 };
 use rusqlite::{Row, ToSql};
 
@@ -40,6 +40,7 @@ fn breakdown_from_row(row: &Row<'_>) -> Result<UsageBreakdown> {
     })
 }
 
+/// A token count as SQLite's integer (counts are bounded far below its limit).
 fn tokens(field: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::validation(field, "is too large"))
 }
@@ -67,39 +68,11 @@ impl SqliteStore {
 
 impl UsageStore for SqliteStore {
     fn record_usage(&self, user: UserId, usage: &NewUsage) -> Result<UsageRecord> {
-        usage.check_tokens()?;
-        let provider = validate::required_text("provider", &usage.provider)?;
-        let model = validate::required_text("model", &usage.model)?;
-        let prompt = tokens("prompt_tokens", usage.prompt_tokens)?;
-        let completion = tokens("completion_tokens", usage.completion_tokens)?;
-        let embedding = tokens("embedding_tokens", usage.embedding_tokens)?;
-        let total = prompt
-            .checked_add(completion)
-            .ok_or_else(|| Error::validation("total_tokens", "is too large"))?;
-        let cost = self.config.pricing.cost(
-            &provider,
-            &model,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.embedding_tokens,
-        );
-        let record = UsageRecord {
-            id: UsageId::new(),
-            user_id: user,
-            conversation_id: usage.conversation_id,
-            message_id: usage.message_id,
-            agent_log_id: usage.agent_log_id,
-            provider,
-            model,
-            operation_type: usage.operation_type,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: total as u64,
-            embedding_tokens: usage.embedding_tokens,
-            estimated_cost: validate::non_negative("estimated_cost", cost.amount)?,
-            currency: cost.currency,
-            created_at: self.now(),
-        };
+        let record = usage.prepare(user, &self.config.pricing, self.now())?;
+        let prompt = tokens("prompt_tokens", record.prompt_tokens)?;
+        let completion = tokens("completion_tokens", record.completion_tokens)?;
+        let total = tokens("total_tokens", record.total_tokens)?;
+        let embedding = tokens("embedding_tokens", record.embedding_tokens)?;
         self.db.write(|c| {
             require_user(c, user)?;
             if let Some(conversation) = record.conversation_id {
