@@ -160,6 +160,35 @@ impl PasswordHasher {
         let _ = self.verify(password, decoy);
     }
 
+    /// The login rule every backend follows, given the account the login names (with
+    /// its stored hash) or `None`: an unknown account spends the time of a verification
+    /// too and is [`Error::InvalidCredentials`], as is a wrong password, so neither time
+    /// nor answer tells them apart; a deactivated account with the right password is
+    /// [`Error::UserInactive`]. On success, the account and, when the stored hash was made
+    /// with other parameters, the new hash to store in its place.
+    pub fn login<'a>(
+        &self,
+        password: &Password,
+        account: Option<(&'a crate::User, &str)>,
+    ) -> Result<(&'a crate::User, Option<String>)> {
+        let Some((user, stored)) = account else {
+            self.verify_decoy(password);
+            return Err(Error::InvalidCredentials);
+        };
+        if !self.verify(password, stored)? {
+            return Err(Error::InvalidCredentials);
+        }
+        if !user.is_active {
+            return Err(Error::UserInactive);
+        }
+        let rehashed = if self.needs_rehash(stored) {
+            Some(self.hash(password)?)
+        } else {
+            None
+        };
+        Ok((user, rehashed))
+    }
+
     /// True when `stored` was made with other parameters or another algorithm than this
     /// hasher's, so it should be replaced at the next successful login.
     pub fn needs_rehash(&self, stored: &str) -> bool {

@@ -156,21 +156,8 @@ impl UserStore for SqliteStore {
                 |row| Ok((user_from_row(row, 0)?, row.text(11)?)),
             )
         })?;
-        let Some((user, stored_hash)) = found else {
-            self.hasher.verify_decoy(password);
-            return Err(Error::InvalidCredentials);
-        };
-        if !self.hasher.verify(password, &stored_hash)? {
-            return Err(Error::InvalidCredentials);
-        }
-        if !user.is_active {
-            return Err(Error::UserInactive);
-        }
-        let new_hash = if self.hasher.needs_rehash(&stored_hash) {
-            Some(self.hasher.hash(password)?)
-        } else {
-            None
-        };
+        let account = found.as_ref().map(|(user, hash)| (user, hash.as_str()));
+        let (user, new_hash) = self.hasher.login(password, account)?;
         let now = self.now().to_string();
         self.db.write(|c| {
             c.execute(
