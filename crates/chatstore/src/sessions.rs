@@ -26,6 +26,23 @@ pub struct Session {
     pub user_agent: Option<String>,
 }
 
+impl Session {
+    /// The rule for a presented session, on every backend: revoked, expired, or of a
+    /// deactivated user is [`crate::Error::InvalidSession`].
+    pub fn check_valid(&self, user: &User, now: Timestamp) -> Result<()> {
+        if self.revoked_at.is_some() || self.expires_at <= now || !user.is_active {
+            return Err(crate::Error::InvalidSession);
+        }
+        Ok(())
+    }
+
+    /// True when the session's last activity should be moved to `now`: at most once per
+    /// `interval`, so validating a session stays a read most of the time.
+    pub fn needs_touch(&self, now: Timestamp, interval: Duration) -> bool {
+        now.saturating_duration_since(self.last_activity_at) >= interval
+    }
+}
+
 /// Options for a new session.
 #[derive(Debug, Clone, Default)]
 pub struct NewSession {
@@ -33,6 +50,27 @@ pub struct NewSession {
     pub ttl: Option<Duration>,
     /// The client's user agent, for display.
     pub user_agent: Option<String>,
+}
+
+impl NewSession {
+    /// The session these options open for `user` at `now`, lasting `ttl` unless they
+    /// say otherwise: a lifetime that is not positive or a malformed user agent is
+    /// [`crate::Error::Validation`].
+    pub fn prepare(&self, user: UserId, default_ttl: Duration, now: Timestamp) -> Result<Session> {
+        let ttl = self.ttl.unwrap_or(default_ttl);
+        if ttl.is_zero() {
+            return Err(crate::Error::validation("ttl", "must be positive"));
+        }
+        Ok(Session {
+            id: SessionId::new(),
+            user_id: user,
+            created_at: now,
+            expires_at: now + ttl,
+            last_activity_at: now,
+            revoked_at: None,
+            user_agent: crate::validate::optional_text("user_agent", self.user_agent.as_deref())?,
+        })
+    }
 }
 
 /// Creating, validating and revoking login sessions.

@@ -3,7 +3,6 @@
 
 use chatstore::{
     Error, NewSession, Result, Session, SessionId, SessionStore, SessionToken, User, UserId,
-    validate,
 };
 use rusqlite::Row;
 
@@ -42,22 +41,8 @@ impl SessionStore for SqliteStore {
         user: UserId,
         options: &NewSession,
     ) -> Result<(Session, SessionToken)> {
-        let ttl = options.ttl.unwrap_or(self.config.session_ttl);
-        if ttl.is_zero() {
-            return Err(Error::validation("ttl", "must be positive"));
-        }
-        let user_agent = validate::optional_text("user_agent", options.user_agent.as_deref())?;
+        let session = options.prepare(user, self.config.session_ttl, self.now())?;
         let token = SessionToken::generate();
-        let now = self.now();
-        let session = Session {
-            id: SessionId::new(),
-            user_id: user,
-            created_at: now,
-            expires_at: now + ttl,
-            last_activity_at: now,
-            revoked_at: None,
-            user_agent,
-        };
         self.db.write(|c| {
             let active = c.row(
                 "SELECT is_active FROM users WHERE id = ?1",
@@ -77,7 +62,7 @@ impl SessionStore for SqliteStore {
                     &session.id.to_string(),
                     &user.to_string(),
                     &token.hash(),
-                    &now.to_string(),
+                    &session.created_at.to_string(),
                     &session.expires_at.to_string(),
                     &session.user_agent,
                 ],
@@ -102,12 +87,8 @@ impl SessionStore for SqliteStore {
         })?;
         let now = self.now();
         let (mut session, user) = found.ok_or(Error::InvalidSession)?;
-        if session.revoked_at.is_some() || session.expires_at <= now || !user.is_active {
-            return Err(Error::InvalidSession);
-        }
-        if now.saturating_duration_since(session.last_activity_at)
-            >= self.config.session_touch_interval
-        {
+        session.check_valid(&user, now)?;
+        if session.needs_touch(now, self.config.session_touch_interval) {
             self.db.write(|c| {
                 c.execute(
                     "UPDATE user_sessions SET last_activity_at = ?1 WHERE token_hash = ?2",
