@@ -52,6 +52,36 @@ impl RetryPolicy {
             .unwrap_or(0);
         exponential + exponential.mul_f64(f64::from(nanos % 1000) / 4000.0)
     }
+
+    /// Runs `op` (one whole transaction) until it succeeds, fails with anything but
+    /// [`Error::Busy`], or has been tried `attempts` times, sleeping [`RetryPolicy::delay`]
+    /// between tries. Every backend retries its writes with it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use chatstore::{Error, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy { attempts: 3, base_delay: Duration::ZERO, max_delay: Duration::ZERO };
+    /// let mut tries = 0;
+    /// let busy = policy.run(|| -> chatstore::Result<()> {
+    ///     tries += 1;
+    ///     Err(Error::Busy { detail: "locked".into() })
+    /// });
+    /// assert!(matches!(busy, Err(Error::Busy { .. })));
+    /// assert_eq!(tries, 3);
+    /// ```
+    pub fn run<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            match op() {
+                Err(Error::Busy { .. }) if attempt < self.attempts => {
+                    std::thread::sleep(self.delay(attempt));
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
 }
 
 impl Default for RetryPolicy {

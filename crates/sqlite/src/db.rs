@@ -245,24 +245,14 @@ impl Db {
         // The writer may not read the damaged pages itself (it finds recent ones in its
         // cache and the log), so a write into a file readers found damaged is refused.
         self.recheck_damage()?;
-        let mut attempt = 1;
-        loop {
-            match self.with_writer(|conn| conn.in_transaction("BEGIN IMMEDIATE", &mut f)) {
-                Err(Error::Busy { .. }) if attempt < self.retry.attempts => {
-                    std::thread::sleep(self.retry.delay(attempt));
-                    attempt += 1;
-                }
-                result => {
-                    if result.is_ok() {
-                        self.file.check()?;
-                        if let Some(checkpointer) = &self.checkpointer {
-                            checkpointer.committed();
-                        }
-                    }
-                    return result;
-                }
-            }
+        let written = self
+            .retry
+            .run(|| self.with_writer(|conn| conn.in_transaction("BEGIN IMMEDIATE", &mut f)))?;
+        self.file.check()?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
         }
+        Ok(written)
     }
 
     /// Closes every connection, first folding the write-ahead log into the database file
