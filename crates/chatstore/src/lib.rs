@@ -52,6 +52,7 @@ pub mod rbac;
 pub mod search;
 pub mod secrets;
 pub mod sessions;
+pub mod slow_query;
 pub mod store;
 pub mod timestamp;
 pub mod usage;
