@@ -45,6 +45,7 @@ pub mod ids;
 pub mod json;
 pub mod maintenance;
 pub mod messages;
+pub mod migrations;
 pub mod orchestration;
 pub mod page;
 pub mod pricing;
