@@ -205,6 +205,14 @@ impl Ledger {
         }
     }
 
+    /// After a fault cleared: everything acknowledged reads back, new writes are taken
+    /// and read back too.
+    fn recovered(&mut self, chat: &Chat) {
+        self.check(chat);
+        self.write_n(chat, 2);
+        self.check(chat);
+    }
+
     /// Every acknowledged message reads back with its text.
     fn check_messages(&self, chat: &Chat) {
         for &(i, id) in &self.acked {
@@ -619,8 +627,7 @@ fn a_full_disk_is_retriable_and_loses_nothing() {
     ledger.check(&chat);
     drop(chat);
     let chat = open_chat(&dir).expect("stores open again");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
+    ledger.recovered(&chat);
 }
 
 /// Feeds a stream; before its first byte is read (after the attachment's space is
@@ -817,9 +824,7 @@ fn full_disk_by_file_size_limit() {
         next,
     };
     assert!(ledger.acked.len() > 3, "some writes fit");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
-    ledger.check(&chat);
+    ledger.recovered(&chat);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -875,9 +880,7 @@ fn a_read_only_directory_is_named_at_open_and_loses_nothing() {
         assert_eq!(listing(&dir), before, "a refused open changes nothing");
     }
     let chat = open_chat(&dir).expect("stores open once the directory is writable");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
-    ledger.check(&chat);
+    ledger.recovered(&chat);
 }
 
 #[test]
@@ -906,8 +909,7 @@ fn a_read_only_file_system_is_named_at_open_and_loses_nothing() {
         .arg(tmpfs.path()))
     .expect("remounted read-write");
     let chat = open_chat(&dir).expect("stores open again");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
+    ledger.recovered(&chat);
 }
 
 #[test]
@@ -1014,9 +1016,7 @@ fn a_file_system_turning_read_only_under_a_running_store_is_typed_and_loses_noth
     drop(chat);
     ext4.repair();
     let chat = open_chat_with(&dir, durable).expect("stores open after the repair");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
-    ledger.check(&chat);
+    ledger.recovered(&chat);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1090,8 +1090,7 @@ fn garbage_instead_of_a_database_is_refused_at_open_and_the_file_kept() {
 
     std::fs::write(&main, &good).expect("write");
     let chat = open_chat(dir).expect("stores open once the file is back");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
+    ledger.recovered(&chat);
 }
 
 #[test]
@@ -1177,9 +1176,7 @@ fn garbage_over_a_running_database_is_typed_and_a_backup_restores_it() {
         let _ = std::fs::remove_file(dir.join(log));
     }
     let chat = open_chat(dir).expect("stores open on the restored file");
-    ledger.check(&chat);
-    ledger.write_n(&chat, 2);
-    ledger.check(&chat);
+    ledger.recovered(&chat);
 }
 
 // ---------------------------------------------------------------------------------------
