@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chatstore::conformance::{Backend, test_config};
+use chatstore::conformance::test_config;
 use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::{
     ChatStore, CollectionSpec, Config, Distance, ManualClock, Result, Store, UserStore,
@@ -46,12 +46,6 @@ impl TempSqlite {
 impl Default for TempSqlite {
     fn default() -> Self {
         TempSqlite::new()
-    }
-}
-
-impl Backend for TempSqlite {
-    fn open(&self, config: Config) -> Result<Box<dyn Store>> {
-        Ok(Box::new(self.open_sqlite(config)?))
     }
 }
 

@@ -1,3 +1,0 @@
-//! The backend conformance suite, run against SQLite.
-
-chatstore::conformance_suite!(chatstore_tests::TempSqlite::new());
