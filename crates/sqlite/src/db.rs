@@ -221,12 +221,20 @@ impl Db {
         if !self.damaged.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).db()?;
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        self.fresh_reader()?
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .db()?;
         self.damaged.store(false, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// A read-only connection of its own, outside the pool, with the usual settings:
+    /// it shares no cached state with the pooled readers.
+    fn fresh_reader(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).db()?;
+        self.settings.apply(&conn).db()?;
+        Ok(conn)
     }
 
     /// Runs `f` in a read transaction: every statement sees the same snapshot.
@@ -286,9 +294,7 @@ impl Db {
     /// corruption that is not in the file.
     pub fn check_integrity(&self) -> Result<()> {
         self.file.check()?;
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let fresh = Connection::open_with_flags(&self.path, flags).db()?;
-        self.settings.apply(&fresh).db()?;
+        let fresh = self.fresh_reader()?;
         let conn = Conn {
             inner: &fresh,
             slow: self.slow,
