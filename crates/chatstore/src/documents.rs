@@ -100,6 +100,14 @@ pub struct Document {
     pub processed_at: Option<Timestamp>,
 }
 
+impl Document {
+    /// The user whose private document this is, or `None` for a global one: whom its
+    /// vectors and cached embeddings belong to.
+    pub fn private_owner(&self) -> Option<UserId> {
+        (self.scope == DocumentScope::User).then_some(self.owner_id)
+    }
+}
+
 /// What registering an uploaded document takes.
 #[derive(Debug, Clone)]
 pub struct NewDocument {

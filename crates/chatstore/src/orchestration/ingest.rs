@@ -4,8 +4,8 @@
 use crate::chunking::{ChunkingOptions, TextPart, chunk_text};
 use crate::embeddings::{EmbedError, Embedder, cache_key};
 use crate::{
-    BlobStore, Chunk, CollectionSpec, Document, DocumentId, DocumentScope, Error, NewChunk, Result,
-    Store, UserId, VectorIndex, VectorRecord,
+    BlobStore, Chunk, CollectionSpec, Document, DocumentId, Error, NewChunk, Result, Store, UserId,
+    VectorIndex, VectorRecord,
 };
 
 use super::ChatStore;
@@ -73,8 +73,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     ) -> Result<Ingested> {
         self.create_collection(collection)?;
         let chunks = chunk_text(text, options)?;
-        let processing = self.store.start_processing(user, document)?;
-        let owner = (processing.scope == DocumentScope::User).then_some(processing.owner_id);
+        let owner = self.store.start_processing(user, document)?.private_owner();
         let stored = self
             .embed_chunks(collection, owner, chunks, embedder)
             .and_then(|embedded| {
@@ -182,7 +181,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         chunks: &[Chunk],
         vectors: Vec<Vec<f32>>,
     ) {
-        let owner = (document.scope == DocumentScope::User).then_some(document.owner_id);
+        let owner = document.private_owner();
         let records: Vec<VectorRecord> = chunks
             .iter()
             .zip(vectors)

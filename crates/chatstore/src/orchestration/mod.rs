@@ -61,9 +61,9 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     /// Ties the three together; sweeps away blobs left by a crash (blobs of messages
     /// that were never written, older than [`ORPHAN_GRACE`]); marks documents whose
     /// processing started before that and never ended as failed, so they can be
-    /// ingested again; and brings every vector
-    /// collection up to date with the embeddings in the store (from its snapshot when
-    /// one is saved, dropping vectors whose chunks are gone).
+    /// ingested again; and brings every vector collection up to date with the
+    /// embeddings in the store (from its snapshot when one is saved, dropping vectors
+    /// whose chunks are gone).
     pub fn new(store: S, blobs: B, vectors: V) -> Result<Self> {
         let chat = ChatStore {
             store,
