@@ -8,7 +8,8 @@ use std::time::Duration;
 use base64::Engine;
 use chatstore::{
     BlobKey, BlobStore, Clock, ConflictKind, ConversationStore, Error, FileMeta, MessageId,
-    MessageStore, NewAttachment, NewConversation, NewMessage, NewUser, Timestamp, User, UserStore,
+    MessageStore, NewAttachment, NewConversation, NewMessage, NewUser, SystemStore, Timestamp,
+    User, UserStore,
 };
 use chatstore_tests::TempChat;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chatstore_tests::run_and_kill;
 
 use chatstore::{
-    BlobKey, BlobStore, ChatStore, Config, MessageId, MessageStore, NoVectorIndex, PasswordParams,
+    BlobKey, BlobStore, ChatStore, Config, MessageId, NoVectorIndex, PasswordParams, SystemStore,
     Timestamp,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};

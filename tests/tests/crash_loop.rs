@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use chatstore::{
     BlobKey, BlobStore, ChunkId, ConversationId, ConversationStore, DocumentId, DocumentStore,
-    EmbeddingSource, MaintenanceStore, MessageId, MessageStore, SearchQuery, SearchStore, UserId,
-    VectorIndex,
+    EmbeddingSource, MaintenanceStore, MessageId, MessageStore, SearchQuery, SearchStore,
+    SystemStore, UserId, VectorIndex,
 };
 use chatstore_tests::{open_chat, run_and_kill, word_collection, writer};
 

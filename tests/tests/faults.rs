@@ -27,7 +27,7 @@ use chatstore::conformance::test_config;
 use chatstore::{
     BlobKey, BlobStore, ChatStore, Config, ConversationId, ConversationStore, Error,
     MaintenanceStore, MessageId, MessageStore, NewAttachment, NewConversation, NewMessage, NewUser,
-    Result, StartupError, Timestamp, UserId, UserStore,
+    Result, StartupError, SystemStore, Timestamp, UserId, UserStore,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_sqlite::SqliteStore;

@@ -1,6 +1,7 @@
-//! Keeping the attachment file healthy: integrity, content verification, compaction.
+//! Keeping the attachment file healthy: integrity, content verification, compaction,
+//! backups.
 
-use chatstore::{BlobKey, MessageId, Result};
+use chatstore::{BackupDestination, BlobKey, MessageId, Result};
 use chatstore_sqlite::engine::RowExt;
 
 use crate::SqliteBlobStore;
@@ -44,6 +45,12 @@ impl SqliteBlobStore {
             }
             Ok(keys)
         })
+    }
+
+    /// Writes a consistent copy of the attachment file while it stays in use (the same
+    /// online backup as the main store's [`chatstore::MaintenanceStore::backup`]).
+    pub fn backup(&self, destination: BackupDestination<'_>) -> Result<()> {
+        self.db.backup(destination)
     }
 
     /// Reclaims the space of deleted blobs and defragments the file.

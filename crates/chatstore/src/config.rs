@@ -125,7 +125,7 @@ pub struct Config {
     /// A session's `last_activity_at` is rewritten at most this often.
     pub session_touch_interval: Duration,
     /// Conversations idle longer than this are hidden by
-    /// [`crate::ConversationStore::auto_hide_idle_conversations`].
+    /// [`crate::SystemStore::auto_hide_idle_conversations`].
     pub auto_hide_after: Duration,
     /// Largest message text, in bytes.
     pub max_message_bytes: usize,

@@ -2,8 +2,6 @@
 //! archived, closed, deleted), visibility (hidden by hand or for being idle) and the LLM
 //! and document selection they use.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
@@ -333,9 +331,6 @@ pub trait ConversationStore: Send + Sync {
     /// stores must remove ([`crate::ChatStore::purge_conversation`] does that).
     fn purge_conversation(&self, user: UserId, id: ConversationId) -> Result<Cleanup>;
 
-    /// Purges every conversation (of every user) soft-deleted before `deleted_before`.
-    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup>;
-
     /// Hides a conversation by hand.
     fn hide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
 
@@ -344,11 +339,6 @@ pub trait ConversationStore: Send + Sync {
 
     /// Records that the user opened the conversation; undoes an automatic hide.
     fn mark_conversation_opened(&self, user: UserId, id: ConversationId) -> Result<Conversation>;
-
-    /// Hides (with `auto_hidden` set) every visible conversation, of every user, with no
-    /// activity — message or opening — for longer than `idle_for` (the configured
-    /// default when `None`). Returns how many were hidden.
-    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64>;
 }
 
 #[cfg(test)]

@@ -326,13 +326,6 @@ pub trait DocumentStore: Send + Sync {
     /// Moves a processing document to `failed` with the reason.
     fn fail_processing(&self, user: UserId, id: DocumentId, error: &str) -> Result<Document>;
 
-    /// System operation (not scoped to a user): moves every document that has been
-    /// `processing` since before `started_before` to `failed`, saying that processing
-    /// was interrupted, and returns their ids. A process that dies while ingesting
-    /// leaves its document `processing`, which no step may leave except by finishing;
-    /// this frees such documents to be ingested again. Their previous chunks stay.
-    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>>;
-
     /// Stores chunks of a document that is `processing`, all or none. A chunk index
     /// already used in the document is a [`crate::ConflictKind::Unique`] conflict.
     fn add_chunks(&self, user: UserId, id: DocumentId, chunks: &[NewChunk]) -> Result<Vec<Chunk>>;
@@ -341,7 +334,7 @@ pub trait DocumentStore: Send + Sync {
     fn chunks(&self, user: UserId, id: DocumentId) -> Result<Vec<Chunk>>;
 
     /// The chunks with these ids that the user can see, in the order asked (missing or
-    /// invisible ones are left out).
+    /// invisible ones are left out). At most [`crate::validate::MAX_IDS`] ids.
     fn chunks_by_ids(&self, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>>;
 
     /// Deletes a processing document's chunks (to re-chunk it); returns how many.

@@ -167,6 +167,14 @@ impl Error {
         }
     }
 
+    /// A closure mapping an I/O error on `path` to [`Error::Io`], for `map_err`.
+    pub fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// Shorthand for [`Error::NotFound`].
     pub fn not_found(entity: &'static str, key: impl ToString) -> Error {
         Error::NotFound {

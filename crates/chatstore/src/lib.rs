@@ -55,6 +55,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod slow_query;
 pub mod store;
+pub mod system;
 pub mod timestamp;
 pub mod usage;
 pub mod users;
@@ -79,13 +80,14 @@ pub use error::{ConflictKind, Error, Result, StartupError};
 pub use ids::{
     AgentLogId, ChunkId, ConversationId, DocumentId, IdKind, MessageId, SessionId, UsageId, UserId,
 };
-pub use maintenance::MaintenanceStore;
+pub use maintenance::{BackupDestination, MaintenanceStore};
 pub use messages::{
     GroundingEvidence, Message, MessageMetadata, MessageQuery, MessageRole, MessageStore,
     NewMessage, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
 pub use orchestration::{
-    ChatStore, Citation, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, Retrieval, sources,
+    ChatStore, Citation, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, REMOVALS_KEPT,
+    Retrieval, sources,
 };
 pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};
@@ -94,6 +96,7 @@ pub use search::{SearchHit, SearchQuery, SearchStore};
 pub use secrets::{Password, PasswordHasher, PasswordParams, SessionToken};
 pub use sessions::{NewSession, Session, SessionStore};
 pub use store::Store;
+pub use system::SystemStore;
 pub use timestamp::{Clock, ManualClock, SystemClock, Timestamp};
 pub use usage::{
     DailyUsage, NewUsage, OperationType, TimeRange, UsageBreakdown, UsageRecord, UsageStore,
@@ -101,6 +104,6 @@ pub use usage::{
 };
 pub use users::{ExplainabilityLevel, NewUser, ProfileUpdate, User, UserQuery, UserStore};
 pub use vector::{
-    CollectionInfo, CollectionSpec, Distance, EmbeddingSource, NoVectorIndex, SyncReport,
-    VectorFilter, VectorHit, VectorIndex, VectorRecord,
+    CollectionInfo, CollectionSpec, Distance, EmbeddingChanges, EmbeddingSource, NoVectorIndex,
+    SyncReport, VectorFilter, VectorHit, VectorIndex, VectorRecord,
 };

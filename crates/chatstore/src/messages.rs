@@ -397,16 +397,4 @@ pub trait MessageStore: Send + Sync {
         conversation: ConversationId,
         source: &str,
     ) -> Result<Vec<Message>>;
-
-    /// System operation (not scoped to a user): which of these messages exist, in any
-    /// conversation of any user. The orphan sweep of attachments uses it.
-    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>>;
-
-    /// System operation: messages that have files, in id order after `after`, at most
-    /// `limit`. Migrations of attachment storage walk them.
-    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>>;
-
-    /// System operation: replaces a message's file metadata (and nothing else: what was
-    /// said never changes). Attachment migrations use it.
-    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()>;
 }

@@ -73,10 +73,6 @@ pub trait SearchStore: Send + Sync {
     /// are not searched. A query with no words, or more than [`MAX_WORDS`], is
     /// [`crate::Error::Validation`].
     fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>>;
-
-    /// Rebuilds the search index from the messages (it is derived data, and kept in step
-    /// by every append, so this is only needed after repairing a damaged file).
-    fn rebuild_search_index(&self) -> Result<()>;
 }
 
 /// Most words a search may have.

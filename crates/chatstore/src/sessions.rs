@@ -98,7 +98,4 @@ pub trait SessionStore: Send + Sync {
 
     /// The user's live (unexpired, unrevoked) sessions, newest first.
     fn list_sessions(&self, user: UserId) -> Result<Vec<Session>>;
-
-    /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
-    fn delete_expired_sessions(&self) -> Result<u64>;
 }

@@ -2,11 +2,12 @@
 
 use crate::{
     AgentLogStore, ConversationStore, DocumentStore, EmbeddingStore, MaintenanceStore,
-    MessageStore, RbacStore, SearchStore, SessionStore, UsageStore, UserStore,
+    MessageStore, RbacStore, SearchStore, SessionStore, SystemStore, UsageStore, UserStore,
 };
 
 /// A complete storage backend: users, sessions, roles, conversations, messages, search,
-/// documents, embeddings, agent logs, usage and maintenance.
+/// documents, embeddings, agent logs, usage, maintenance and the system operations
+/// that reach across users ([`SystemStore`]).
 ///
 /// Every method is synchronous and takes `&self`; a store is `Send + Sync`, so one value
 /// can serve many threads (an async host calls it through `spawn_blocking`). It is
@@ -27,6 +28,7 @@ pub trait Store:
     + AgentLogStore
     + UsageStore
     + MaintenanceStore
+    + SystemStore
 {
 }
 
@@ -42,6 +44,7 @@ impl<T> Store for T where
         + AgentLogStore
         + UsageStore
         + MaintenanceStore
+        + SystemStore
         + ?Sized
 {
 }

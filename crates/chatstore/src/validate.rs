@@ -199,6 +199,20 @@ pub fn page_limit(limit: u32) -> Result<u32> {
     }
 }
 
+/// The most ids a batch lookup takes at once.
+pub const MAX_IDS: usize = 10_000;
+
+/// Checks the size of a batch of ids: at most [`MAX_IDS`].
+pub fn id_batch(len: usize) -> Result<()> {
+    if len > MAX_IDS {
+        return Err(Error::validation(
+            "ids",
+            format!("at most {MAX_IDS} at once"),
+        ));
+    }
+    Ok(())
+}
+
 /// Serialises a JSON value and checks that it fits in `max_bytes` and nests at most
 /// [`crate::json::MAX_DEPTH`] levels deep (so that it always reads back).
 pub fn json_within(

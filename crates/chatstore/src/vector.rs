@@ -205,12 +205,43 @@ pub struct SyncReport {
     pub removed: u64,
 }
 
+/// What changed in a collection's embeddings after a version an index had reached
+/// ([`EmbeddingSource::embedding_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbeddingChanges {
+    /// The source cannot say what changed since that version (it keeps no record of
+    /// removals, or has forgotten those records): here is every embedding of the
+    /// collection as (chunk, version), and the index keeps exactly these.
+    Everything(Vec<(ChunkId, u64)>),
+    /// What changed since that version.
+    Since {
+        /// Embeddings written after it, as (chunk, version), in version order.
+        written: Vec<(ChunkId, u64)>,
+        /// Chunks whose embedding was removed after it and not written again.
+        removed: Vec<ChunkId>,
+        /// The version the index has reached once it applied these.
+        latest: u64,
+    },
+}
+
 /// Where an index reads the embeddings it must hold: the store's copy, the source of
 /// truth. System operations, not scoped to a user.
 pub trait EmbeddingSource: Send + Sync {
     /// Every embedding of the collection as (chunk, version): a version grows each
     /// time an embedding is written, so an index can tell what changed since it saved.
     fn embedding_versions(&self, collection: &str) -> Result<Vec<(ChunkId, u64)>>;
+
+    /// What changed in the collection after version `since`, so that an index catches
+    /// up in proportion to what changed rather than to the collection's size. The
+    /// default answers [`EmbeddingChanges::Everything`], which is always correct; a
+    /// source that records removals answers [`EmbeddingChanges::Since`] while it still
+    /// holds every removal after `since`.
+    fn embedding_changes(&self, collection: &str, since: u64) -> Result<EmbeddingChanges> {
+        let _ = since;
+        Ok(EmbeddingChanges::Everything(
+            self.embedding_versions(collection)?,
+        ))
+    }
 
     /// The embeddings of these chunks in the collection (missing ones left out).
     fn load_embeddings(&self, collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>>;

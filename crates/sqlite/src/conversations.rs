@@ -1,7 +1,5 @@
 //! [`ConversationStore`] on SQLite.
 
-use std::time::Duration;
-
 use chatstore::Cursor;
 use chatstore::{
     Cleanup, Conversation, ConversationId, ConversationOp, ConversationQuery, ConversationStatus,
@@ -378,23 +376,6 @@ impl ConversationStore for SqliteStore {
         })
     }
 
-    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
-        let before = deleted_before.to_string();
-        self.db.write(|c| {
-            let condition = "v.status = 'deleted' AND v.deleted_at < ?1";
-            let messages_with_files = messages_with_files(c, condition, &[&before])?;
-            let deleted = c.execute(
-                &format!("DELETE FROM conversations AS v WHERE {condition}"),
-                &[&before],
-            )?;
-            Ok(Cleanup {
-                messages_with_files,
-                documents: Vec::new(),
-                deleted: deleted as u64,
-            })
-        })
-    }
-
     fn hide_conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
         self.change(
             user,
@@ -426,23 +407,6 @@ impl ConversationStore for SqliteStore {
              auto_hidden = 0",
             &[],
         )
-    }
-
-    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {
-        let now = self.now();
-        let cutoff = (now - idle_for.unwrap_or(self.config.auto_hide_after)).to_string();
-        let now = now.to_string();
-        self.db
-            .write(|c| {
-                c.execute(
-                    "UPDATE conversations
-                     SET is_hidden = 1, auto_hidden = 1, hidden_at = ?1, updated_at = ?1
-                     WHERE is_hidden = 0 AND status <> 'deleted'
-                       AND max(last_activity_at, coalesce(last_opened_at, '')) < ?2",
-                    &[&now, &cutoff],
-                )
-            })
-            .map(|n| n as u64)
     }
 }
 

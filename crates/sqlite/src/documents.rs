@@ -456,21 +456,6 @@ impl DocumentStore for SqliteStore {
         )
     }
 
-    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>> {
-        let now = self.now().to_string();
-        self.db.write(|c| {
-            c.rows(
-                "UPDATE documents SET processing_status = 'failed', is_processed = 0,
-                        error_message = 'processing was interrupted before it finished: ingest the document again',
-                        updated_at = ?1
-                 WHERE processing_status = 'processing' AND updated_at < ?2
-                 RETURNING id",
-                &[&now, &started_before.to_string()],
-                |row| row.parse(0),
-            )
-        })
-    }
-
     fn add_chunks(&self, user: UserId, id: DocumentId, chunks: &[NewChunk]) -> Result<Vec<Chunk>> {
         let fresh: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
         let stored = prepare_chunks(id, chunks, &fresh, None)?;
@@ -496,9 +481,7 @@ impl DocumentStore for SqliteStore {
     }
 
     fn chunks_by_ids(&self, user: UserId, ids: &[ChunkId]) -> Result<Vec<Chunk>> {
-        if ids.len() > 10_000 {
-            return Err(Error::validation("ids", "at most 10000 chunks at once"));
-        }
+        validate::id_batch(ids.len())?;
         let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let found = self.db.read(|c| {
             c.rows(

@@ -3,8 +3,9 @@
 
 use chatstore::documents::chunk_ids_keeping;
 use chatstore::{
-    Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingSource,
-    EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId, VectorRecord,
+    Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingChanges,
+    EmbeddingSource, EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId,
+    VectorRecord,
 };
 use rusqlite::Row;
 
@@ -52,15 +53,73 @@ fn load_spec(conn: &Conn<'_>, name: &str) -> Result<CollectionSpec> {
     .ok_or_else(|| Error::not_found("collection", name))
 }
 
+/// Every embedding of a collection as (chunk, version).
+fn versions(conn: &Conn<'_>, collection: &str) -> Result<Vec<(ChunkId, u64)>> {
+    conn.rows(
+        "SELECT chunk_id, version FROM chunk_embeddings WHERE collection = ?1 ORDER BY version",
+        &[&collection],
+        |row| Ok((row.parse(0)?, row.uint(1)?)),
+    )
+}
+
+/// The newest version written or removed (0 before the first embedding).
+pub(crate) fn latest_version(conn: &Conn<'_>) -> Result<u64> {
+    Ok(conn
+        .row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'chunk_embeddings'",
+            &[],
+            |row| row.uint(0),
+        )?
+        .unwrap_or(0))
+}
+
 impl EmbeddingSource for SqliteStore {
     fn embedding_versions(&self, collection: &str) -> Result<Vec<(ChunkId, u64)>> {
         self.db.read_snapshot(|c| {
             load_spec(c, collection)?;
-            c.rows(
-                "SELECT chunk_id, version FROM chunk_embeddings WHERE collection = ?1 ORDER BY version",
-                &[&collection],
+            versions(c, collection)
+        })
+    }
+
+    fn embedding_changes(&self, collection: &str, since: u64) -> Result<EmbeddingChanges> {
+        self.db.read_snapshot(|c| {
+            load_spec(c, collection)?;
+            let latest = latest_version(c)?;
+            let forgotten: u64 = c
+                .row(
+                    "SELECT through FROM embedding_removals_forgotten",
+                    &[],
+                    |row| row.uint(0),
+                )?
+                .unwrap_or(0);
+            // From nothing, everything is the short answer. Past the latest version, the
+            // index saw a history this file does not have (it was restored from an older
+            // copy): only everything is safe.
+            if since == 0 || since < forgotten || since > latest {
+                return Ok(EmbeddingChanges::Everything(versions(c, collection)?));
+            }
+            let since = since as i64;
+            // `+collection` keeps the planner on the version range rather than the
+            // (collection, chunk) index, which would visit the whole collection.
+            let written = c.rows(
+                "SELECT chunk_id, version FROM chunk_embeddings
+                 WHERE version > ?2 AND +collection = ?1 ORDER BY version",
+                &[&collection, &since],
                 |row| Ok((row.parse(0)?, row.uint(1)?)),
-            )
+            )?;
+            let removed = c.rows(
+                "SELECT DISTINCT r.chunk_id FROM embedding_removals r
+                 WHERE r.version > ?2 AND r.collection = ?1
+                   AND NOT EXISTS (SELECT 1 FROM chunk_embeddings e
+                                   WHERE e.collection = r.collection AND e.chunk_id = r.chunk_id)",
+                &[&collection, &since],
+                |row| row.parse(0),
+            )?;
+            Ok(EmbeddingChanges::Since {
+                written,
+                removed,
+                latest,
+            })
         })
     }
 
@@ -133,10 +192,16 @@ impl EmbeddingStore for SqliteStore {
         CollectionSpec::check_name(name)?;
         self.db
             .write(|c| {
-                c.execute(
+                let dropped = c.execute(
                     "DELETE FROM embedding_collections WHERE name = ?1",
                     &[&name],
-                )
+                )?;
+                // An index drops the whole collection with it: no removal to replay.
+                c.execute(
+                    "DELETE FROM embedding_removals WHERE collection = ?1",
+                    &[&name],
+                )?;
+                Ok(dropped)
             })
             .map(|n| n > 0)
     }

@@ -42,6 +42,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod agent_logs;
+mod backup;
 mod checkpoint;
 mod conversations;
 mod db;
@@ -59,6 +60,7 @@ mod search;
 mod sessions;
 mod slow_log;
 mod startup;
+mod system;
 mod usage;
 mod users;
 

@@ -1,14 +1,9 @@
-//! [`MaintenanceStore`] on SQLite: integrity check, VACUUM and online backup.
+//! [`MaintenanceStore`] on SQLite: integrity check, VACUUM, online backup and the
+//! search index rebuild.
 
-use std::path::Path;
-use std::time::Duration;
-
-use chatstore::{Error, MaintenanceStore, Result};
-use rusqlite::Connection;
-use rusqlite::backup::Backup;
+use chatstore::{BackupDestination, MaintenanceStore, Result};
 
 use crate::SqliteStore;
-use crate::errors::SqliteResultExt;
 use crate::migrate;
 
 impl MaintenanceStore for SqliteStore {
@@ -28,26 +23,17 @@ impl MaintenanceStore for SqliteStore {
         self.db.vacuum()
     }
 
-    fn backup_to(&self, destination: &Path) -> Result<()> {
-        let io = |source: std::io::Error| Error::Io {
-            path: destination.to_path_buf(),
-            source,
-        };
-        // Copy to a temporary name and rename, so a crash mid-backup never leaves a
-        // half-written file under the backup's name.
-        let partial = destination.with_extension("partial");
-        let _ = std::fs::remove_file(&partial);
-        self.db.read(|c| {
-            let mut target = Connection::open(&partial).db()?;
-            let backup = Backup::new(c.raw(), &mut target).db()?;
-            backup
-                .run_to_completion(256, Duration::from_millis(1), None)
-                .db()?;
-            drop(backup);
-            target.execute_batch("PRAGMA journal_mode = DELETE;").db()?;
-            target.close().map_err(|(_, e)| e).db()
-        })?;
-        std::fs::rename(&partial, destination).map_err(io)?;
-        Ok(())
+    fn backup(&self, destination: BackupDestination<'_>) -> Result<()> {
+        self.db.backup(destination)
+    }
+
+    fn rebuild_search_index(&self) -> Result<()> {
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+                &[],
+            )
+            .map(drop)
+        })
     }
 }

@@ -6,9 +6,9 @@
 
 use chatstore::Cursor;
 use chatstore::{
-    ConversationId, ConversationOp, Error, FileMeta, GroundingEvidence, Message, MessageId,
-    MessageMetadata, MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page,
-    ReasoningStep, Result, RetrievedDocument, RoleCounts, SourceRef, UserId, attachments, validate,
+    ConversationId, ConversationOp, Error, GroundingEvidence, Message, MessageId, MessageMetadata,
+    MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page, ReasoningStep, Result,
+    RetrievedDocument, RoleCounts, SourceRef, UserId, attachments, validate,
 };
 use rusqlite::{Row, ToSql};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use crate::SqliteStore;
 use crate::conversations::load_conversation;
 use crate::db::Conn;
-use crate::row::{RowExt, json_or_null, json_text};
+use crate::row::{RowExt, json_or_null};
 
 /// The columns [`message_from_row`] reads, the conversation id last so that readers that
 /// already know it can skip decoding it.
@@ -80,7 +80,7 @@ fn message_from_row(row: &Row<'_>, conversation: Option<ConversationId>) -> Resu
 }
 
 /// Maps rows whose conversation the caller does not know.
-fn any_message(row: &Row<'_>) -> Result<Message> {
+pub(crate) fn any_message(row: &Row<'_>) -> Result<Message> {
     message_from_row(row, None)
 }
 
@@ -149,7 +149,7 @@ impl SqliteStore {
 const OWNED: &str = "m.conversation_id = ?1 AND EXISTS (SELECT 1 FROM conversations v WHERE v.id = ?1 AND v.user_id = ?2)";
 
 /// Messages with files after id ?1, in id order, at most ?2.
-static WITH_FILES: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static WITH_FILES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m
          WHERE m.files IS NOT NULL AND m.id > ?1 ORDER BY m.id LIMIT ?2 + 0"
@@ -392,42 +392,6 @@ impl MessageStore for SqliteStore {
             ),
             &[&source],
         )
-    }
-
-    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
-        if ids.len() > 10_000 {
-            return Err(Error::validation("ids", "at most 10000 messages at once"));
-        }
-        let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        self.db.read(|c| {
-            c.rows(
-                "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
-                &[&json_text(&wanted)?],
-                |row| row.parse(0),
-            )
-        })
-    }
-
-    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
-        let limit = validate::page_limit(limit)?;
-        let after = after.map(|id| id.to_string()).unwrap_or_default();
-        self.db
-            .read(|c| c.rows(&WITH_FILES, &[&after, &limit], any_message))
-    }
-
-    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()> {
-        attachments::validate_files(files)?;
-        let files = json_or_null(&files)?;
-        let changed = self.db.write(|c| {
-            c.execute(
-                "UPDATE messages SET files = ?1 WHERE id = ?2",
-                &[&files, &id.to_string()],
-            )
-        })?;
-        if changed == 0 {
-            return Err(Error::not_found("message", id));
-        }
-        Ok(())
     }
 }
 

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_documents"),
     migration!(6, "0006_agent_logs_usage"),
     migration!(7, "0007_embeddings"),
+    migration!(8, "0008_embedding_removals"),
 ];
 
 /// The schema version this code writes.

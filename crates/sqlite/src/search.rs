@@ -87,16 +87,6 @@ impl SearchStore for SqliteStore {
             )
         })
     }
-
-    fn rebuild_search_index(&self) -> Result<()> {
-        self.db.write(|c| {
-            c.execute(
-                "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
-                &[],
-            )
-            .map(drop)
-        })
-    }
 }
 
 #[cfg(test)]

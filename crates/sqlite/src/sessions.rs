@@ -153,16 +153,4 @@ impl SessionStore for SqliteStore {
             )
         })
     }
-
-    fn delete_expired_sessions(&self) -> Result<u64> {
-        let now = self.now().to_string();
-        self.db
-            .write(|c| {
-                c.execute(
-                    "DELETE FROM user_sessions WHERE expires_at <= ?1 OR revoked_at IS NOT NULL",
-                    &[&now],
-                )
-            })
-            .map(|n| n as u64)
-    }
 }

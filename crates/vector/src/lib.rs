@@ -54,13 +54,13 @@ mod snapshot;
 mod state;
 mod walk;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chatstore::{
-    ChunkId, CollectionInfo, CollectionSpec, ConflictKind, DocumentId, EmbeddingSource, Error,
-    Result, SyncReport, VectorFilter, VectorHit, VectorIndex, VectorRecord,
+    ChunkId, CollectionInfo, CollectionSpec, ConflictKind, DocumentId, EmbeddingChanges,
+    EmbeddingSource, Error, Result, SyncReport, VectorFilter, VectorHit, VectorIndex, VectorRecord,
 };
 
 use crate::collection::{Collection, Tuning};
@@ -450,21 +450,36 @@ impl VectorIndex for HnswIndex {
             None => State::empty(dimension, spec.distance),
         })?;
         let from_snapshot = added_now && loaded;
-        let versions = source.embedding_versions(&spec.name)?;
-        let in_store: HashMap<ChunkId, u64> = versions.iter().copied().collect();
-        let latest = versions.iter().map(|(_, v)| *v).max().unwrap_or(0);
-        let held: HashSet<ChunkId> = collection.chunks().into_iter().collect();
-        let stale: Vec<ChunkId> = held
-            .iter()
-            .filter(|c| !in_store.contains_key(c))
-            .copied()
-            .collect();
         let synced = collection.read().synced_version;
-        let wanted: Vec<ChunkId> = versions
-            .iter()
-            .filter(|(chunk, version)| *version > synced || !held.contains(chunk))
-            .map(|(chunk, _)| *chunk)
-            .collect();
+        // Built from nothing: every embedding is the whole answer, and the short one.
+        let changes = if added_now && !loaded {
+            EmbeddingChanges::Everything(source.embedding_versions(&spec.name)?)
+        } else {
+            source.embedding_changes(&spec.name, synced)?
+        };
+        let (stale, wanted, latest) = match changes {
+            EmbeddingChanges::Everything(versions) => {
+                let in_store: HashSet<ChunkId> = versions.iter().map(|(c, _)| *c).collect();
+                let held: HashSet<ChunkId> = collection.chunks().into_iter().collect();
+                let stale: Vec<ChunkId> = held.difference(&in_store).copied().collect();
+                let latest = versions.iter().map(|(_, v)| *v).max().unwrap_or(0);
+                let wanted: Vec<ChunkId> = versions
+                    .into_iter()
+                    .filter(|(chunk, version)| *version > synced || !held.contains(chunk))
+                    .map(|(chunk, _)| chunk)
+                    .collect();
+                (stale, wanted, latest)
+            }
+            EmbeddingChanges::Since {
+                written,
+                removed,
+                latest,
+            } => (
+                removed,
+                written.into_iter().map(|(chunk, _)| chunk).collect(),
+                latest.max(synced),
+            ),
+        };
         let (removed, _) = collection.delete(&stale, &self.tuning);
         let mut added = 0;
         for batch in wanted.chunks(SYNC_BATCH) {

@@ -5,8 +5,8 @@ use super::support::{admin, document, global_document, new_chunk, process, user}
 use super::{Backend, fixture};
 use crate::embeddings::cache_key;
 use crate::{
-    Chunk, ChunkId, Clock, CollectionSpec, ConflictKind, Distance, Document, DocumentId, Error,
-    NewChunk, ProcessingStatus, Store, UserId, VectorRecord,
+    Chunk, ChunkId, Clock, CollectionSpec, ConflictKind, Distance, Document, DocumentId,
+    EmbeddingChanges, Error, NewChunk, ProcessingStatus, Store, UserId, VectorRecord,
 };
 
 /// The collection most checks embed in: cosine, three dimensions.
@@ -496,6 +496,98 @@ pub fn embeddings_go_with_chunks_documents_and_users(backend: &dyn Backend) {
     s.delete_user(bob.id).expect("delete user");
     gone(&[&first, &second, &bobs], "delete_user");
     assert_loaded(s, &shared, 5, &kept, None);
+}
+
+/// A copy of a collection's (chunk, version) pairs, kept up to date the way an index
+/// does: by applying [`crate::EmbeddingSource::embedding_changes`] since the version it
+/// reached.
+struct Follower {
+    held: std::collections::BTreeMap<ChunkId, u64>,
+    reached: u64,
+}
+
+impl Follower {
+    /// Applies what changed since the version reached; returns whether the source
+    /// answered with only the changes.
+    fn catch_up(&mut self, store: &dyn Store, what: &str) -> bool {
+        let changes = store
+            .embedding_changes(DOCS, self.reached)
+            .expect("the changes since a version");
+        let incremental = match changes {
+            EmbeddingChanges::Everything(all) => {
+                self.reached = all.iter().map(|(_, v)| *v).max().unwrap_or(0);
+                self.held = all.into_iter().collect();
+                false
+            }
+            EmbeddingChanges::Since {
+                written,
+                removed,
+                latest,
+            } => {
+                assert!(
+                    latest >= self.reached,
+                    "{what}: the version never goes back"
+                );
+                for (chunk, version) in written {
+                    assert!(
+                        version > self.reached && version <= latest,
+                        "{what}: {version} after {} up to {latest}",
+                        self.reached
+                    );
+                    self.held.insert(chunk, version);
+                }
+                for chunk in removed {
+                    self.held.remove(&chunk);
+                }
+                self.reached = latest;
+                true
+            }
+        };
+        let copy: Vec<(ChunkId, u64)> = self.held.iter().map(|(c, v)| (*c, *v)).collect();
+        assert_eq!(
+            copy,
+            versions(store, DOCS),
+            "{what}: the copy matches the store"
+        );
+        incremental
+    }
+}
+
+/// Applying `embedding_changes` since the version a copy reached brings the copy to
+/// exactly the store's embeddings, through new documents, re-processing (kept and new
+/// chunk ids), deleted chunks, documents and users. Every answer may be `Everything`
+/// (the trait's default); a source that answers `Since` is checked to be exact, and an
+/// unknown collection is `NotFound` either way.
+pub fn embeddings_changes_since_a_version(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    docs(s);
+    let mut copy = Follower {
+        held: Default::default(),
+        reached: 0,
+    };
+    copy.catch_up(s, "empty");
+    let doc = document(s, ada.id, "a.pdf");
+    embed(s, ada.id, &doc, 0, &["a", "b", "c"]);
+    copy.catch_up(s, "first document");
+    let (bobs, _) = embed(s, bob.id, &document(s, bob.id, "b.pdf"), 3, &["x", "y"]);
+    copy.catch_up(s, "second document");
+    embed(s, ada.id, &doc, 6, &["b", "new", "a"]);
+    copy.catch_up(s, "re-processed");
+    copy.catch_up(s, "nothing changed");
+    s.start_processing(ada.id, doc.id).expect("reprocess");
+    s.delete_chunks(ada.id, doc.id).expect("delete chunks");
+    s.delete_document(bob.id, bobs.id).expect("delete document");
+    copy.catch_up(s, "chunks and a document deleted");
+    embed(s, ada.id, &document(s, ada.id, "c.pdf"), 9, &["c"]);
+    s.delete_user(bob.id).expect("delete user");
+    copy.catch_up(s, "written and removed");
+    assert_err!(
+        s.embedding_changes("no_such_collection", copy.reached),
+        Error::NotFound { .. }
+    );
 }
 
 /// The cache answers in the order asked (repeats included), `None` when missing, and replaces by key.

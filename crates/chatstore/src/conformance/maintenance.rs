@@ -6,7 +6,10 @@ use super::support::{
     answer, conversation, document, documents_of, listed, messages_of, process, say, user,
 };
 use super::{Backend, fixture};
-use crate::{NewAgentLog, NewUsage, OperationType, SearchQuery, Store, TimeRange, UserId};
+use crate::{
+    BackupDestination, Error, NewAgentLog, NewUsage, OperationType, SearchQuery, Store, TimeRange,
+    UserId,
+};
 
 /// Some data of every kind, for maintenance to keep intact.
 fn populate(store: &dyn Store) -> UserId {
@@ -131,6 +134,38 @@ pub fn maintenance_backup_writes_a_file(backend: &dyn Backend) {
     say(s, ada, listed(s, ada)[0], "the store is still writable");
     s.check_integrity().expect("sound after backups");
     let _ = std::fs::remove_file(&path);
+}
+
+/// A backup into a stream writes a non-empty copy and leaves the store as it was; a
+/// stream that fails is [`Error::Io`] and changes nothing stored.
+pub fn maintenance_backup_writes_a_stream(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = populate(s);
+    let conversations = listed(s, ada);
+    let messages = messages_of(s, ada, conversations[0]);
+    let mut copy = Vec::new();
+    s.backup(BackupDestination::Stream(&mut copy))
+        .expect("backup to a stream");
+    assert!(!copy.is_empty(), "the stream received the copy");
+
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("the destination went away"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    assert_err!(
+        s.backup(BackupDestination::Stream(&mut Broken)),
+        Error::Io { .. }
+    );
+    assert_eq!(listed(s, ada), conversations);
+    assert_eq!(messages_of(s, ada, conversations[0]), messages);
+    say(s, ada, conversations[0], "the store is still writable");
+    s.check_integrity().expect("sound after backups");
 }
 
 /// The store's clock is the configured one, and what it writes is stamped by it.

@@ -27,6 +27,11 @@ pub use retrieve::{Citation, Retrieval, sources};
 /// or a document still `processing` (another process may be ingesting it).
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
+/// How long a store keeps its records of removed embeddings, which let a vector index
+/// saved within that time catch up with only what changed
+/// ([`crate::SystemStore::forget_embedding_removals`]).
+pub const REMOVALS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// A store with its attachment store and vector index.
 ///
 /// ```
@@ -61,9 +66,10 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
     /// Ties the three together; sweeps away blobs left by a crash (blobs of messages
     /// that were never written, older than [`ORPHAN_GRACE`]); marks documents whose
     /// processing started before that and never ended as failed, so they can be
-    /// ingested again; and brings every vector collection up to date with the
-    /// embeddings in the store (from its snapshot when one is saved, dropping vectors
-    /// whose chunks are gone).
+    /// ingested again; forgets records of embedding removals older than
+    /// [`REMOVALS_KEPT`]; and brings every vector collection up to date with the
+    /// embeddings in the store (from its snapshot when one is saved, applying what
+    /// changed since).
     pub fn new(store: S, blobs: B, vectors: V) -> Result<Self> {
         let chat = ChatStore {
             store,
@@ -79,6 +85,8 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         if !interrupted.is_empty() {
             tracing::warn!(documents = ?interrupted, "ingestion interrupted: documents marked failed");
         }
+        chat.store
+            .forget_embedding_removals(chat.store.now() - REMOVALS_KEPT)?;
         for spec in chat.store.embedding_collections()? {
             let report = chat.vectors.sync(&spec, &chat.store)?;
             tracing::info!(collection = %spec.name, ?report, "vector collection ready");

@@ -1,0 +1,79 @@
+//! [`SystemStore`]: the operations that reach across users, kept apart from the
+//! user-scoped traits.
+//!
+//! Every method of [`crate::MessageStore`], [`crate::ConversationStore`],
+//! [`crate::DocumentStore`] and [`crate::SessionStore`] that reads or changes a user's
+//! data takes that user and stays inside their data. The operations here do not: they
+//! serve the library's own orchestration (attachment sweeps and migrations, recovery
+//! after a crash) and an operator's scheduled jobs (retention). A host that hands request
+//! code a `&dyn MessageStore` therefore cannot reach another user's messages through it;
+//! only code holding a `SystemStore` (or a whole [`crate::Store`]) can:
+//!
+//! ```compile_fail
+//! use chatstore::{FileMeta, MessageId, MessageStore};
+//!
+//! fn request_handler(messages: &dyn MessageStore, id: MessageId) {
+//!     // error: `set_message_files` is not a method of `MessageStore`
+//!     messages.set_message_files(id, &[]).unwrap();
+//! }
+//! ```
+//!
+//! ```
+//! use chatstore::{MessageId, SystemStore};
+//!
+//! fn attachment_migration(system: &dyn SystemStore, id: MessageId) -> chatstore::Result<()> {
+//!     system.set_message_files(id, &[])
+//! }
+//! ```
+
+use std::time::Duration;
+
+use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp};
+
+/// Operations across all users: sweeps, retention and attachment migrations.
+pub trait SystemStore: Send + Sync {
+    /// Which of these messages exist, in any conversation of any user (at most
+    /// [`crate::validate::MAX_IDS`] ids). The orphan sweep of attachments uses it.
+    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>>;
+
+    /// Messages that have files, in id order after `after`, at most `limit`.
+    /// Migrations of attachment storage walk them.
+    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>>;
+
+    /// Replaces a message's file metadata (and nothing else: what was said never
+    /// changes). Attachment migrations use it.
+    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()>;
+
+    /// Purges every conversation (of every user) soft-deleted before `deleted_before`.
+    /// Returns what other stores must remove ([`crate::ChatStore::purge_deleted_conversations`] does
+    /// that).
+    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup>;
+
+    /// Hides (with `auto_hidden` set) every visible conversation, of every user, with no
+    /// activity — message or opening — for longer than `idle_for` (the configured
+    /// default when `None`). Returns how many were hidden.
+    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64>;
+
+    /// Moves every document that has been `processing` since before `started_before` to
+    /// `failed`, saying that processing was interrupted, and returns their ids. A process
+    /// that dies while ingesting leaves its document `processing`, which no step may
+    /// leave except by finishing; this frees such documents to be ingested again. Their
+    /// previous chunks stay.
+    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>>;
+
+    /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
+    fn delete_expired_sessions(&self) -> Result<u64>;
+
+    /// Forgets the records of embedding removals made before `before`, which let a
+    /// vector index catch up with only what changed ([`crate::EmbeddingChanges`]); an
+    /// index whose snapshot is older than what was forgotten rebuilds its view from the
+    /// whole collection instead. Returns how many records went. Each call marks the
+    /// version reached with the time, and a later call forgets up to the newest mark
+    /// older than `before`: run it regularly ([`crate::ChatStore::new`] does, keeping
+    /// [`crate::orchestration::REMOVALS_KEPT`]). A store that keeps no such records has
+    /// nothing to forget.
+    fn forget_embedding_removals(&self, before: Timestamp) -> Result<u64> {
+        let _ = before;
+        Ok(0)
+    }
+}

@@ -1,0 +1,4 @@
+DROP TABLE embedding_removals_forgotten;
+DROP TABLE embedding_removal_marks;
+DROP TRIGGER embedding_removed;
+DROP TABLE embedding_removals;

@@ -1,0 +1,140 @@
+//! [`SystemStore`] on SQLite: the operations that reach across users.
+
+use std::time::Duration;
+
+use chatstore::{
+    Cleanup, DocumentId, Error, FileMeta, Message, MessageId, Result, SystemStore, Timestamp,
+    attachments, validate,
+};
+
+use crate::SqliteStore;
+use crate::conversations::messages_with_files;
+use crate::embeddings::latest_version;
+use crate::messages::{WITH_FILES, any_message};
+use crate::row::{RowExt, json_or_null, json_text};
+
+impl SystemStore for SqliteStore {
+    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
+        validate::id_batch(ids.len())?;
+        let wanted: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.db.read(|c| {
+            c.rows(
+                "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?1))",
+                &[&json_text(&wanted)?],
+                |row| row.parse(0),
+            )
+        })
+    }
+
+    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
+        let limit = validate::page_limit(limit)?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.db
+            .read(|c| c.rows(&WITH_FILES, &[&after, &limit], any_message))
+    }
+
+    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()> {
+        attachments::validate_files(files)?;
+        let files = json_or_null(&files)?;
+        let changed = self.db.write(|c| {
+            c.execute(
+                "UPDATE messages SET files = ?1 WHERE id = ?2",
+                &[&files, &id.to_string()],
+            )
+        })?;
+        if changed == 0 {
+            return Err(Error::not_found("message", id));
+        }
+        Ok(())
+    }
+
+    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
+        let before = deleted_before.to_string();
+        self.db.write(|c| {
+            let condition = "v.status = 'deleted' AND v.deleted_at < ?1";
+            let messages_with_files = messages_with_files(c, condition, &[&before])?;
+            let deleted = c.execute(
+                &format!("DELETE FROM conversations AS v WHERE {condition}"),
+                &[&before],
+            )?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted: deleted as u64,
+            })
+        })
+    }
+
+    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {
+        let now = self.now();
+        let cutoff = (now - idle_for.unwrap_or(self.config.auto_hide_after)).to_string();
+        let now = now.to_string();
+        self.db
+            .write(|c| {
+                c.execute(
+                    "UPDATE conversations
+                     SET is_hidden = 1, auto_hidden = 1, hidden_at = ?1, updated_at = ?1
+                     WHERE is_hidden = 0 AND status <> 'deleted'
+                       AND max(last_activity_at, coalesce(last_opened_at, '')) < ?2",
+                    &[&now, &cutoff],
+                )
+            })
+            .map(|n| n as u64)
+    }
+
+    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>> {
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            c.rows(
+                "UPDATE documents SET processing_status = 'failed', is_processed = 0,
+                        error_message = 'processing was interrupted before it finished: ingest the document again',
+                        updated_at = ?1
+                 WHERE processing_status = 'processing' AND updated_at < ?2
+                 RETURNING id",
+                &[&now, &started_before.to_string()],
+                |row| row.parse(0),
+            )
+        })
+    }
+
+    fn delete_expired_sessions(&self) -> Result<u64> {
+        let now = self.now().to_string();
+        self.db
+            .write(|c| {
+                c.execute(
+                    "DELETE FROM user_sessions WHERE expires_at <= ?1 OR revoked_at IS NOT NULL",
+                    &[&now],
+                )
+            })
+            .map(|n| n as u64)
+    }
+
+    fn forget_embedding_removals(&self, before: Timestamp) -> Result<u64> {
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let reached = latest_version(c)? as i64;
+            c.execute(
+                "INSERT OR IGNORE INTO embedding_removal_marks (version, marked_at) VALUES (?1, ?2)",
+                &[&reached, &now],
+            )?;
+            let mark: Option<i64> = c
+                .row(
+                    "SELECT max(version) FROM embedding_removal_marks WHERE marked_at < ?1",
+                    &[&before.to_string()],
+                    |row| row.opt_int(0),
+                )?
+                .flatten();
+            let Some(mark) = mark else { return Ok(0) };
+            // Only what is really forgotten moves the horizon: an index synced before a
+            // stretch without removals can still catch up across it.
+            c.execute(
+                "UPDATE embedding_removals_forgotten SET through = max(through,
+                     coalesce((SELECT max(version) FROM embedding_removals WHERE version <= ?1), 0))",
+                &[&mark],
+            )?;
+            let forgotten = c.execute("DELETE FROM embedding_removals WHERE version <= ?1", &[&mark])?;
+            c.execute("DELETE FROM embedding_removal_marks WHERE version < ?1", &[&mark])?;
+            Ok(forgotten as u64)
+        })
+    }
+}
