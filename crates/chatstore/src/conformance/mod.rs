@@ -52,6 +52,7 @@ macro_rules! assert_err {
 mod support;
 
 mod agent_logs;
+mod concurrency;
 mod conversations;
 mod documents;
 mod embeddings;
@@ -66,6 +67,7 @@ mod usage;
 mod users;
 
 pub use agent_logs::*;
+pub use concurrency::*;
 pub use conversations::*;
 pub use documents::*;
 pub use embeddings::*;
@@ -268,6 +270,11 @@ macro_rules! conformance_suite {
             isolation_usage,
             isolation_message_ids_cannot_be_probed,
             text_refuses_nul_everywhere,
+            concurrency_appends_get_unique_contiguous_positions,
+            concurrency_registrations_of_one_email_let_exactly_one_through,
+            concurrency_conversation_creations_lose_none,
+            concurrency_deleted_document_leaves_no_dangling_selection,
+            concurrency_password_change_is_not_undone_by_a_login,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
