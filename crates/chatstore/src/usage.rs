@@ -238,10 +238,11 @@ pub trait UsageStore: Send + Sync {
     /// Records a model call, pricing it with the configured price table.
     fn record_usage(&self, user: UserId, usage: &NewUsage) -> Result<UsageRecord>;
 
-    /// The user's usage in the range, grouped by provider and operation type.
+    /// The user's usage in the range, grouped by provider and operation type, sorted by
+    /// provider and then operation type name (byte order, as for every name listed).
     fn usage_by_provider(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageBreakdown>>;
 
-    /// Everyone's usage in the range, grouped by provider and operation type.
+    /// Everyone's usage in the range, grouped and sorted as [`UsageStore::usage_by_provider`].
     fn system_usage(&self, range: TimeRange) -> Result<Vec<UsageBreakdown>>;
 
     /// The user's total usage in the range.

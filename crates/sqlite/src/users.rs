@@ -158,13 +158,18 @@ impl UserStore for SqliteStore {
         })?;
         let account = found.as_ref().map(|(user, hash)| (user, hash.as_str()));
         let (user, new_hash) = self.hasher.login(password, account)?;
+        let verified = account.map(|(_, hash)| hash);
         let now = self.now().to_string();
+        // The rehash replaces only the hash just verified: a password set since the read
+        // above (another transaction) must not be overwritten with the old one's rehash.
         self.db.write(|c| {
             c.execute(
                 "UPDATE users SET last_login_at = ?1,
-                        password_hash = coalesce(?2, password_hash)
+                        password_hash = CASE WHEN password_hash = ?4
+                                        THEN coalesce(?2, password_hash)
+                                        ELSE password_hash END
                  WHERE id = ?3",
-                &[&now, &new_hash, &user.id.to_string()],
+                &[&now, &new_hash, &user.id.to_string(), &verified],
             )?;
             load_user(c, user.id)
         })

@@ -52,6 +52,7 @@ macro_rules! assert_err {
 mod support;
 
 mod agent_logs;
+mod concurrency;
 mod conversations;
 mod documents;
 mod embeddings;
@@ -66,6 +67,7 @@ mod usage;
 mod users;
 
 pub use agent_logs::*;
+pub use concurrency::*;
 pub use conversations::*;
 pub use documents::*;
 pub use embeddings::*;
@@ -212,6 +214,9 @@ macro_rules! conformance_suite {
             search_rejects_empty_query_and_bad_limit,
             search_index_follows_appends_and_survives_rebuild,
             search_every_word_of_a_long_query_counts,
+            search_largest_message_is_searchable_at_both_ends,
+            search_addresses_urls_and_paths_split_into_words,
+            search_accented_words_and_case_folding,
             documents_create_defaults,
             documents_create_rejects_bad_input,
             documents_global_scope_needs_admin_full,
@@ -270,6 +275,12 @@ macro_rules! conformance_suite {
             isolation_usage,
             isolation_message_ids_cannot_be_probed,
             text_refuses_nul_everywhere,
+            text_names_sort_in_byte_order,
+            concurrency_appends_get_unique_contiguous_positions,
+            concurrency_registrations_of_one_email_let_exactly_one_through,
+            concurrency_conversation_creations_lose_none,
+            concurrency_deleted_document_leaves_no_dangling_selection,
+            concurrency_password_change_is_not_undone_by_a_login,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {

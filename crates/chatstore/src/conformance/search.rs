@@ -1,10 +1,12 @@
 //! Full-text search: words, prefixes, case, ranking, snippets, filters, deleted
-//! conversations, query syntax, validation and index rebuilds.
+//! conversations, query syntax, validation and index rebuilds; the largest message,
+//! addresses and URLs, accents and letter case beyond ASCII.
 
 use super::support::{answer, conversation, say, secs, user};
-use super::{Backend, fixture};
+use super::{Backend, fixture, test_config};
 use crate::{
-    Conversation, Error, Message, MessageId, MessageRole, SearchHit, SearchQuery, Store, UserId,
+    Conversation, Error, Message, MessageId, MessageRole, NewMessage, SearchHit, SearchQuery,
+    Store, UserId,
 };
 
 /// Two conversations about accounts and pensions.
@@ -366,4 +368,172 @@ pub fn search_every_word_of_a_long_query_counts(backend: &dyn Backend) {
             assert_eq!(hits.len(), 2, "{words} words that all occur");
         }
     }
+}
+
+/// The ids of the messages `text` finds, sorted.
+fn found(store: &dyn Store, user: UserId, text: &str) -> Vec<MessageId> {
+    hit_ids(&search(store, user, &SearchQuery::new(text)))
+}
+
+/// A message of exactly the configured maximum size (`Config::max_message_bytes`, 1 MiB
+/// by default), about 95,000 distinct words, is stored and found by its first word, its
+/// last word, both together and a word from its middle; one byte more is refused. A
+/// backend whose index caps a document (PostgreSQL's `tsvector` holds at most 1 MB and
+/// records positions only up to 16,383) must still index the words at the end.
+pub fn search_largest_message_is_searchable_at_both_ends(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let max = test_config().0.max_message_bytes;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "long");
+    let (head, middle, tail) = ("aardvark", "filler45678", "zymurgy");
+    let mut text = String::with_capacity(max + 1);
+    text.push_str(head);
+    let mut i = 0u32;
+    while text.len() + tail.len() + 16 < max {
+        text.push_str(&format!(" filler{i}"));
+        i += 1;
+    }
+    while text.len() + tail.len() < max {
+        text.push(' ');
+    }
+    text.push_str(tail);
+    assert_eq!(text.len(), max, "the message is exactly the limit");
+    assert!(i > 45678, "the middle word is in the message");
+    let long = say(s, ada.id, chat.id, &text);
+    let short = say(s, ada.id, chat.id, "aardvark and zymurgy, briefly");
+    let both = sorted(vec![long.id, short.id]);
+    assert_eq!(found(s, ada.id, head), both, "the first word");
+    assert_eq!(found(s, ada.id, tail), both, "the last word");
+    assert_eq!(found(s, ada.id, "zymurgy aardvark"), both, "both ends");
+    assert_eq!(
+        found(s, ada.id, middle),
+        vec![long.id],
+        "a word in the middle"
+    );
+    let hits = search(s, ada.id, &SearchQuery::new(tail).in_conversation(chat.id));
+    let hit = hits
+        .iter()
+        .find(|h| h.message_id == long.id)
+        .expect("the long message is a hit");
+    assert!(
+        hit.snippet.contains("**zymurgy**"),
+        "the snippet shows the match at the end: {}",
+        hit.snippet
+    );
+    text.push('x');
+    assert_err!(
+        s.append_message(ada.id, chat.id, &NewMessage::user(text)),
+        Error::Validation {
+            field: "content",
+            ..
+        }
+    );
+}
+
+/// E-mail addresses, URLs and paths like `a/b` are split into their runs of letters and
+/// digits, the same words [`crate::search::words`] makes of a query: searching a whole
+/// address or URL finds the message, and so does searching any part of it
+/// (`lovelace`, `example.com`, `guide/setup`), in any letter case. The parts are plain
+/// words, not a phrase: they need not be adjacent (`guide/setup` also finds a message
+/// saying "setup guide"), and a run across punctuation (`adaexample`) is no word. This
+/// is SQLite's behaviour (FTS5's `unicode61` tokenizer). PostgreSQL's default parser
+/// instead keeps an address or URL as one token, so that `lovelace` would not find it;
+/// a backend there feeds its index the same words, for instance
+/// `to_tsvector('simple', regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))`.
+pub fn search_addresses_urls_and_paths_split_into_words(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "links");
+    let mail = say(
+        s,
+        ada.id,
+        chat.id,
+        "Write to ada.lovelace@example.com about it",
+    )
+    .id;
+    let url = say(
+        s,
+        ada.id,
+        chat.id,
+        "See https://docs.example.org/guide/setup?lang=en#install first",
+    )
+    .id;
+    let path = say(s, ada.id, chat.id, "We ran an a/b test").id;
+    let plain = say(s, ada.id, chat.id, "An example of docs, with a setup guide").id;
+    for (query, expected) in [
+        ("ada.lovelace@example.com", vec![mail]),
+        ("ADA.LOVELACE@EXAMPLE.COM", vec![mail]),
+        ("lovelace@example.com", vec![mail]),
+        ("example.com", vec![mail]),
+        ("lovelace", vec![mail]),
+        ("example", vec![mail, url, plain]),
+        (
+            "https://docs.example.org/guide/setup?lang=en#install",
+            vec![url],
+        ),
+        ("docs.example.org", vec![url]),
+        ("https", vec![url]),
+        ("guide/setup", vec![url, plain]),
+        ("setup?lang=en", vec![url]),
+        ("a/b", vec![path]),
+        ("A/B", vec![path]),
+        ("b", vec![path]),
+        ("adaexample", vec![]),
+        ("docsexample", vec![]),
+    ] {
+        assert_eq!(found(s, ada.id, query), sorted(expected), "{query:?}");
+    }
+}
+
+/// Words with accents and letters outside ASCII are found as written and in any letter
+/// case: "café" and "CAFÉ" each find both "café" and "CAFÉ", "МОСКВА" finds "Москва",
+/// "caf" finds both as a prefix, and snippets show the text as stored. (A PostgreSQL
+/// backend needs a database whose character type folds all of Unicode, not `C`.)
+///
+/// Whether a search without the accent finds the accented word is left to the backend:
+/// on SQLite "cafe" finds "café" (and "café" finds "cafe"), because FTS5 is set up with
+/// `remove_diacritics 2`; PostgreSQL does so only with the `unaccent` extension, which a
+/// deployment may not be allowed to install, so the suite holds neither behaviour.
+pub fn search_accented_words_and_case_folding(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "accents");
+    let french = say(s, ada.id, chat.id, "Un café, s'il vous plaît").id;
+    let shouting = say(s, ada.id, chat.id, "CAFÉ CRÈME À EMPORTER").id;
+    let russian = say(s, ada.id, chat.id, "Москва зимой").id;
+    let english = say(s, ada.id, chat.id, "A coffee shop").id;
+    let cafes = sorted(vec![french, shouting]);
+    for (query, expected) in [
+        ("café", cafes.clone()),
+        ("CAFÉ", cafes.clone()),
+        ("Café", cafes.clone()),
+        ("caf", cafes.clone()),
+        ("crème", vec![shouting]),
+        ("CRÈME", vec![shouting]),
+        ("à emporter", vec![shouting]),
+        ("plaît", vec![french]),
+        ("PLAÎT", vec![french]),
+        ("москва", vec![russian]),
+        ("МОСКВА", vec![russian]),
+        ("ЗИМОЙ москва", vec![russian]),
+        ("coffee", vec![english]),
+    ] {
+        assert_eq!(found(s, ada.id, query), expected, "{query:?}");
+    }
+    let hits = search(s, ada.id, &SearchQuery::new("CAFÉ"));
+    let snippet = |id| {
+        hits.iter()
+            .find(|h| h.message_id == id)
+            .map(|h| h.snippet.clone())
+            .expect("a hit")
+    };
+    assert!(snippet(french).contains("**café**"), "{}", snippet(french));
+    assert!(
+        snippet(shouting).contains("**CAFÉ**"),
+        "{}",
+        snippet(shouting)
+    );
 }
