@@ -143,7 +143,12 @@ pub trait BlobRead: Read + Send {
 ///
 /// Every blob carries its blake3 hash; reads check it and report a mismatch as
 /// [`Error::Corrupt`] rather than return bad bytes. Identical content under several
-/// keys may be stored once; deleting one key never loses another key's bytes.
+/// keys may be stored once; deleting one key never loses another key's bytes. A store
+/// has a maximum blob size (configured): a larger blob is [`Error::Validation`] and
+/// nothing is stored.
+///
+/// The blob suite of the conformance checks (feature `conformance`,
+/// `chatstore::blob_conformance_suite!`) holds an implementation to this contract.
 pub trait BlobStore: Send + Sync {
     /// Stores `data` under `key`, replacing what was there.
     fn put(&self, key: &BlobKey, data: &[u8]) -> Result<BlobInfo> {
@@ -159,8 +164,8 @@ pub trait BlobStore: Send + Sync {
     fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>>;
 
     /// Stores exactly `size` bytes read from `reader` under `key`, without holding them
-    /// in memory. A reader that ends early or has more is [`Error::Validation`] and
-    /// nothing is stored.
+    /// in memory. A reader that ends early, has more, or fails is [`Error::Validation`]
+    /// and nothing is stored.
     fn put_stream(&self, key: &BlobKey, size: u64, reader: &mut dyn Read) -> Result<BlobInfo>;
 
     /// The bytes under `key`, checked against their hash. A missing key is

@@ -199,7 +199,8 @@ pub struct VectorHit {
 pub struct SyncReport {
     /// Whether a saved snapshot was used (false: built from the store).
     pub from_snapshot: bool,
-    /// Vectors added from the store since the snapshot.
+    /// Vectors added from the store since the snapshot (new chunks and re-embedded
+    /// ones).
     pub added: u64,
     /// Vectors removed because the store no longer has them.
     pub removed: u64,
@@ -252,6 +253,9 @@ pub trait EmbeddingSource: Send + Sync {
 ///
 /// The index is derived data: the store holds every embedding, and
 /// [`VectorIndex::sync`] brings an index up to date with it.
+///
+/// The vector suite of the conformance checks (feature `conformance`,
+/// `chatstore::vector_conformance_suite!`) holds an implementation to this contract.
 pub trait VectorIndex: Send + Sync {
     /// Creates a collection; creating it again with the same spec is a no-op, with
     /// another spec a [`crate::ConflictKind::Unique`] conflict.
@@ -270,7 +274,8 @@ pub trait VectorIndex: Send + Sync {
     /// Removes embeddings by chunk; returns how many were there.
     fn delete(&self, collection: &str, chunks: &[ChunkId]) -> Result<u64>;
 
-    /// Removes every embedding of these documents, in every collection.
+    /// Removes every embedding of these documents, in every collection; returns how
+    /// many were there, all collections together.
     fn remove_documents(&self, documents: &[DocumentId]) -> Result<u64>;
 
     /// The stored embeddings of these chunks (missing ones left out).

@@ -127,40 +127,6 @@ fn l2_recall_holds_at_every_selectivity() {
 }
 
 #[test]
-fn scores_follow_the_distance() {
-    let index = HnswIndex::new(config()).unwrap();
-    let user = UserId::new();
-    let document = DocumentId::new();
-    let record = |vector: Vec<f32>| VectorRecord {
-        chunk: ChunkId::new(),
-        document,
-        owner: Some(user),
-        vector,
-    };
-    let (a, b) = (record(vec![3.0, 4.0]), record(vec![-1.0, 0.0]));
-    // Query (1, 0): cosine 0.6 and -1, inner product 3 and -1, Euclidean distance
-    // sqrt(20) and 2 (so for L2 the second vector is the nearer).
-    for (name, distance, nearest, expected) in [
-        ("cos", Distance::Cosine, &a, [0.6, -1.0]),
-        ("dot", Distance::Dot, &a, [3.0, -1.0]),
-        ("l2", Distance::L2, &b, [-2.0, -(20.0f32.sqrt())]),
-    ] {
-        let spec = chatstore::CollectionSpec::new(name, 2, distance).unwrap();
-        index.create_collection(&spec).unwrap();
-        index.upsert(name, &[a.clone(), b.clone()]).unwrap();
-        let hits = index
-            .search(name, &[1.0, 0.0], 2, &VectorFilter::user(user))
-            .unwrap();
-        let scores: Vec<f32> = hits.iter().map(|h| h.score).collect();
-        assert_eq!(hits[0].chunk, nearest.chunk, "{name}");
-        assert!(
-            (scores[0] - expected[0]).abs() < 1e-5 && (scores[1] - expected[1]).abs() < 1e-5,
-            "{name}: {scores:?}"
-        );
-    }
-}
-
-#[test]
 fn a_user_never_sees_another_users_private_chunks() {
     let index = HnswIndex::new(IndexConfig {
         exact_below: 0,

@@ -19,6 +19,12 @@
 //! ```
 //!
 //! Checks panic on failure, with a message saying what was expected.
+//!
+//! The other storage traits have suites of their own, expanded the same way: a
+//! [`BlobStore`](crate::BlobStore) implements [`BlobBackend`] and expands
+//! [`blob_conformance_suite!`](crate::blob_conformance_suite), a
+//! [`VectorIndex`](crate::VectorIndex) implements [`VectorBackend`] and expands
+//! [`vector_conformance_suite!`](crate::vector_conformance_suite).
 
 use std::sync::Arc;
 
@@ -52,6 +58,7 @@ macro_rules! assert_err {
 mod support;
 
 mod agent_logs;
+mod blob;
 mod concurrency;
 mod conversations;
 mod documents;
@@ -65,8 +72,10 @@ mod sessions;
 mod text;
 mod usage;
 mod users;
+mod vector;
 
 pub use agent_logs::*;
+pub use blob::*;
 pub use concurrency::*;
 pub use conversations::*;
 pub use documents::*;
@@ -80,6 +89,7 @@ pub use sessions::*;
 pub use text::*;
 pub use usage::*;
 pub use users::*;
+pub use vector::*;
 
 /// A backend under test: opens stores on one database that belongs to this value.
 pub trait Backend {
