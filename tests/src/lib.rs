@@ -11,7 +11,7 @@ use chatstore::{
     ChatStore, CollectionSpec, Config, Distance, ManualClock, Result, Store, UserStore,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
-use chatstore_sqlite::SqliteStore;
+use chatstore_sqlite::{SqliteOptions, SqliteStore};
 use chatstore_vector::{HnswIndex, IndexConfig};
 
 /// A SQLite database in a temporary directory, removed when dropped.
@@ -39,7 +39,12 @@ impl TempSqlite {
 
     /// Opens the concrete store with `config` pointed at this location.
     pub fn open_sqlite(&self, config: Config) -> Result<SqliteStore> {
-        SqliteStore::open(config.database_url(self.path().to_string_lossy()))
+        self.open_sqlite_with(&SqliteOptions::default(), config)
+    }
+
+    /// [`TempSqlite::open_sqlite`] with SQLite options of the test's.
+    pub fn open_sqlite_with(&self, options: &SqliteOptions, config: Config) -> Result<SqliteStore> {
+        SqliteStore::open_with(config.database_url(self.path().to_string_lossy()), options)
     }
 }
 

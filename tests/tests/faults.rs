@@ -20,17 +20,17 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chatstore::conformance::test_config;
 use chatstore::{
-    BlobKey, BlobStore, ChatStore, Config, ConversationId, ConversationStore, Error,
-    MaintenanceStore, MessageId, MessageStore, NewAttachment, NewConversation, NewMessage, NewUser,
-    Result, StartupError, SystemStore, Timestamp, UserId, UserStore,
+    BlobKey, BlobStore, ChatStore, ConversationId, ConversationStore, Error, MaintenanceStore,
+    MessageId, MessageStore, NewAttachment, NewConversation, NewMessage, NewUser, Result,
+    SystemStore, Timestamp, UserId, UserStore,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
-use chatstore_sqlite::SqliteStore;
+use chatstore_sqlite::{FileError, SqliteOptions, SqliteStore};
 use chatstore_vector::{HnswIndex, IndexConfig};
 
 type Chat = ChatStore<SqliteStore, SqliteBlobStore, HnswIndex>;
@@ -42,12 +42,13 @@ const FILES_DB: &str = "files.db";
 
 /// Opens the main store, the attachment store and a vector index in `dir`, with the
 /// settings `tune` adjusts.
-fn open_chat_with(dir: &Path, tune: impl Fn(&mut Config, &mut BlobConfig)) -> Result<Chat> {
-    let (config, clock) = test_config();
-    let mut config = config.database_url(dir.join(MAIN_DB).to_string_lossy());
-    let mut blobs = BlobConfig::new(dir.join(FILES_DB)).clock(Arc::new(clock));
-    tune(&mut config, &mut blobs);
-    let store = SqliteStore::open(config)?;
+fn open_chat_with(dir: &Path, sqlite: &SqliteOptions) -> Result<Chat> {
+    let config = test_config()
+        .0
+        .database_url(dir.join(MAIN_DB).to_string_lossy());
+    let files = dir.join(FILES_DB);
+    let blobs = BlobConfig::from_main(&config, sqlite, Some(&files.to_string_lossy()))?;
+    let store = SqliteStore::open_with(config, sqlite)?;
     let blobs = SqliteBlobStore::open(blobs)?;
     let vectors = HnswIndex::new(IndexConfig::new(dir.join("vectors")))?;
     ChatStore::new(store, blobs, vectors)
@@ -55,13 +56,12 @@ fn open_chat_with(dir: &Path, tune: impl Fn(&mut Config, &mut BlobConfig)) -> Re
 
 /// [`open_chat_with`] the test settings.
 fn open_chat(dir: &Path) -> Result<Chat> {
-    open_chat_with(dir, |_, _| {})
+    open_chat_with(dir, &SqliteOptions::default())
 }
 
 /// Both files flushed to stable storage at every commit.
-fn durable(config: &mut Config, blobs: &mut BlobConfig) {
-    config.fsync_every_commit = true;
-    blobs.fsync_every_commit = true;
+fn durable() -> SqliteOptions {
+    SqliteOptions::default().fsync_every_commit(true)
 }
 
 /// Opens the main store alone at `dir`.
@@ -835,9 +835,9 @@ fn full_disk_by_file_size_limit() {
 fn assert_unwritable(opened: Result<impl Sized>, dir: &Path, what: &str) {
     let error = opened.err().unwrap_or_else(|| panic!("{what} opened"));
     note("read-only directory", what, &error);
-    match &error {
-        Error::Startup(StartupError::UnwritableDirectory { path, .. }) => assert_eq!(path, dir),
-        other => panic!("{what}: expected UnwritableDirectory, got {other:?}"),
+    match FileError::of(&error) {
+        Some(FileError::UnwritableDirectory { path, .. }) => assert_eq!(path, dir),
+        _ => panic!("{what}: expected UnwritableDirectory, got {error:?}"),
     }
     assert!(!error.is_retriable(), "{what}");
 }
@@ -900,7 +900,9 @@ fn a_read_only_file_system_is_named_at_open_and_loses_nothing() {
         .arg(tmpfs.path()))
     .expect("remounted read-only");
     let opened = open_main(&dir);
-    if let Err(Error::Startup(StartupError::UnwritableDirectory { source, .. })) = &opened {
+    if let Some(FileError::UnwritableDirectory { source, .. }) =
+        opened.as_ref().err().and_then(FileError::of)
+    {
         assert_eq!(source.raw_os_error(), Some(30), "EROFS: {source}");
     }
     assert_unwritable(opened, &dir, "SqliteStore::open on a read-only file system");
@@ -972,7 +974,7 @@ fn a_file_system_turning_read_only_under_a_running_store_is_typed_and_loses_noth
     let dir = ext4.root();
     // A file system that aborts drops writes it had not flushed yet, like a power cut:
     // only fsync-per-commit stores promise to keep every acknowledged write then.
-    let chat = open_chat_with(&dir, durable).expect("stores open");
+    let chat = open_chat_with(&dir, &durable()).expect("stores open");
     let mut ledger = Ledger::start(&chat);
     ledger.write_n(&chat, 4);
 
@@ -1015,7 +1017,7 @@ fn a_file_system_turning_read_only_under_a_running_store_is_typed_and_loses_noth
 
     drop(chat);
     ext4.repair();
-    let chat = open_chat_with(&dir, durable).expect("stores open after the repair");
+    let chat = open_chat_with(&dir, &durable()).expect("stores open after the repair");
     ledger.recovered(&chat);
 }
 
@@ -1047,9 +1049,9 @@ fn garbage_instead_of_a_database_is_refused_at_open_and_the_file_kept() {
         "SqliteStore::open",
         &opened.as_ref().map(|_| ()),
     );
-    match &opened {
-        Err(Error::Startup(StartupError::NotADatabase { path })) => assert_eq!(path, &main),
-        other => panic!("expected NotADatabase, got {other:?}"),
+    match opened.as_ref().err().and_then(FileError::of) {
+        Some(FileError::NotADatabase { path }) => assert_eq!(path, &main),
+        _ => panic!("expected NotADatabase, got {:?}", opened.as_ref().err()),
     }
     assert!(!opened.err().is_some_and(|e| e.is_retriable()));
     assert!(std::fs::read(&main).expect("read") == garbage, "file kept");
@@ -1062,9 +1064,9 @@ fn garbage_instead_of_a_database_is_refused_at_open_and_the_file_kept() {
         "SqliteBlobStore::open",
         &opened.as_ref().map(|_| ()),
     );
-    match &opened {
-        Err(Error::Startup(StartupError::NotADatabase { path })) => assert_eq!(path, &files),
-        other => panic!("expected NotADatabase, got {other:?}"),
+    match opened.as_ref().err().and_then(FileError::of) {
+        Some(FileError::NotADatabase { path }) => assert_eq!(path, &files),
+        _ => panic!("expected NotADatabase, got {:?}", opened.as_ref().err()),
     }
     std::fs::write(&files, &good_files).expect("write");
 
@@ -1163,7 +1165,8 @@ fn garbage_over_a_running_database_is_typed_and_a_backup_restores_it() {
         &opened.as_ref().map(|_| ()),
     );
     match opened {
-        Err(Error::Startup(StartupError::NotADatabase { .. }) | Error::Corrupt { .. }) => {}
+        Err(Error::Corrupt { .. }) => {}
+        Err(error) if matches!(FileError::of(&error), Some(FileError::NotADatabase { .. })) => {}
         Ok(store) => assert!(matches!(
             store.check_integrity(),
             Err(Error::Corrupt { .. })

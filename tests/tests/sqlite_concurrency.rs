@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chatstore::{Error, NewUser, RetryPolicy, UserStore};
+use chatstore_sqlite::SqliteOptions;
 use chatstore_tests::TempSqlite;
 use rusqlite::Connection;
 
@@ -13,20 +14,25 @@ fn config() -> chatstore::Config {
     chatstore::conformance::test_config().0
 }
 
+/// A short lock wait per statement, so that retries come quickly.
+fn quick_waits() -> SqliteOptions {
+    SqliteOptions::default().busy_timeout(Duration::from_millis(20))
+}
+
 fn quick_retry(attempts: u32) -> chatstore::Config {
-    config()
-        .busy_timeout(Duration::from_millis(20))
-        .write_retry(RetryPolicy {
-            attempts,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-        })
+    config().write_retry(RetryPolicy {
+        attempts,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+    })
 }
 
 #[test]
 fn a_write_blocked_by_another_process_fails_as_retriable_busy_and_changes_nothing() {
     let db = TempSqlite::new();
-    let store = db.open_sqlite(quick_retry(2)).expect("opens");
+    let store = db
+        .open_sqlite_with(&quick_waits(), quick_retry(2))
+        .expect("opens");
     let other = Connection::open(db.path()).expect("other process");
     other
         .execute_batch("BEGIN IMMEDIATE")
@@ -48,7 +54,9 @@ fn a_write_blocked_by_another_process_fails_as_retriable_busy_and_changes_nothin
 #[test]
 fn a_write_is_retried_until_the_other_process_lets_go() {
     let db = TempSqlite::new();
-    let store = db.open_sqlite(quick_retry(50)).expect("opens");
+    let store = db
+        .open_sqlite_with(&quick_waits(), quick_retry(50))
+        .expect("opens");
     let path = db.path();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
@@ -70,7 +78,9 @@ fn a_write_is_retried_until_the_other_process_lets_go() {
 #[test]
 fn reads_go_on_while_another_process_writes() {
     let db = TempSqlite::new();
-    let store = db.open_sqlite(quick_retry(1)).expect("opens");
+    let store = db
+        .open_sqlite_with(&quick_waits(), quick_retry(1))
+        .expect("opens");
     let user = store
         .create_user(&NewUser::new("ada", "ada@example.com", "password1"))
         .expect("user");

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use chatstore::{Config, Error, PasswordParams, StartupError};
-use chatstore_sqlite::SqliteStore;
+use chatstore_sqlite::{FileError, SqliteStore};
 
 const NOBODY: u32 = 65534;
 
@@ -37,12 +37,23 @@ fn config(path: &Path) -> Config {
         .startup_timeout(Duration::from_millis(200))
 }
 
+/// The file error an open failed with, or a panic saying what came instead.
+fn file_error(opened: chatstore::Result<SqliteStore>) -> FileError {
+    match opened {
+        Err(Error::Startup(StartupError::Backend(inner))) => match inner.downcast::<FileError>() {
+            Ok(file) => *file,
+            Err(other) => panic!("expected a FileError, got {other:?}"),
+        },
+        other => panic!("expected a startup error, got {other:?}"),
+    }
+}
+
 #[test]
 fn missing_directory_is_named() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("no/such/dir/chat.db");
-    match SqliteStore::open(config(&path)) {
-        Err(Error::Startup(StartupError::MissingDirectory { path: missing })) => {
+    match file_error(SqliteStore::open(config(&path))) {
+        FileError::MissingDirectory { path: missing } => {
             assert_eq!(missing, dir.path().join("no/such/dir"));
         }
         other => panic!("expected MissingDirectory, got {other:?}"),
@@ -86,16 +97,16 @@ fn a_file_that_is_not_a_database_is_named_and_kept() {
     let path = dir.path().join("chat.db");
     let text = b"these are someone's notes, not a database\n".repeat(100);
     std::fs::write(&path, &text).expect("write");
-    match SqliteStore::open(config(&path)) {
-        Err(Error::Startup(StartupError::NotADatabase { path: named })) => assert_eq!(named, path),
+    match file_error(SqliteStore::open(config(&path))) {
+        FileError::NotADatabase { path: named } => assert_eq!(named, path),
         other => panic!("expected NotADatabase, got {other:?}"),
     }
     assert_eq!(std::fs::read(&path).expect("read"), text, "file untouched");
     let tiny = dir.path().join("tiny.db");
     std::fs::write(&tiny, b"SQLite").expect("write");
     assert!(matches!(
-        SqliteStore::open(config(&tiny)),
-        Err(Error::Startup(StartupError::NotADatabase { .. }))
+        file_error(SqliteStore::open(config(&tiny))),
+        FileError::NotADatabase { .. }
     ));
 }
 
@@ -106,8 +117,8 @@ fn a_database_locked_by_another_process_is_named() {
     drop(SqliteStore::open(config(&path)).expect("created"));
     let other = rusqlite::Connection::open(&path).expect("other connection");
     other.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-    match SqliteStore::open(config(&path)) {
-        Err(Error::Startup(StartupError::Locked { path: named })) => assert_eq!(named, path),
+    match file_error(SqliteStore::open(config(&path))) {
+        FileError::Locked { path: named } => assert_eq!(named, path),
         other => panic!("expected Locked, got {other:?}"),
     }
     other.execute_batch("COMMIT").expect("unlock");

@@ -164,7 +164,7 @@ impl SqliteBlobStore {
     }
 
     fn now(&self) -> String {
-        self.config.clock.now().to_string()
+        self.config.shared.clock.now().to_string()
     }
 
     /// Writes `size` bytes from `reader` into a new content row, hashing as it goes,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::enums::string_enum;
-use crate::{AgentLogId, ConversationId, MessageId, Result, Timestamp, UserId};
+use crate::{AgentLogId, ConversationId, Error, MessageId, Result, Timestamp, UserId, validate};
 
 string_enum! {
     /// How an agent run ended.
@@ -87,6 +87,76 @@ impl NewAgentLog {
             ..NewAgentLog::default()
         }
     }
+
+    /// Checks the entry and makes the record a backend stores for `message` at `now`:
+    /// a name, short texts within limits, a non-negative finite time, a confidence in
+    /// 0–1, no NUL anywhere, and each JSON value and long text at most
+    /// `max_metadata_bytes` ([`crate::Config::max_metadata_bytes`]). Anything else is
+    /// [`crate::Error::Validation`] naming the field.
+    pub fn prepare(
+        &self,
+        message: MessageId,
+        now: Timestamp,
+        max_metadata_bytes: usize,
+    ) -> Result<PreparedAgentLog> {
+        let json = |field, value: &Option<Value>| {
+            value
+                .as_ref()
+                .map(|v| validate::json_within(field, v, max_metadata_bytes))
+                .transpose()
+        };
+        let long_text = |field, text: &Option<String>| -> Result<Option<String>> {
+            if let Some(text) = text {
+                validate::no_nul(field, text)?;
+                if text.len() > max_metadata_bytes {
+                    return Err(Error::validation(
+                        field,
+                        format!("must be at most {max_metadata_bytes} bytes"),
+                    ));
+                }
+            }
+            Ok(text.clone())
+        };
+        let log = AgentLog {
+            id: AgentLogId::new(),
+            message_id: message,
+            agent_name: validate::required_text("agent_name", &self.agent_name)?,
+            agent_type: validate::optional_text("agent_type", self.agent_type.as_deref())?,
+            action: validate::optional_text("action", self.action.as_deref())?,
+            input_data: self.input_data.clone(),
+            output_data: self.output_data.clone(),
+            execution_time: self
+                .execution_time
+                .map(|t| validate::non_negative("execution_time", t))
+                .transpose()?,
+            tokens_used: self.tokens_used,
+            status: self.status,
+            error_message: long_text("error_message", &self.error_message)?,
+            reasoning: long_text("reasoning", &self.reasoning)?,
+            confidence: self
+                .confidence
+                .map(|c| validate::unit_interval("confidence", c))
+                .transpose()?,
+            created_at: now,
+        };
+        Ok(PreparedAgentLog {
+            input_json: json("input_data", &log.input_data)?,
+            output_json: json("output_data", &log.output_data)?,
+            log,
+        })
+    }
+}
+
+/// An agent log checked by [`NewAgentLog::prepare`]: the record, and its JSON values
+/// serialised as a backend stores them.
+#[derive(Debug, Clone)]
+pub struct PreparedAgentLog {
+    /// The record, as it will read back.
+    pub log: AgentLog,
+    /// `input_data` as JSON text.
+    pub input_json: Option<String>,
+    /// `output_data` as JSON text.
+    pub output_json: Option<String>,
 }
 
 /// Recording and reading agent logs. The message must be the user's

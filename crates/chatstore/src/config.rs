@@ -1,4 +1,5 @@
-//! Settings shared by every backend, from code or from environment variables.
+//! Settings that hold on every backend, from code or from environment variables: the
+//! database location, the connection pool and the application's policy.
 //!
 //! ```
 //! use chatstore::Config;
@@ -7,7 +8,7 @@
 //! let config = Config::new("data/chat.db")
 //!     .slow_query_threshold(Duration::from_millis(50))
 //!     .session_ttl(Duration::from_secs(8 * 3600));
-//! assert_eq!(config.pool_size, 5);
+//! assert_eq!(config.pool.size, 5);
 //!
 //! let from_env = Config::from_vars(|name| match name {
 //!     "DATABASE_URL" => Some("sqlite:///data/chat.db".to_owned()),
@@ -95,29 +96,103 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Store settings. Start from [`Config::new`] or [`Config::from_env`] and adjust with the
-/// chainable setters (or the public fields).
+/// Which kind of backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// A SQLite file: a path, `sqlite:///relative.db` or `sqlite:////absolute.db`.
+    Sqlite,
+    /// A PostgreSQL server: `postgresql://` or `postgres://` (served by `chatstore-postgres`).
+    Postgres,
+}
+
+impl BackendKind {
+    /// The backend a database URL names; an unknown scheme is [`Error::Validation`].
+    ///
+    /// ```
+    /// use chatstore::config::BackendKind;
+    ///
+    /// assert_eq!(BackendKind::of_url("data/chat.db").unwrap(), BackendKind::Sqlite);
+    /// assert_eq!(BackendKind::of_url("sqlite:///chat.db").unwrap(), BackendKind::Sqlite);
+    /// assert_eq!(BackendKind::of_url("postgresql://app@db/chat").unwrap(), BackendKind::Postgres);
+    /// assert!(BackendKind::of_url("mysql://db/chat").is_err());
+    /// ```
+    pub fn of_url(url: &str) -> Result<BackendKind> {
+        let url = url.trim();
+        match url.split_once("://") {
+            None => Ok(BackendKind::Sqlite),
+            Some((scheme, _)) => match scheme.to_ascii_lowercase().as_str() {
+                "sqlite" => Ok(BackendKind::Sqlite),
+                "postgresql" | "postgres" => Ok(BackendKind::Postgres),
+                _ => Err(Error::validation(
+                    "database_url",
+                    format!(
+                        "{scheme}:// is not a supported database: use a SQLite path or sqlite:///path, or postgresql://"
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// The name the seeds' `DATABASE_TYPE` gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgresql",
+        }
+    }
+}
+
+/// The connection pool every backend keeps (the seeds' `DATABASE_POOL_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections kept open. On SQLite, the readers (there is one writer besides).
+    pub size: u32,
+    /// Connections opened beyond `size` under load and closed when idle. A server
+    /// backend's; SQLite's readers are a fixed set, so it does not apply there.
+    pub max_overflow: u32,
+    /// How long a caller waits for a free connection.
+    pub timeout: Duration,
+    /// Connections older than this are replaced (`None`: never). A server backend's, so
+    /// that connections do not outlive a server-side timeout; a SQLite connection has
+    /// nothing to expire, so it does not apply there.
+    pub recycle: Option<Duration>,
+    /// How long opening waits for the database: for a locked SQLite file, or for a
+    /// server to accept the connection.
+    pub startup_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    /// The seeds' defaults: 5 connections, 10 overflow, 30 s waits, recycled hourly.
+    fn default() -> Self {
+        PoolSettings {
+            size: 5,
+            max_overflow: 10,
+            timeout: Duration::from_secs(30),
+            recycle: Some(Duration::from_secs(3600)),
+            startup_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Store settings that hold on every backend: where the database is, its connection
+/// pool, and the application's policy (limits, lifetimes, prices, password cost, retries,
+/// logging, clock). A backend's own settings are its own (for SQLite,
+/// `chatstore_sqlite::SqliteOptions`). Start from [`Config::new`] or
+/// [`Config::from_env`] and adjust with the chainable setters (or the public fields).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where the database is: a path, or a URL the backend understands
-    /// (`sqlite:///relative.db`, `sqlite:////absolute.db`).
+    /// Where the database is: a SQLite path or URL (`sqlite:///relative.db`,
+    /// `sqlite:////absolute.db`), or a `postgresql://` URL.
     pub database_url: String,
-    /// How long a statement waits for another connection's lock before giving up.
-    pub busy_timeout: Duration,
-    /// How long opening waits for a database another process holds locked.
-    pub startup_timeout: Duration,
-    /// Connections kept for concurrent readers.
-    pub pool_size: u32,
-    /// Flush every commit to stable storage before acknowledging it. Off by default: a
-    /// crash of the process never loses an acknowledged write either way; with this on,
-    /// a power loss or OS crash cannot either, at the cost of one fsync per write.
-    pub fsync_every_commit: bool,
-    /// How long a caller waits for a free connection.
-    pub pool_timeout: Duration,
+    /// The connection pool.
+    pub pool: PoolSettings,
     /// Retries of writes that find the database busy.
     pub write_retry: RetryPolicy,
     /// Statements slower than this are logged (at WARN, target `chatstore::slow_query`).
     pub slow_query_threshold: Duration,
+    /// Log every statement (at DEBUG, target `chatstore::sql`, parameters redacted as in
+    /// the slow query log): the seeds' `DATABASE_ECHO`.
+    pub echo: bool,
     /// Argon2id cost for new password hashes.
     pub password: PasswordParams,
     /// Lifetime of a login session.
@@ -137,18 +212,45 @@ pub struct Config {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Reads variable `name` as a whole number: `None` when unset, [`Error::Validation`]
+/// naming it when set to something else. Shared by every reader of settings.
+pub fn whole_number(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<u64>> {
+    match var(name) {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| {
+            Error::validation(
+                "environment",
+                format!("{name}={text:?} is not a whole number"),
+            )
+        }),
+    }
+}
+
+/// Reads variable `name` as true (`1`, `true`, `yes`, `on`) or false (`0`, `false`,
+/// `no`, `off`, empty): `None` when unset, [`Error::Validation`] naming it otherwise.
+pub fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>> {
+    let Some(text) = var(name) else {
+        return Ok(None);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" | "" => Ok(Some(false)),
+        _ => Err(Error::validation(
+            "environment",
+            format!("{name}={text:?} is not true or false"),
+        )),
+    }
+}
+
 impl Config {
     /// The seeds' defaults for a database at `database_url`.
     pub fn new(database_url: impl Into<String>) -> Config {
         Config {
             database_url: database_url.into(),
-            busy_timeout: Duration::from_secs(5),
-            startup_timeout: Duration::from_secs(30),
-            pool_size: 5,
-            fsync_every_commit: false,
-            pool_timeout: Duration::from_secs(30),
+            pool: PoolSettings::default(),
             write_retry: RetryPolicy::default(),
             slow_query_threshold: Duration::from_millis(100),
+            echo: false,
             password: PasswordParams::OWASP,
             session_ttl: Duration::from_secs(24 * 3600),
             session_touch_interval: Duration::from_secs(60),
@@ -170,33 +272,28 @@ impl Config {
     ///
     /// | variable | meaning | default |
     /// |---|---|---|
-    /// | `DATABASE_URL` | database location | `chatstore.db` |
-    /// | `DATABASE_TIMEOUT` | seconds to wait for a locked database at startup | 30 |
-    /// | `DATABASE_POOL_SIZE` | reader connections | 5 |
+    /// | `DATABASE_URL` | database location: a SQLite path or `sqlite:///` URL, or `postgresql://` | `chatstore.db` |
+    /// | `DATABASE_TYPE` | `sqlite` or `postgresql`; when set, must agree with `DATABASE_URL` | from the URL |
+    /// | `DATABASE_TIMEOUT` | seconds to wait for the database at startup | 30 |
+    /// | `DATABASE_POOL_SIZE` | connections kept | 5 |
+    /// | `DATABASE_MAX_OVERFLOW` | extra connections under load (server backends) | 10 |
     /// | `DATABASE_POOL_TIMEOUT` | seconds to wait for a free connection | 30 |
+    /// | `DATABASE_POOL_RECYCLE` | seconds before a connection is replaced, `-1` never (server backends) | 3600 |
+    /// | `DATABASE_ECHO` | `true` to log every statement at DEBUG | off |
     /// | `DATABASE_INIT_RETRY_COUNT` | tries for a busy write | 3 |
     /// | `DATABASE_INIT_RETRY_DELAY_MS` | first retry delay | 100 |
     /// | `SLOW_QUERY_THRESHOLD_MS` | slow query log threshold | 100 |
-    /// | `CHATSTORE_BUSY_TIMEOUT_MS` | lock wait per statement | 5000 |
-    /// | `CHATSTORE_FSYNC_EVERY_COMMIT` | `1`/`true` to fsync each commit | off |
     /// | `CHATSTORE_SESSION_TTL_SECS` | session lifetime | 86400 |
     /// | `CHATSTORE_AUTO_HIDE_DAYS` | idle days before auto-hide | 30 |
     /// | `CHATSTORE_MAX_MESSAGE_BYTES` | largest message | 1048576 |
     /// | `CHATSTORE_ARGON2_MEMORY_KIB` | argon2id memory | 19456 |
     /// | `CHATSTORE_ARGON2_ITERATIONS` | argon2id passes | 2 |
     /// | `CHATSTORE_ARGON2_PARALLELISM` | argon2id lanes | 1 |
+    ///
+    /// A backend reads its own variables beside these (SQLite:
+    /// `CHATSTORE_BUSY_TIMEOUT_MS`, `CHATSTORE_FSYNC_EVERY_COMMIT`).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let number = |name: &str| -> Result<Option<u64>> {
-            match var(name) {
-                None => Ok(None),
-                Some(text) => text.trim().parse().map(Some).map_err(|_| {
-                    Error::validation(
-                        "environment",
-                        format!("{name}={text:?} is not a whole number"),
-                    )
-                }),
-            }
-        };
+        let number = |name: &str| whole_number(&var, name);
         let small = |name: &str| -> Result<Option<u32>> {
             number(name)?
                 .map(|n| {
@@ -207,14 +304,42 @@ impl Config {
                 .transpose()
         };
         let mut config = Config::new(var("DATABASE_URL").unwrap_or_else(|| "chatstore.db".into()));
+        if let Some(kind) = var("DATABASE_TYPE") {
+            let named = BackendKind::of_url(&config.database_url)?;
+            let kind = kind.trim().to_ascii_lowercase();
+            let agrees =
+                kind == named.as_str() || (kind == "postgres" && named == BackendKind::Postgres);
+            if !agrees {
+                return Err(Error::validation(
+                    "environment",
+                    format!(
+                        "DATABASE_TYPE={kind:?} disagrees with DATABASE_URL, which names a {} database",
+                        named.as_str()
+                    ),
+                ));
+            }
+        }
         if let Some(s) = number("DATABASE_TIMEOUT")? {
-            config.startup_timeout = Duration::from_secs(s);
+            config.pool.startup_timeout = Duration::from_secs(s);
         }
         if let Some(n) = small("DATABASE_POOL_SIZE")? {
-            config.pool_size = n;
+            config.pool.size = n;
+        }
+        if let Some(n) = small("DATABASE_MAX_OVERFLOW")? {
+            config.pool.max_overflow = n;
         }
         if let Some(s) = number("DATABASE_POOL_TIMEOUT")? {
-            config.pool_timeout = Duration::from_secs(s);
+            config.pool.timeout = Duration::from_secs(s);
+        }
+        match var("DATABASE_POOL_RECYCLE").as_deref().map(str::trim) {
+            Some("-1") => config.pool.recycle = None,
+            Some(_) => {
+                config.pool.recycle = number("DATABASE_POOL_RECYCLE")?.map(Duration::from_secs);
+            }
+            None => {}
+        }
+        if let Some(on) = flag(&var, "DATABASE_ECHO")? {
+            config.echo = on;
         }
         if let Some(n) = small("DATABASE_INIT_RETRY_COUNT")? {
             config.write_retry.attempts = n;
@@ -224,21 +349,6 @@ impl Config {
         }
         if let Some(ms) = number("SLOW_QUERY_THRESHOLD_MS")? {
             config.slow_query_threshold = Duration::from_millis(ms);
-        }
-        if let Some(ms) = number("CHATSTORE_BUSY_TIMEOUT_MS")? {
-            config.busy_timeout = Duration::from_millis(ms);
-        }
-        if let Some(text) = var("CHATSTORE_FSYNC_EVERY_COMMIT") {
-            config.fsync_every_commit = match text.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" | "" => false,
-                _ => {
-                    return Err(Error::validation(
-                        "environment",
-                        format!("CHATSTORE_FSYNC_EVERY_COMMIT={text:?} is not true or false"),
-                    ));
-                }
-            };
         }
         if let Some(s) = number("CHATSTORE_SESSION_TTL_SECS")? {
             config.session_ttl = Duration::from_secs(s);
@@ -262,16 +372,22 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks the settings are usable: a non-empty location, at least one connection,
-    /// one try, a positive session lifetime, prices within bounds, and argon2
-    /// parameters argon2 accepts.
+    /// The backend [`Config::database_url`] names.
+    pub fn backend(&self) -> Result<BackendKind> {
+        BackendKind::of_url(&self.database_url)
+    }
+
+    /// Checks the settings are usable: a location of a supported backend, at least one
+    /// connection, one try, a positive session lifetime, prices within bounds, and
+    /// argon2 parameters argon2 accepts.
     pub fn validate(&self) -> Result<()> {
         let fail = |reason: &str| Err(Error::validation("config", reason.to_owned()));
         if self.database_url.trim().is_empty() {
             return fail("database_url is empty");
         }
-        if self.pool_size == 0 {
-            return fail("pool_size must be at least 1");
+        self.backend()?;
+        if self.pool.size == 0 {
+            return fail("pool.size must be at least 1");
         }
         if self.write_retry.attempts == 0 {
             return fail("write_retry.attempts must be at least 1");
@@ -292,21 +408,15 @@ impl Config {
         self
     }
 
-    /// Sets the lock wait per statement.
-    pub fn busy_timeout(mut self, timeout: Duration) -> Config {
-        self.busy_timeout = timeout;
-        self
-    }
-
-    /// Sets how long opening waits for a locked database.
+    /// Sets how long opening waits for the database.
     pub fn startup_timeout(mut self, timeout: Duration) -> Config {
-        self.startup_timeout = timeout;
+        self.pool.startup_timeout = timeout;
         self
     }
 
-    /// Sets the number of reader connections.
+    /// Sets the number of connections kept.
     pub fn pool_size(mut self, size: u32) -> Config {
-        self.pool_size = size;
+        self.pool.size = size;
         self
     }
 
@@ -377,10 +487,11 @@ mod tests {
         let config = from(&[]).unwrap();
         assert_eq!(config.database_url, "chatstore.db");
         assert_eq!(config.slow_query_threshold, Duration::from_millis(100));
-        assert_eq!(config.pool_size, 5);
+        assert_eq!(config.pool, PoolSettings::default());
         assert_eq!(config.write_retry.attempts, 3);
         assert_eq!(config.write_retry.base_delay, Duration::from_millis(100));
-        assert_eq!(config.startup_timeout, Duration::from_secs(30));
+        assert_eq!(config.backend().unwrap(), BackendKind::Sqlite);
+        assert!(!config.echo);
         assert_eq!(config.password, PasswordParams::OWASP);
     }
 
@@ -391,12 +502,14 @@ mod tests {
             ("DATABASE_TIMEOUT", "7"),
             ("DATABASE_POOL_SIZE", "12"),
             ("DATABASE_POOL_TIMEOUT", "3"),
+            ("DATABASE_TYPE", "sqlite"),
+            ("DATABASE_MAX_OVERFLOW", "4"),
+            ("DATABASE_POOL_RECYCLE", "600"),
+            ("DATABASE_ECHO", "true"),
             ("DATABASE_INIT_RETRY_COUNT", "5"),
             ("DATABASE_INIT_RETRY_DELAY_MS", "20"),
             ("SLOW_QUERY_THRESHOLD_MS", "250"),
-            ("CHATSTORE_BUSY_TIMEOUT_MS", "900"),
             ("CHATSTORE_SESSION_TTL_SECS", "60"),
-            ("CHATSTORE_FSYNC_EVERY_COMMIT", "true"),
             ("CHATSTORE_AUTO_HIDE_DAYS", "2"),
             ("CHATSTORE_MAX_MESSAGE_BYTES", "1000"),
             ("CHATSTORE_ARGON2_MEMORY_KIB", "65536"),
@@ -405,15 +518,21 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.database_url, "sqlite:////var/lib/chat.db");
-        assert_eq!(config.startup_timeout, Duration::from_secs(7));
-        assert_eq!(config.pool_size, 12);
-        assert_eq!(config.pool_timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.pool,
+            PoolSettings {
+                size: 12,
+                max_overflow: 4,
+                timeout: Duration::from_secs(3),
+                recycle: Some(Duration::from_secs(600)),
+                startup_timeout: Duration::from_secs(7),
+            }
+        );
+        assert!(config.echo);
         assert_eq!(config.write_retry.attempts, 5);
         assert_eq!(config.write_retry.base_delay, Duration::from_millis(20));
         assert_eq!(config.slow_query_threshold, Duration::from_millis(250));
-        assert_eq!(config.busy_timeout, Duration::from_millis(900));
         assert_eq!(config.session_ttl, Duration::from_secs(60));
-        assert!(config.fsync_every_commit);
         assert_eq!(config.auto_hide_after, Duration::from_secs(2 * 24 * 3600));
         assert_eq!(config.max_message_bytes, 1000);
         assert_eq!(
@@ -432,7 +551,9 @@ mod tests {
             ("SLOW_QUERY_THRESHOLD_MS", "fast"),
             ("DATABASE_POOL_SIZE", "-1"),
             ("DATABASE_POOL_SIZE", "99999999999"),
-            ("CHATSTORE_FSYNC_EVERY_COMMIT", "sometimes"),
+            ("DATABASE_ECHO", "sometimes"),
+            ("DATABASE_POOL_RECYCLE", "soon"),
+            ("DATABASE_TYPE", "postgresql"),
         ] {
             let err = from(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
@@ -440,6 +561,19 @@ mod tests {
         assert!(from(&[("DATABASE_POOL_SIZE", "0")]).is_err());
         assert!(from(&[("CHATSTORE_ARGON2_ITERATIONS", "0")]).is_err());
         assert!(from(&[("DATABASE_URL", " ")]).is_err());
+        assert!(from(&[("DATABASE_URL", "mysql://db/chat")]).is_err());
+    }
+
+    #[test]
+    fn a_postgresql_url_is_a_choice_of_backend() {
+        let config = from(&[
+            ("DATABASE_URL", "postgresql://app@127.0.0.1:5432/chat"),
+            ("DATABASE_TYPE", "postgresql"),
+            ("DATABASE_POOL_RECYCLE", "-1"),
+        ])
+        .unwrap();
+        assert_eq!(config.backend().unwrap(), BackendKind::Postgres);
+        assert_eq!(config.pool.recycle, None);
     }
 
     #[test]

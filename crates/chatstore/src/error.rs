@@ -225,57 +225,55 @@ impl std::fmt::Display for ConflictKind {
     }
 }
 
-/// Why a database could not be opened. Each variant names the path and the fix.
+/// Why a database could not be opened, as any backend can meet it; each variant says
+/// what to do. What only one backend can meet (for SQLite, a missing directory or a
+/// file that is not a database: `chatstore_sqlite::FileError`) is [`StartupError::Backend`].
+/// A schema newer than this code is [`Error::SchemaTooNew`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
-    /// The directory that should hold the database does not exist.
-    #[error("directory {} does not exist: create it or configure another database path", path.display())]
-    MissingDirectory {
-        /// The missing directory.
-        path: PathBuf,
-    },
-
-    /// The directory exists but this process cannot create files in it.
-    #[error("directory {} is not writable by this process: fix its permissions or configure another database path ({source})", path.display())]
-    UnwritableDirectory {
-        /// The directory.
-        path: PathBuf,
-        /// The error the write probe got.
-        #[source]
-        source: io::Error,
-    },
-
-    /// The database file exists but cannot be opened for reading and writing.
-    #[error("database file {} cannot be read and written by this process: fix its permissions ({source})", path.display())]
-    UnreadableFile {
-        /// The file.
-        path: PathBuf,
-        /// The error opening it gave.
-        #[source]
-        source: io::Error,
-    },
-
-    /// The file exists but is not a database of this backend.
-    #[error("{} is not a SQLite database: move it aside or configure another path", path.display())]
-    NotADatabase {
-        /// The file.
-        path: PathBuf,
-    },
-
-    /// Another process holds a lock on the database and did not release it in time.
-    #[error("database {} is locked by another process: stop the other process or wait and retry", path.display())]
-    Locked {
-        /// The database file.
-        path: PathBuf,
-    },
-
-    /// The disk reported an I/O error while opening.
-    #[error("disk I/O error opening {}: check the disk's health and free space ({detail})", path.display())]
-    DiskIo {
-        /// The database file.
-        path: PathBuf,
-        /// What the backend reported.
+    /// The database server did not answer.
+    #[error(
+        "database server {target} cannot be reached: check that it runs and the address ({detail})"
+    )]
+    Unreachable {
+        /// The address tried.
+        target: String,
+        /// What the connection attempt reported.
         detail: String,
     },
+
+    /// The database server refused the credentials.
+    #[error(
+        "the database server refused user {user}: check the user and password in DATABASE_URL ({detail})"
+    )]
+    AuthenticationFailed {
+        /// The user name tried.
+        user: String,
+        /// What the server reported.
+        detail: String,
+    },
+
+    /// The server has no database of that name.
+    #[error("database {name} does not exist on the server: create it or configure another")]
+    NoSuchDatabase {
+        /// The database name.
+        name: String,
+    },
+
+    /// The server is older than chatstore needs.
+    #[error(
+        "database server version {found} is older than chatstore needs ({required}): upgrade the server"
+    )]
+    ServerTooOld {
+        /// The server's version.
+        found: String,
+        /// The oldest version chatstore supports.
+        required: String,
+    },
+
+    /// A failure only one backend can meet: its own error type, which says what to do
+    /// (downcast it, or use the backend's helper, e.g. `chatstore_sqlite::FileError::of`).
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }

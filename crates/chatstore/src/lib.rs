@@ -66,7 +66,7 @@ pub use agent_logs::{AgentLog, AgentLogStore, AgentStatus, NewAgentLog};
 pub use attachments::{AttachmentData, FileMeta, NewAttachment};
 pub use blob::{BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, NoBlobStore};
 pub use cleanup::Cleanup;
-pub use config::{Config, RetryPolicy};
+pub use config::{BackendKind, Config, PoolSettings, RetryPolicy};
 pub use conversations::{
     Conversation, ConversationOp, ConversationQuery, ConversationStatus, ConversationStore,
     ConversationSummary, NewConversation, Visibility,

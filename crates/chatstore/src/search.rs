@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, MessageId, MessageRole, Result, Timestamp, UserId};
+use crate::{ConversationId, Error, MessageId, MessageRole, Result, Timestamp, UserId};
 
 /// A search of the user's messages.
 ///
@@ -45,7 +45,53 @@ impl SearchQuery {
         self.conversation = Some(conversation);
         self
     }
+
+    /// The checked query a backend runs: its words ([`words`] of the text, 1 to
+    /// [`MAX_WORDS`]), its limit (1–1000) and highlight markers (at most 64 bytes, no
+    /// NUL). Anything else is [`crate::Error::Validation`] naming the field.
+    ///
+    /// ```
+    /// use chatstore::SearchQuery;
+    ///
+    /// assert_eq!(SearchQuery::new("Joint acc").terms().unwrap(), ["joint", "acc"]);
+    /// assert!(SearchQuery::new(" -*- ").terms().is_err());
+    /// ```
+    pub fn terms(&self) -> Result<Vec<String>> {
+        crate::validate::page_limit(self.limit)?;
+        for (field, marker) in [
+            ("highlight_start", &self.highlight_start),
+            ("highlight_end", &self.highlight_end),
+        ] {
+            if marker.len() > MAX_MARKER_BYTES {
+                return Err(Error::validation(
+                    field,
+                    format!("must be at most {MAX_MARKER_BYTES} bytes"),
+                ));
+            }
+            crate::validate::no_nul(field, marker)?;
+        }
+        let words = words(&self.text);
+        if words.len() > MAX_WORDS {
+            return Err(Error::validation(
+                "query",
+                format!(
+                    "has {} words; at most {MAX_WORDS} are searched",
+                    words.len()
+                ),
+            ));
+        }
+        if words.is_empty() {
+            return Err(Error::validation(
+                "query",
+                "must contain at least one word of letters or digits",
+            ));
+        }
+        Ok(words)
+    }
 }
+
+/// Longest highlight marker, in bytes.
+pub const MAX_MARKER_BYTES: usize = 64;
 
 /// One message that matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -48,6 +48,18 @@ pub fn report<'a>(
     );
 }
 
+/// Logs every statement at DEBUG (target `chatstore::sql`), cut and redacted as slow
+/// ones are: what the seeds' `DATABASE_ECHO=true` asks for.
+pub fn echo<'a>(sql: &str, params: impl IntoIterator<Item = Param<'a>>, elapsed: Duration) {
+    tracing::debug!(
+        target: "chatstore::sql",
+        query = %cut(&squeeze(sql), SQL_LIMIT),
+        params = %render_params(sql, params),
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "statement"
+    );
+}
+
 /// Collapses runs of whitespace, so multi-line SQL reads as one line.
 fn squeeze(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")

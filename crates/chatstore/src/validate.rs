@@ -199,6 +199,47 @@ pub fn page_limit(limit: u32) -> Result<u32> {
     }
 }
 
+/// Most tags (of a document) and the like in one list.
+pub const MAX_TAGS: usize = 100;
+
+/// Checks a list of short texts (tags): each trimmed and within [`MAX_SHORT_TEXT`],
+/// blanks and repeats dropped in order, at most [`MAX_TAGS`] left.
+pub fn tags(field: &'static str, tags: &[String]) -> Result<Vec<String>> {
+    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if let Some(tag) = optional_text(field, Some(tag))?
+            && !clean.contains(&tag)
+        {
+            clean.push(tag);
+        }
+    }
+    if clean.len() > MAX_TAGS {
+        return Err(Error::validation(
+            field,
+            format!("at most {MAX_TAGS} entries"),
+        ));
+    }
+    Ok(clean)
+}
+
+/// Most documents one conversation may select.
+pub const MAX_SELECTED_DOCUMENTS: usize = 1000;
+
+/// Checks a selection of documents: repeats dropped, sorted, at most
+/// [`MAX_SELECTED_DOCUMENTS`].
+pub fn document_selection(documents: &[crate::DocumentId]) -> Result<Vec<crate::DocumentId>> {
+    let mut unique = documents.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() > MAX_SELECTED_DOCUMENTS {
+        return Err(Error::validation(
+            "selected_document_ids",
+            format!("at most {MAX_SELECTED_DOCUMENTS} documents"),
+        ));
+    }
+    Ok(unique)
+}
+
 /// The most ids a batch lookup takes at once.
 pub const MAX_IDS: usize = 10_000;
 

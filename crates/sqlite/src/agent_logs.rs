@@ -1,9 +1,7 @@
 //! [`AgentLogStore`] on SQLite.
 
-use chatstore::{
-    AgentLog, AgentLogId, AgentLogStore, ConversationId, Error, MessageId, NewAgentLog, Result,
-    UserId, validate,
-};
+use chatstore::agent_logs::PreparedAgentLog;
+use chatstore::{AgentLog, AgentLogStore, ConversationId, MessageId, NewAgentLog, Result, UserId};
 use rusqlite::Row;
 
 use crate::SqliteStore;
@@ -41,51 +39,11 @@ impl AgentLogStore for SqliteStore {
         message: MessageId,
         log: &NewAgentLog,
     ) -> Result<AgentLog> {
-        let max = self.config.max_metadata_bytes;
-        let json = |field, value: &Option<serde_json::Value>| {
-            value
-                .as_ref()
-                .map(|v| validate::json_within(field, v, max))
-                .transpose()
-        };
-        let entry = AgentLog {
-            id: AgentLogId::new(),
-            message_id: message,
-            agent_name: validate::required_text("agent_name", &log.agent_name)?,
-            agent_type: validate::optional_text("agent_type", log.agent_type.as_deref())?,
-            action: validate::optional_text("action", log.action.as_deref())?,
-            input_data: log.input_data.clone(),
-            output_data: log.output_data.clone(),
-            execution_time: log
-                .execution_time
-                .map(|t| validate::non_negative("execution_time", t))
-                .transpose()?,
-            tokens_used: log.tokens_used,
-            status: log.status,
-            error_message: log.error_message.clone(),
-            reasoning: log.reasoning.clone(),
-            confidence: log
-                .confidence
-                .map(|c| validate::unit_interval("confidence", c))
-                .transpose()?,
-            created_at: self.now(),
-        };
-        let input = json("input_data", &entry.input_data)?;
-        let output = json("output_data", &entry.output_data)?;
-        for (field, text) in [
-            ("error_message", &entry.error_message),
-            ("reasoning", &entry.reasoning),
-        ] {
-            if let Some(text) = text {
-                validate::no_nul(field, text)?;
-                if text.len() > max {
-                    return Err(Error::validation(
-                        field,
-                        format!("must be at most {max} bytes"),
-                    ));
-                }
-            }
-        }
+        let PreparedAgentLog {
+            log: entry,
+            input_json: input,
+            output_json: output,
+        } = log.prepare(message, self.now(), self.config.max_metadata_bytes)?;
         self.db.write(|c| {
             load_message(c, user, message)?;
             c.execute(

@@ -134,15 +134,7 @@ fn selection_json(
     user: UserId,
     documents: &[DocumentId],
 ) -> Result<Option<String>> {
-    let mut unique = documents.to_vec();
-    unique.sort();
-    unique.dedup();
-    if unique.len() > 1000 {
-        return Err(Error::validation(
-            "selected_document_ids",
-            "at most 1000 documents",
-        ));
-    }
+    let unique = validate::document_selection(documents)?;
     let ids: Vec<String> = unique.iter().map(ToString::to_string).collect();
     let json = json_or_null(&ids)?;
     if let Some(json) = &json {

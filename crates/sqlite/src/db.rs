@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chatstore::{Config, Error, Result, RetryPolicy};
+use chatstore::{Error, Result, RetryPolicy};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Row, ToSql};
 
@@ -26,6 +26,7 @@ use crate::checkpoint::Checkpointer;
 use crate::errors::{SqliteResultExt, from_sqlite};
 use crate::identity::FileIdentity;
 use crate::migrate::Migration;
+pub use crate::options::DbOptions;
 use crate::pool::ReaderManager;
 use crate::row::RowExt;
 use crate::slow_log::SlowLog;
@@ -33,61 +34,14 @@ use crate::slow_log::SlowLog;
 /// Statements kept prepared per connection (the hot paths use about thirty).
 const STATEMENT_CACHE: usize = 128;
 
-/// How a database is opened and its connections set up.
-#[derive(Debug, Clone)]
-pub struct DbOptions {
-    /// Lock wait per statement.
-    pub busy_timeout: Duration,
-    /// How long opening waits for a database another process holds locked.
-    pub startup_timeout: Duration,
-    /// `synchronous=FULL` instead of `NORMAL`.
-    pub fsync_every_commit: bool,
-    /// Reader connections.
-    pub pool_size: u32,
-    /// Wait for a free reader connection.
-    pub pool_timeout: Duration,
-    /// Retries of writes that find the database busy.
-    pub write_retry: RetryPolicy,
-    /// Statements slower than this are logged.
-    pub slow_query_threshold: Duration,
-    /// Bytes of the file each connection maps into memory (0: none). Mapping spares a
-    /// copy per page read; it suits read-heavy files such as the attachment store.
-    pub mmap_size: u64,
-    /// Page size of a database file created by this open (`None`: SQLite's 4096).
-    pub page_size: Option<u32>,
-    /// Pages the write-ahead log may hold before a commit folds it into the database
-    /// file itself (SQLite's default is 1000). Each fold rewrites the pages and syncs
-    /// the file. With `background_checkpoint`, this is only the backstop.
-    pub checkpoint_pages: u32,
-    /// Fold the log on a background thread shortly after writes instead of inline.
-    pub background_checkpoint: bool,
-}
-
 impl DbOptions {
-    /// The options the main store's [`Config`] describes.
-    pub fn from_config(config: &Config) -> DbOptions {
-        DbOptions {
-            busy_timeout: config.busy_timeout,
-            startup_timeout: config.startup_timeout,
-            fsync_every_commit: config.fsync_every_commit,
-            pool_size: config.pool_size,
-            pool_timeout: config.pool_timeout,
-            write_retry: config.write_retry,
-            slow_query_threshold: config.slow_query_threshold,
-            mmap_size: 0,
-            page_size: None,
-            checkpoint_pages: 4000,
-            background_checkpoint: true,
-        }
-    }
-
     /// PRAGMAs every connection gets. `synchronous=NORMAL` in WAL mode loses nothing
     /// when the process crashes (committed pages are in the WAL file); only a power
     /// loss or OS crash can roll back the last commits, and never corrupts.
     fn apply(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.busy_timeout(self.busy_timeout)?;
+        conn.busy_timeout(self.sqlite.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let synchronous = if self.fsync_every_commit {
+        let synchronous = if self.sqlite.fsync_every_commit {
             "FULL"
         } else {
             "NORMAL"
@@ -99,7 +53,7 @@ impl DbOptions {
              PRAGMA cache_size = -16000;
              PRAGMA mmap_size = {};
              PRAGMA wal_autocheckpoint = {};",
-            self.mmap_size, self.checkpoint_pages
+            self.sqlite.mmap_size, self.checkpoint_pages
         ))
     }
 }
@@ -174,7 +128,7 @@ impl Db {
             writer: Mutex::new(Some(writer)),
             readers,
             retry: settings.write_retry,
-            slow: SlowLog::new(settings.slow_query_threshold),
+            slow: SlowLog::new(settings.slow_query_threshold, settings.echo),
             settings,
             checkpointer,
             file,

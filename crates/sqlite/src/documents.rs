@@ -193,18 +193,7 @@ pub(crate) fn unselect_documents(conn: &Conn<'_>, documents: &[DocumentId]) -> R
 }
 
 fn tags_json(field: &'static str, tags: &[String]) -> Result<String> {
-    let mut clean = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let Some(tag) = validate::optional_text(field, Some(tag))?
-            && !clean.contains(&tag)
-        {
-            clean.push(tag);
-        }
-    }
-    if clean.len() > 100 {
-        return Err(Error::validation(field, "at most 100 entries"));
-    }
-    json_text(&clean)
+    json_text(&validate::tags(field, tags)?)
 }
 
 /// Moves a document through its lifecycle inside the caller's transaction with the `SET`

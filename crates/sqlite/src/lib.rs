@@ -24,12 +24,12 @@
 //! What it does beyond the trait contracts:
 //! - **Connections**: one writer connection behind a mutex and a pool of read-only
 //!   connections (r2d2), WAL journal, `synchronous=NORMAL` (or `FULL` with
-//!   [`Config::fsync_every_commit`](chatstore::Config)), foreign keys on.
+//!   [`SqliteOptions::fsync_every_commit`]), foreign keys on.
 //! - **Transactions**: every write is one `BEGIN IMMEDIATE` transaction, retried with
 //!   backoff while another process holds the lock; reads fail fast.
 //! - **Startup check**: a missing or unwritable directory, an unreadable file, a file
 //!   that is not a database and a database locked by another process are each a distinct
-//!   [`chatstore::StartupError`].
+//!   [`FileError`].
 //! - **Migrations**: applied on open, one transaction each; see [`MIGRATIONS`] and
 //!   [`SqliteStore::migrate_to`].
 //! - **Slow query log**: statements slower than the configured threshold are logged with
@@ -53,6 +53,7 @@ mod identity;
 mod maintenance;
 mod messages;
 mod migrate;
+mod options;
 mod pool;
 mod rbac;
 mod row;
@@ -69,22 +70,32 @@ use std::path::Path;
 use chatstore::{Config, PasswordHasher, Result, Timestamp};
 
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
+pub use options::SqliteOptions;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-pub use startup::database_path;
+pub use startup::{FileError, database_path};
 
 use db::{Db, DbOptions};
 
-/// Building blocks for other stores kept in SQLite files (the attachment store uses
-/// them): connections and transactions with the main store's handling, the startup
-/// check, migrations, typed row access and error mapping.
+/// Building blocks for other stores kept in SQLite files, as the attachment store
+/// (`chatstore-blob`) is: a supported part of this crate's API, so that such a store
+/// opens its file with the project's settings and startup check, runs its own migrations
+/// with the core's runner, and shares the integrity check, the online backup, the
+/// handling of busy and vanished files and the error mapping, rather than copying them.
+///
+/// - `Db`: `Db::open` (startup check, settings, migrations), reads and retried write
+///   transactions, `check_integrity`, `vacuum`, `backup`, `close`.
+/// - `DbOptions::new`: a file's settings from the core's [`Config`] and the
+///   [`SqliteOptions`].
+/// - `RowExt`, `from_sqlite`: typed column access and error mapping.
 pub mod engine {
-    pub use crate::db::{Conn, Db, DbOptions, ReadConnection};
+    pub use crate::db::{Conn, Db, ReadConnection};
     pub use crate::errors::{SqliteResultExt, from_sqlite};
     pub use crate::migrate::{Migration, current_version, latest, migrate_to};
+    pub use crate::options::DbOptions;
     pub use crate::row::{RowExt, json_or_null, json_text};
 }
 
@@ -99,12 +110,17 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `config.database_url`, checks it,
-    /// and applies pending migrations.
+    /// Opens (creating if needed) the database at `config.database_url` with the
+    /// default [`SqliteOptions`], checks it, and applies pending migrations.
     pub fn open(config: Config) -> Result<SqliteStore> {
+        SqliteStore::open_with(config, &SqliteOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with SQLite options of the host's.
+    pub fn open_with(config: Config, options: &SqliteOptions) -> Result<SqliteStore> {
         config.validate()?;
         let path = database_path(&config.database_url)?;
-        let db = Db::open(&path, &DbOptions::from_config(&config), MIGRATIONS)?;
+        let db = Db::open(&path, &DbOptions::new(&config, options), MIGRATIONS)?;
         let hasher = PasswordHasher::new(config.password)?;
         Ok(SqliteStore { db, config, hasher })
     }
@@ -114,9 +130,10 @@ impl SqliteStore {
         SqliteStore::open(Config::new(path.as_ref().to_string_lossy()))
     }
 
-    /// Opens the database the environment describes (see [`Config::from_env`]).
+    /// Opens the database the environment describes (see [`Config::from_env`] and
+    /// [`SqliteOptions::from_env`]).
     pub fn open_from_env() -> Result<SqliteStore> {
-        SqliteStore::open(Config::from_env()?)
+        SqliteStore::open_with(Config::from_env()?, &SqliteOptions::from_env()?)
     }
 
     /// The database file.

@@ -1,6 +1,6 @@
 //! [`SearchStore`] on SQLite's FTS5: BM25 ranking and highlighted snippets.
 
-use chatstore::{Error, Result, SearchHit, SearchQuery, SearchStore, UserId, search, validate};
+use chatstore::{Result, SearchHit, SearchQuery, SearchStore, UserId};
 use rusqlite::ToSql;
 
 use crate::SqliteStore;
@@ -9,44 +9,20 @@ use crate::row::RowExt;
 /// Words of context around the matches in a snippet.
 const SNIPPET_WORDS: i64 = 16;
 
-/// The FTS5 query for the caller's words: each word quoted (so nothing in the text is
-/// read as query syntax), all required, the last one also matching as a prefix.
-fn match_expression(text: &str) -> Result<String> {
-    let words = search::words(text);
-    if words.len() > search::MAX_WORDS {
-        return Err(Error::validation(
-            "query",
-            format!(
-                "has {} words; at most {} are searched",
-                words.len(),
-                search::MAX_WORDS
-            ),
-        ));
+/// The FTS5 query for checked words: each quoted (so nothing in the text is read as
+/// query syntax), all required, the last one also matching as a prefix.
+fn match_expression(words: &[String]) -> String {
+    let mut terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    if let Some(last) = terms.last_mut() {
+        last.push('*');
     }
-    let Some((last, rest)) = words.split_last() else {
-        return Err(Error::validation(
-            "query",
-            "must contain at least one word of letters or digits",
-        ));
-    };
-    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
-    terms.push(format!("\"{last}\"*"));
-    Ok(terms.join(" "))
+    terms.join(" ")
 }
 
 impl SearchStore for SqliteStore {
     fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>> {
-        let expression = match_expression(&query.text)?;
-        let limit = validate::page_limit(query.limit)?;
-        for (field, marker) in [
-            ("highlight_start", &query.highlight_start),
-            ("highlight_end", &query.highlight_end),
-        ] {
-            if marker.len() > 64 {
-                return Err(Error::validation(field, "must be at most 64 bytes"));
-            }
-            validate::no_nul(field, marker)?;
-        }
+        let expression = match_expression(&query.terms()?);
+        let limit = query.limit;
         let conversation = query.conversation.map(|c| c.to_string());
         let role = query.role.map(|r| r.as_str());
         let user_text = user.to_string();
@@ -95,11 +71,12 @@ mod tests {
 
     #[test]
     fn query_syntax_in_the_text_is_only_words() {
-        assert_eq!(match_expression("joint acc").unwrap(), "\"joint\" \"acc\"*");
+        let expression = |text: &str| SearchQuery::new(text).terms().map(|w| match_expression(&w));
+        assert_eq!(expression("joint acc").unwrap(), "\"joint\" \"acc\"*");
         assert_eq!(
-            match_expression("NEAR(\"a\" OR b*) -c").unwrap(),
+            expression("NEAR(\"a\" OR b*) -c").unwrap(),
             "\"near\" \"a\" \"or\" \"b\" \"c\"*"
         );
-        assert!(match_expression(" \"*()- ").is_err());
+        assert!(expression(" \"*()- ").is_err());
     }
 }

@@ -7,15 +7,16 @@ use chatstore::slow_query::{self, Param};
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-/// Times statements and reports the slow ones.
+/// Times statements and reports the slow ones (and every one, when echoing).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlowLog {
     threshold: Duration,
+    echo: bool,
 }
 
 impl SlowLog {
-    pub(crate) fn new(threshold: Duration) -> SlowLog {
-        SlowLog { threshold }
+    pub(crate) fn new(threshold: Duration, echo: bool) -> SlowLog {
+        SlowLog { threshold, echo }
     }
 
     /// Runs `f`, and logs the statement if it took longer than the threshold.
@@ -23,15 +24,23 @@ impl SlowLog {
         let started = Instant::now();
         let result = f();
         let elapsed = started.elapsed();
-        if elapsed >= self.threshold {
+        let slow = elapsed >= self.threshold;
+        if slow || self.echo {
             let outputs: Vec<Option<ToSqlOutput<'_>>> =
                 params.iter().map(|p| p.to_sql().ok()).collect();
-            let shown = outputs.iter().map(|output| match output {
-                Some(ToSqlOutput::Borrowed(value)) => param(*value),
-                Some(ToSqlOutput::Owned(value)) => param(ValueRef::from(value)),
-                _ => Param::Unknown,
-            });
-            slow_query::report(sql, shown, elapsed, self.threshold);
+            let shown = || {
+                outputs.iter().map(|output| match output {
+                    Some(ToSqlOutput::Borrowed(value)) => param(*value),
+                    Some(ToSqlOutput::Owned(value)) => param(ValueRef::from(value)),
+                    _ => Param::Unknown,
+                })
+            };
+            if self.echo {
+                slow_query::echo(sql, shown(), elapsed);
+            }
+            if slow {
+                slow_query::report(sql, shown(), elapsed, self.threshold);
+            }
         }
         result
     }

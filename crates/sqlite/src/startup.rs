@@ -1,10 +1,10 @@
-//! Opening a database: where it is, and the startup check that turns each way opening can
-//! fail into a distinct, actionable [`StartupError`].
+//! Opening a database: where it is, and the startup check that turns each way opening a
+//! file can fail into a distinct, actionable [`FileError`].
 
 use chatstore::{Error, Result, StartupError};
 use rusqlite::{Connection, ErrorCode};
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use crate::db::{DbOptions, open_writer};
@@ -47,22 +47,103 @@ pub fn database_path(url: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
+/// Why a SQLite file could not be opened: what only a backend on files meets. It reaches
+/// the caller as [`chatstore::Error::Startup`] with [`StartupError::Backend`];
+/// [`FileError::of`] finds it there.
+///
+/// ```
+/// use chatstore_sqlite::{FileError, SqliteStore};
+///
+/// let err = SqliteStore::open_path("/no/such/directory/chat.db").unwrap_err();
+/// assert!(matches!(FileError::of(&err), Some(FileError::MissingDirectory { .. })));
+/// assert!(err.to_string().contains("does not exist"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The directory that should hold the database does not exist.
+    #[error("directory {} does not exist: create it or configure another database path", path.display())]
+    MissingDirectory {
+        /// The missing directory.
+        path: PathBuf,
+    },
+
+    /// The directory exists but this process cannot create files in it.
+    #[error("directory {} is not writable by this process: fix its permissions or configure another database path ({source})", path.display())]
+    UnwritableDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// The error the write probe got.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The database file exists but cannot be opened for reading and writing.
+    #[error("database file {} cannot be read and written by this process: fix its permissions ({source})", path.display())]
+    UnreadableFile {
+        /// The file.
+        path: PathBuf,
+        /// The error opening it gave.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The file exists but is not a database of this backend.
+    #[error("{} is not a SQLite database: move it aside or configure another path", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Another process holds a lock on the database and did not release it in time.
+    #[error("database {} is locked by another process: stop the other process or wait and retry", path.display())]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+
+    /// The disk reported an I/O error while opening.
+    #[error("disk I/O error opening {}: check the disk's health and free space ({detail})", path.display())]
+    DiskIo {
+        /// The database file.
+        path: PathBuf,
+        /// What the backend reported.
+        detail: String,
+    },
+}
+
+impl FileError {
+    /// The file error inside `error`, if it is one.
+    pub fn of(error: &Error) -> Option<&FileError> {
+        match error {
+            Error::Startup(StartupError::Backend(inner)) => inner.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<FileError> for Error {
+    fn from(error: FileError) -> Error {
+        Error::Startup(StartupError::Backend(Box::new(error)))
+    }
+}
+
 /// Checks, before SQLite touches anything, that the database can be opened: the
 /// directory exists and is writable, and an existing file is readable, writable and a
 /// SQLite database.
-pub(crate) fn check_location(path: &Path) -> Result<(), StartupError> {
+pub(crate) fn check_location(path: &Path) -> Result<(), FileError> {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
     if !directory.is_dir() {
-        return Err(StartupError::MissingDirectory { path: directory });
+        return Err(FileError::MissingDirectory { path: directory });
     }
     probe_writable(&directory)?;
     match OpenOptions::new().read(true).write(true).open(path) {
         Ok(file) => check_header(path, file),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StartupError::UnreadableFile {
+        Err(source) => Err(FileError::UnreadableFile {
             path: path.to_path_buf(),
             source,
         }),
@@ -71,7 +152,7 @@ pub(crate) fn check_location(path: &Path) -> Result<(), StartupError> {
 
 /// Creates and removes a file in the directory: SQLite needs to create its journal files
 /// there even when the database itself exists.
-fn probe_writable(directory: &Path) -> Result<(), StartupError> {
+fn probe_writable(directory: &Path) -> Result<(), FileError> {
     let probe = directory.join(format!(".chatstore-write-probe-{}", std::process::id()));
     let result = OpenOptions::new()
         .write(true)
@@ -87,14 +168,14 @@ fn probe_writable(directory: &Path) -> Result<(), StartupError> {
             let _ = std::fs::remove_file(&probe);
             probe_writable(directory)
         }
-        Err(source) => Err(StartupError::UnwritableDirectory {
+        Err(source) => Err(FileError::UnwritableDirectory {
             path: directory.to_path_buf(),
             source,
         }),
     }
 }
 
-fn check_header(path: &Path, mut file: File) -> Result<(), StartupError> {
+fn check_header(path: &Path, mut file: File) -> Result<(), FileError> {
     let mut header = [0u8; 16];
     let mut read = 0;
     while read < header.len() {
@@ -103,7 +184,7 @@ fn check_header(path: &Path, mut file: File) -> Result<(), StartupError> {
             Ok(n) => read += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(source) => {
-                return Err(StartupError::UnreadableFile {
+                return Err(FileError::UnreadableFile {
                     path: path.to_path_buf(),
                     source,
                 });
@@ -114,7 +195,7 @@ fn check_header(path: &Path, mut file: File) -> Result<(), StartupError> {
     if read == 0 || (read == header.len() && &header == SQLITE_HEADER) {
         Ok(())
     } else {
-        Err(StartupError::NotADatabase {
+        Err(FileError::NotADatabase {
             path: path.to_path_buf(),
         })
     }
@@ -129,7 +210,7 @@ pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connecti
         let code = error.sqlite_error_code();
         let path = path.to_path_buf();
         match code {
-            Some(ErrorCode::NotADatabase) => StartupError::NotADatabase { path }.into(),
+            Some(ErrorCode::NotADatabase) => FileError::NotADatabase { path }.into(),
             // Two files are opened (the database and the attachment store): say which.
             Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
                 detail: format!(
@@ -138,15 +219,15 @@ pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connecti
                 ),
             },
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                StartupError::Locked { path }.into()
+                FileError::Locked { path }.into()
             }
-            Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull) => StartupError::DiskIo {
+            Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull) => FileError::DiskIo {
                 path,
                 detail: error.to_string(),
             }
             .into(),
             Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
-                StartupError::UnreadableFile {
+                FileError::UnreadableFile {
                     path,
                     source: std::io::Error::new(ErrorKind::PermissionDenied, error.to_string()),
                 }
@@ -158,7 +239,7 @@ pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connecti
     let conn = open_writer(path, settings).map_err(startup_error)?;
     conn.busy_timeout(settings.startup_timeout)
         .map_err(startup_error)?;
-    if let Some(page_size) = settings.page_size {
+    if let Some(page_size) = settings.sqlite.page_size {
         // Takes effect only on a file with no tables yet.
         conn.pragma_update(None, "page_size", page_size)
             .map_err(startup_error)?;
@@ -167,7 +248,7 @@ pub(crate) fn open_checked(path: &Path, settings: &DbOptions) -> Result<Connecti
         .map_err(startup_error)?;
     conn.execute_batch("BEGIN IMMEDIATE; SELECT count(*) FROM sqlite_schema; COMMIT;")
         .map_err(startup_error)?;
-    conn.busy_timeout(settings.busy_timeout)
+    conn.busy_timeout(settings.sqlite.busy_timeout)
         .map_err(startup_error)?;
     Ok(conn)
 }

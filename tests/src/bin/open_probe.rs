@@ -6,8 +6,8 @@
 //! open_probe PATH
 //! ```
 
-use chatstore::{Config, Error, PasswordParams, StartupError};
-use chatstore_sqlite::SqliteStore;
+use chatstore::{Config, Error, PasswordParams};
+use chatstore_sqlite::{FileError, SqliteStore};
 use std::time::Duration;
 
 fn main() {
@@ -17,15 +17,15 @@ fn main() {
         .startup_timeout(Duration::from_millis(200));
     let outcome = match SqliteStore::open(config) {
         Ok(_) => "ok".to_owned(),
-        Err(Error::Startup(error)) => {
+        Err(error @ Error::Startup(_)) => {
             eprintln!("{error}");
-            match error {
-                StartupError::MissingDirectory { .. } => "MissingDirectory",
-                StartupError::UnwritableDirectory { .. } => "UnwritableDirectory",
-                StartupError::UnreadableFile { .. } => "UnreadableFile",
-                StartupError::NotADatabase { .. } => "NotADatabase",
-                StartupError::Locked { .. } => "Locked",
-                StartupError::DiskIo { .. } => "DiskIo",
+            match FileError::of(&error) {
+                Some(FileError::MissingDirectory { .. }) => "MissingDirectory",
+                Some(FileError::UnwritableDirectory { .. }) => "UnwritableDirectory",
+                Some(FileError::UnreadableFile { .. }) => "UnreadableFile",
+                Some(FileError::NotADatabase { .. }) => "NotADatabase",
+                Some(FileError::Locked { .. }) => "Locked",
+                Some(FileError::DiskIo { .. }) => "DiskIo",
                 _ => "OtherStartupError",
             }
             .to_owned()
