@@ -33,22 +33,75 @@ impl Captured {
 
 /// Runs `f` with every statement counted as slow, returning what was logged.
 fn logged(f: impl FnOnce(&chatstore_sqlite::SqliteStore)) -> String {
+    let config = chatstore::conformance::test_config()
+        .0
+        .slow_query_threshold(Duration::ZERO);
+    logged_with(config, tracing::Level::WARN, f)
+}
+
+/// Runs `f` on a store opened with `config`, returning what was logged up to `level`.
+fn logged_with(
+    config: chatstore::Config,
+    level: tracing::Level,
+    f: impl FnOnce(&chatstore_sqlite::SqliteStore),
+) -> String {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
+        .with_max_level(level)
         .finish();
     let db = TempSqlite::new();
     tracing::subscriber::with_default(subscriber, || {
-        let config = chatstore::conformance::test_config()
-            .0
-            .slow_query_threshold(Duration::ZERO);
         let store = db.open_sqlite(config).expect("opens");
         f(&store);
     });
     captured.text()
+}
+
+#[test]
+fn echo_logs_every_statement_at_debug_with_secrets_redacted() {
+    let mut config = chatstore::conformance::test_config().0;
+    config.echo = true;
+    let password = "hunter2-correct-horse";
+    let log = logged_with(config, tracing::Level::DEBUG, |store| {
+        store
+            .create_user(&NewUser::new("ada", "ada@example.com", password))
+            .expect("user");
+        store
+            .authenticate("ada", &Password::new(password))
+            .expect("login");
+    });
+    let echoed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("chatstore::sql"))
+        .collect();
+    assert!(
+        echoed
+            .iter()
+            .any(|l| l.contains("DEBUG") && l.contains("INSERT INTO users")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("slow query"),
+        "fast statements are not slow: {log}"
+    );
+    assert!(!log.contains(password), "a password leaked into the echo");
+
+    let quiet = logged_with(
+        chatstore::conformance::test_config().0,
+        tracing::Level::DEBUG,
+        |store| {
+            store
+                .create_user(&NewUser::new("bob", "bob@example.com", password))
+                .expect("user");
+        },
+    );
+    assert!(
+        !quiet.contains("chatstore::sql"),
+        "echo is off by default: {quiet}"
+    );
 }
 
 #[test]

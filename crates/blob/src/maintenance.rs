@@ -5,7 +5,7 @@ use chatstore::{BackupDestination, BlobKey, MessageId, Result};
 use chatstore_sqlite::engine::RowExt;
 
 use crate::SqliteBlobStore;
-use crate::store::hash_hex;
+use chatstore::blob::content_hash;
 
 impl SqliteBlobStore {
     /// Checks the file's structure (SQLite's integrity check and its references);
@@ -24,7 +24,7 @@ impl SqliteBlobStore {
             let damaged: Vec<i64> = c
                 .rows("SELECT id, hash, data FROM contents", &[], |row| {
                     let data = row.value(2)?.as_blob().map_err(|e| row.corrupt(2, e))?;
-                    Ok((row.int(0)?, hash_hex(data) != row.str(1)?))
+                    Ok((row.int(0)?, content_hash(data) != row.str(1)?))
                 })?
                 .into_iter()
                 .filter_map(|(id, bad)| bad.then_some(id))

@@ -1,5 +1,6 @@
 //! [`SqliteBlobStore`]: the [`BlobStore`] on its own SQLite file.
 
+use chatstore::blob::{Incoming, check_size, content_hash};
 use std::io::Read;
 
 use chatstore::{
@@ -48,11 +49,6 @@ pub struct SqliteBlobStore {
 /// The columns identifying a key in `blobs`, bound as ?1 ?2 ?3.
 pub(crate) fn key_params(key: &BlobKey) -> (String, i64, bool) {
     (key.message.to_string(), i64::from(key.index), key.thumbnail)
-}
-
-/// The blake3 hash of `data`, as stored.
-pub(crate) fn hash_hex(data: &[u8]) -> String {
-    blake3::hash(data).to_hex().to_string()
 }
 
 fn info_from_row(row: &Row<'_>, message: MessageId) -> Result<BlobInfo> {
@@ -150,34 +146,19 @@ impl SqliteBlobStore {
         self.db.close()
     }
 
-    pub(crate) fn check_size(&self, key: &BlobKey, size: u64) -> Result<()> {
-        if size > self.config.max_blob_bytes {
-            return Err(Error::validation(
-                "blob",
-                format!(
-                    "{key} is {size} bytes, more than the {} allowed",
-                    self.config.max_blob_bytes
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     fn now(&self) -> String {
         self.config.shared.clock.now().to_string()
     }
 
-    /// Writes `size` bytes from `reader` into a new content row, hashing as it goes,
-    /// inside the caller's transaction; returns the row and the hash.
+    /// Writes the incoming bytes into a new content row inside the caller's
+    /// transaction; returns the row and the hash.
     fn stream_into_new_content(
         conn: &Conn<'_>,
-        key: &BlobKey,
-        size: u64,
-        reader: &mut dyn Read,
+        incoming: &mut Incoming<'_>,
     ) -> Result<(i64, String)> {
-        let length = i64::try_from(size)
-            .map_err(|_| Error::validation("blob", format!("{key}: size {size} is too large")))?;
-        let placeholder = format!("writing {key}");
+        let length = i64::try_from(incoming.size())
+            .map_err(|_| Error::validation("blob", "size is too large"))?;
+        let placeholder = "writing";
         let id = conn
             .row(
                 "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, zeroblob(?2)) RETURNING id",
@@ -191,35 +172,17 @@ impl SqliteBlobStore {
             .raw()
             .blob_open(MAIN_DB, c"contents", c"data", id, false)
             .map_err(chatstore_sqlite::engine::from_sqlite)?;
-        let mut hasher = blake3::Hasher::new();
         let mut buffer = vec![0u8; CHUNK];
-        let mut written: u64 = 0;
-        let io = |e: std::io::Error| {
-            Error::validation("blob", format!("{key}: reading the stream failed: {e}"))
-        };
-        while written < size {
-            let want = usize::try_from((size - written).min(CHUNK as u64)).unwrap_or(CHUNK);
-            let got = reader.read(&mut buffer[..want]).map_err(io)?;
-            if got == 0 {
-                return Err(Error::validation(
-                    "blob",
-                    format!("{key}: the stream ended after {written} of {size} bytes"),
-                ));
-            }
-            blob.write_at(&buffer[..got], written as usize)
+        loop {
+            let offset = incoming.received() as usize;
+            let Some(chunk) = incoming.next_chunk(&mut buffer)? else {
+                break;
+            };
+            blob.write_at(chunk, offset)
                 .map_err(chatstore_sqlite::engine::from_sqlite)?;
-            hasher.update(&buffer[..got]);
-            written += got as u64;
-        }
-        if reader.read(&mut buffer[..1]).map_err(io)? > 0 {
-            return Err(Error::validation(
-                "blob",
-                format!("{key}: the stream holds more than the {size} bytes announced"),
-            ));
         }
         drop(blob);
-        let hash = hasher.finalize().to_hex().to_string();
-        Ok((id, hash))
+        Ok((id, incoming.hash()))
     }
 }
 
@@ -227,11 +190,11 @@ impl BlobStore for SqliteBlobStore {
     fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>> {
         let mut infos = Vec::with_capacity(items.len());
         for (key, data) in items {
-            self.check_size(key, data.len() as u64)?;
+            check_size(key, data.len() as u64, self.config.max_blob_bytes)?;
             infos.push(BlobInfo {
                 key: *key,
                 size: data.len() as u64,
-                hash: hash_hex(data),
+                hash: content_hash(data),
             });
         }
         let now = self.now();
@@ -246,7 +209,7 @@ impl BlobStore for SqliteBlobStore {
     }
 
     fn put_stream(&self, key: &BlobKey, size: u64, reader: &mut dyn Read) -> Result<BlobInfo> {
-        self.check_size(key, size)?;
+        let mut incoming = Incoming::new(key, size, self.config.max_blob_bytes, reader)?;
         let now = self.now();
         let mut consumed = false;
         let hash = self.db.write(|c| {
@@ -257,7 +220,7 @@ impl BlobStore for SqliteBlobStore {
                 });
             }
             consumed = true;
-            let (fresh, hash) = SqliteBlobStore::stream_into_new_content(c, key, size, reader)?;
+            let (fresh, hash) = SqliteBlobStore::stream_into_new_content(c, &mut incoming)?;
             let content = match content_with_hash(c, &hash)? {
                 Some(existing) => {
                     c.execute("DELETE FROM contents WHERE id = ?1", &[&fresh])?;
@@ -301,7 +264,7 @@ impl BlobStore for SqliteBlobStore {
                         .as_blob_or_null()
                         .map_err(|e| row.corrupt(3, e))?
                     {
-                        Some(data) if hash_hex(data) == hash => Ok(Ok(data.to_vec())),
+                        Some(data) if content_hash(data) == hash => Ok(Ok(data.to_vec())),
                         Some(_) => Err(corrupt()),
                         None => Ok(Err((row.int(0)?, row.uint::<usize>(1)?, hash))),
                     }

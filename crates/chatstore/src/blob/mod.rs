@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, MessageId, Result, Timestamp};
 
+mod incoming;
+
+pub use incoming::{Incoming, check_size, content_hash};
+
 /// The key of one attachment (or its thumbnail) of one message.
 ///
 /// ```
