@@ -292,6 +292,9 @@ pub trait VectorIndex: Send + Sync {
 
     /// Brings the collection up to date with `source`: loads its snapshot (if one is
     /// saved and intact) and applies what changed since, or builds it from `source`.
+    /// Afterwards it holds exactly the source's embeddings, whichever way the source
+    /// answered [`EmbeddingSource::embedding_changes`], also when the source's versions
+    /// end below what the snapshot reached (a store restored from an older copy).
     fn sync(&self, spec: &CollectionSpec, source: &dyn EmbeddingSource) -> Result<SyncReport>;
 
     /// Saves every collection's snapshot, so the next open is fast.

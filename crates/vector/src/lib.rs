@@ -463,9 +463,14 @@ impl VectorIndex for HnswIndex {
                 let held: HashSet<ChunkId> = collection.chunks().into_iter().collect();
                 let stale: Vec<ChunkId> = held.difference(&in_store).copied().collect();
                 let latest = versions.iter().map(|(_, v)| *v).max().unwrap_or(0);
+                // A source whose versions end below what the index reached has a
+                // history other than the one the index saw (it was restored from an
+                // older copy): a held vector may be newer than the source's copy of it,
+                // whatever its version, so every one is loaded again.
+                let behind = latest < synced;
                 let wanted: Vec<ChunkId> = versions
                     .into_iter()
-                    .filter(|(chunk, version)| *version > synced || !held.contains(chunk))
+                    .filter(|(chunk, version)| behind || *version > synced || !held.contains(chunk))
                     .map(|(chunk, _)| chunk)
                     .collect();
                 (stale, wanted, latest)

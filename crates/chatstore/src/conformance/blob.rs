@@ -57,7 +57,7 @@ fn open(backend: &dyn BlobBackend) -> Box<dyn BlobStore> {
 }
 
 /// `len` bytes derived from `label`: different labels give different bytes.
-fn bytes(label: &str, len: usize) -> Vec<u8> {
+pub(super) fn bytes(label: &str, len: usize) -> Vec<u8> {
     let seed = blake3::hash(label.as_bytes());
     let mut out = vec![0u8; len];
     blake3::Hasher::new_keyed(seed.as_bytes())
@@ -67,7 +67,7 @@ fn bytes(label: &str, len: usize) -> Vec<u8> {
 }
 
 /// The blake3 hash of `data`, as a [`BlobInfo`] carries it.
-fn hash(data: &[u8]) -> String {
+pub(super) fn hash(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()
 }
 

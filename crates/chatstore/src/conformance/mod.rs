@@ -24,7 +24,10 @@
 //! [`BlobStore`](crate::BlobStore) implements [`BlobBackend`] and expands
 //! [`blob_conformance_suite!`](crate::blob_conformance_suite), a
 //! [`VectorIndex`](crate::VectorIndex) implements [`VectorBackend`] and expands
-//! [`vector_conformance_suite!`](crate::vector_conformance_suite).
+//! [`vector_conformance_suite!`](crate::vector_conformance_suite). What
+//! [`ChatStore`](crate::ChatStore) guarantees for the three together has a suite too:
+//! a combination of backends implements [`ChatBackend`] and expands
+//! [`chat_conformance_suite!`](crate::chat_conformance_suite).
 
 use std::sync::Arc;
 
@@ -59,6 +62,7 @@ mod support;
 
 mod agent_logs;
 mod blob;
+mod chat;
 mod concurrency;
 mod conversations;
 mod documents;
@@ -76,6 +80,7 @@ mod vector;
 
 pub use agent_logs::*;
 pub use blob::*;
+pub use chat::*;
 pub use concurrency::*;
 pub use conversations::*;
 pub use documents::*;

@@ -25,8 +25,8 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::{
     ChunkId, CollectionInfo, CollectionSpec, ConflictKind, Distance, DocumentId, DocumentScope,
-    EmbeddingSource, Error, Result, SyncReport, UserId, VectorFilter, VectorHit, VectorIndex,
-    VectorRecord,
+    EmbeddingChanges, EmbeddingSource, Error, Result, SyncReport, UserId, VectorFilter, VectorHit,
+    VectorIndex, VectorRecord,
 };
 
 /// A vector index under test: opens indexes on one place (a directory, a database)
@@ -217,33 +217,69 @@ fn assert_ranked(hits: &[VectorHit]) {
     assert_eq!(distinct.len(), hits.len(), "each chunk once");
 }
 
-/// An [`EmbeddingSource`] over a map, standing in for the store: every write gives the
-/// embedding a new, higher version. It serves the same embeddings whatever collection
-/// is asked for.
+/// How a [`MemorySource`] answers [`EmbeddingSource::embedding_changes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Answers {
+    /// With only what changed since the version asked about
+    /// ([`EmbeddingChanges::Since`]), as a store that records removals does; with
+    /// everything when that version is past the source's history (a copy restored
+    /// from before what the index saw).
+    #[default]
+    Since,
+    /// Always with every embedding ([`EmbeddingChanges::Everything`], the trait's
+    /// default).
+    Everything,
+}
+
+/// An [`EmbeddingSource`] over a map, standing in for the store: every write and every
+/// removal takes a new, higher version from one counter, and removals are recorded so
+/// that the source can say what changed since a version. It serves the same embeddings
+/// whatever collection is asked for.
 #[derive(Default)]
 struct MemorySource {
     rows: Mutex<Rows>,
+    answers: Answers,
 }
 
-/// What a [`MemorySource`] holds: the last version given out, and each chunk's
-/// embedding with its version.
-#[derive(Default)]
+/// What a [`MemorySource`] holds: the last version given out, each chunk's embedding
+/// with its version, and each removed chunk with the version of its last removal.
+#[derive(Default, Clone)]
 struct Rows {
     version: u64,
     embeddings: BTreeMap<ChunkId, (u64, VectorRecord)>,
+    removals: BTreeMap<ChunkId, u64>,
+}
+
+impl Rows {
+    /// Every embedding as (chunk, version).
+    fn versions(&self) -> Vec<(ChunkId, u64)> {
+        self.embeddings.iter().map(|(c, (v, _))| (*c, *v)).collect()
+    }
 }
 
 impl MemorySource {
-    /// A source holding `records`.
+    /// A source holding `records`, answering [`Answers::Since`].
     fn with(records: &[VectorRecord]) -> MemorySource {
-        let source = MemorySource::default();
+        MemorySource::answering(Answers::Since, records)
+    }
+
+    /// A source holding `records` that answers as `answers` says.
+    fn answering(answers: Answers, records: &[VectorRecord]) -> MemorySource {
+        let source = MemorySource {
+            answers,
+            ..MemorySource::default()
+        };
         source.put(records);
         source
     }
 
+    fn rows(&self) -> std::sync::MutexGuard<'_, Rows> {
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Adds or replaces embeddings.
     fn put(&self, records: &[VectorRecord]) {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rows = self.rows();
         for record in records {
             rows.version += 1;
             let version = rows.version;
@@ -252,29 +288,67 @@ impl MemorySource {
         }
     }
 
-    /// Removes embeddings.
+    /// Removes embeddings; each one that was there takes a version of its own.
     fn remove(&self, chunks: &[ChunkId]) {
-        let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rows = self.rows();
         for chunk in chunks {
-            rows.embeddings.remove(chunk);
+            if rows.embeddings.remove(chunk).is_some() {
+                rows.version += 1;
+                let version = rows.version;
+                rows.removals.insert(*chunk, version);
+            }
         }
+    }
+
+    /// A copy of everything the source holds, its history included (a backup).
+    fn copy(&self) -> Rows {
+        self.rows().clone()
+    }
+
+    /// Puts back what [`MemorySource::copy`] took: the source forgets everything after
+    /// it, and its versions go on from the copy's.
+    fn restore(&self, copy: Rows) {
+        *self.rows() = copy;
     }
 
     /// Every embedding, sorted by chunk.
     fn records(&self) -> Vec<VectorRecord> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let rows = self.rows();
         rows.embeddings.values().map(|(_, r)| r.clone()).collect()
     }
 }
 
 impl EmbeddingSource for MemorySource {
     fn embedding_versions(&self, _collection: &str) -> Result<Vec<(ChunkId, u64)>> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(rows.embeddings.iter().map(|(c, (v, _))| (*c, *v)).collect())
+        Ok(self.rows().versions())
+    }
+
+    fn embedding_changes(&self, _collection: &str, since: u64) -> Result<EmbeddingChanges> {
+        let rows = self.rows();
+        if self.answers == Answers::Everything || since > rows.version {
+            return Ok(EmbeddingChanges::Everything(rows.versions()));
+        }
+        let mut written: Vec<(ChunkId, u64)> = rows
+            .versions()
+            .into_iter()
+            .filter(|(_, version)| *version > since)
+            .collect();
+        written.sort_by_key(|(_, version)| *version);
+        let removed = rows
+            .removals
+            .iter()
+            .filter(|(chunk, version)| **version > since && !rows.embeddings.contains_key(chunk))
+            .map(|(chunk, _)| *chunk)
+            .collect();
+        Ok(EmbeddingChanges::Since {
+            written,
+            removed,
+            latest: rows.version,
+        })
     }
 
     fn load_embeddings(&self, _collection: &str, chunks: &[ChunkId]) -> Result<Vec<VectorRecord>> {
-        let rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+        let rows = self.rows();
         Ok(chunks
             .iter()
             .filter_map(|c| rows.embeddings.get(c).map(|(_, r)| r.clone()))
@@ -877,12 +951,20 @@ pub fn vector_filter_admits_own_and_global_only(backend: &dyn VectorBackend) {
 /// `sync` builds a collection from the source; after `save`, an index opened again
 /// syncs from the snapshot and applies what the source changed since (additions,
 /// removals, a re-embedded chunk, counted as added); a sync with nothing changed
-/// changes nothing.
+/// changes nothing. The same whether the source answers only what changed
+/// ([`EmbeddingChanges::Since`]) or everything ([`EmbeddingChanges::Everything`]).
 pub fn vector_sync_builds_then_catches_up_from_snapshot(backend: &dyn VectorBackend) {
-    let docs = spec(DOCS, 16, Distance::L2);
+    builds_then_catches_up(backend, "since", Answers::Since);
+    builds_then_catches_up(backend, "everything", Answers::Everything);
+}
+
+/// [`vector_sync_builds_then_catches_up_from_snapshot`] on collection `name`, with a
+/// source answering as `answers` says.
+fn builds_then_catches_up(backend: &dyn VectorBackend, name: &str, answers: Answers) {
+    let docs = spec(name, 16, Distance::L2);
     let ada = UserId::new();
     let mut rng = Rng::new(10);
-    let source = MemorySource::with(&records(&mut rng, 16, 4, 4, &[Some(ada), None]));
+    let source = MemorySource::answering(answers, &records(&mut rng, 16, 4, 4, &[Some(ada), None]));
     {
         let index = open(backend);
         let report = index.sync(&docs, &source).expect("sync");
@@ -893,19 +975,24 @@ pub fn vector_sync_builds_then_catches_up_from_snapshot(backend: &dyn VectorBack
                 added: 16,
                 removed: 0
             },
-            "built from the source"
+            "{name}: built from the source"
         );
         assert_eq!(
             index.collections().expect("collections"),
             vec![CollectionInfo {
                 spec: docs.clone(),
                 count: 16
-            }]
+            }],
+            "{name}"
         );
         let all = source.records();
-        assert_eq!(stored(&*index, DOCS, &chunks(&all)), all);
+        assert_eq!(stored(&*index, name, &chunks(&all)), all, "{name}");
         let again = index.sync(&docs, &source).expect("sync again");
-        assert_eq!((again.added, again.removed), (0, 0), "nothing changed");
+        assert_eq!(
+            (again.added, again.removed),
+            (0, 0),
+            "{name}: nothing changed"
+        );
         index.save().expect("save");
     }
 
@@ -929,21 +1016,21 @@ pub fn vector_sync_builds_then_catches_up_from_snapshot(backend: &dyn VectorBack
                 added: 5,
                 removed: 3
             },
-            "caught up from the snapshot"
+            "{name}: caught up from the snapshot"
         );
-        assert_eq!(count(&*index, DOCS), 16 + 4 - 3);
+        assert_eq!(count(&*index, name), 16 + 4 - 3, "{name}");
         let live = source.records();
         let mut every = chunks(&before);
         every.extend(chunks(&added));
         assert_eq!(
-            stored(&*index, DOCS, &every),
+            stored(&*index, name, &every),
             live,
-            "exactly the source's embeddings"
+            "{name}: exactly the source's embeddings"
         );
         let filter = VectorFilter::user(ada);
         for record in added.iter().chain([&changed]) {
-            let hits = search(&*index, DOCS, &record.vector, 1, &filter);
-            assert_eq!(hit_chunks(&hits), vec![record.chunk]);
+            let hits = search(&*index, name, &record.vector, 1, &filter);
+            assert_eq!(hit_chunks(&hits), vec![record.chunk], "{name}");
         }
         index.save().expect("save");
     }
@@ -957,12 +1044,191 @@ pub fn vector_sync_builds_then_catches_up_from_snapshot(backend: &dyn VectorBack
             added: 0,
             removed: 0
         },
-        "the catch-up was saved"
+        "{name}: the catch-up was saved"
     );
     assert_eq!(
-        stored(&*index, DOCS, &chunks(&source.records())),
-        source.records()
+        stored(&*index, name, &chunks(&source.records())),
+        source.records(),
+        "{name}"
     );
+}
+
+/// An index opened again syncs from its snapshot and applies the changes a source
+/// answering [`EmbeddingChanges::Since`] reports: new chunks, re-embedded ones, a chunk
+/// removed and written again (held, with its new vector) and removals; a chunk written
+/// and removed again while the index was closed is neither held nor counted. It ends
+/// up holding exactly the source's embeddings, and the report counts the vectors it
+/// loaded and those it removed. An open index applies later changes the same way.
+pub fn vector_sync_applies_the_changes_since_its_snapshot(backend: &dyn VectorBackend) {
+    let docs = spec(DOCS, 16, Distance::L2);
+    let ada = UserId::new();
+    let mut rng = Rng::new(15);
+    let first = records(&mut rng, 16, 3, 4, &[Some(ada), None]);
+    let source = MemorySource::with(&first);
+    {
+        let index = open(backend);
+        let report = index.sync(&docs, &source).expect("sync");
+        assert_eq!(
+            report,
+            SyncReport {
+                from_snapshot: false,
+                added: 12,
+                removed: 0
+            }
+        );
+        index.save().expect("save");
+    }
+
+    let added = records(&mut rng, 16, 2, 2, &[Some(ada), None]);
+    source.put(&added);
+    let removed = chunks(&first[..2]);
+    source.remove(&removed);
+    source.remove(&[ChunkId::new()]);
+    let changed = VectorRecord {
+        vector: rng.vector(16),
+        ..first[5].clone()
+    };
+    source.put(std::slice::from_ref(&changed));
+    source.remove(&[first[8].chunk]);
+    let back = VectorRecord {
+        vector: rng.vector(16),
+        ..first[8].clone()
+    };
+    source.put(std::slice::from_ref(&back));
+    let fleeting = records(&mut rng, 16, 1, 2, &[Some(ada)]);
+    source.put(&fleeting);
+    source.remove(&chunks(&fleeting));
+    let mut every = [chunks(&first), chunks(&added), chunks(&fleeting)].concat();
+    let filter = VectorFilter::user(ada);
+    {
+        let index = open(backend);
+        let i = &*index;
+        let report = i.sync(&docs, &source).expect("sync");
+        assert_eq!(
+            report,
+            SyncReport {
+                from_snapshot: true,
+                added: 4 + 2,
+                removed: 2
+            },
+            "the new, the re-embedded and the returned chunk loaded; two removed"
+        );
+        assert_eq!(count(i, DOCS), 12 + 4 - 2);
+        assert_eq!(
+            stored(i, DOCS, &every),
+            source.records(),
+            "exactly the source's embeddings"
+        );
+        for record in added.iter().chain([&changed, &back]) {
+            let hits = search(i, DOCS, &record.vector, 1, &filter);
+            assert_eq!(hit_chunks(&hits), vec![record.chunk], "found by its vector");
+        }
+        for record in &fleeting {
+            let hits = search(i, DOCS, &record.vector, 14, &filter);
+            assert!(!hit_chunks(&hits).contains(&record.chunk), "never held");
+        }
+
+        source.remove(&chunks(&added[..1]));
+        let more = records(&mut rng, 16, 1, 1, &[None]);
+        source.put(&more);
+        every.extend(chunks(&more));
+        let report = i.sync(&docs, &source).expect("sync again");
+        assert_eq!(
+            (report.added, report.removed),
+            (1, 1),
+            "what changed since the last sync"
+        );
+        assert_eq!(stored(i, DOCS, &every), source.records());
+        i.save().expect("save");
+    }
+
+    let index = open(backend);
+    let report = index.sync(&docs, &source).expect("sync");
+    assert_eq!(
+        report,
+        SyncReport {
+            from_snapshot: true,
+            added: 0,
+            removed: 0
+        },
+        "the catch-up was saved"
+    );
+    assert_eq!(stored(&*index, DOCS, &every), source.records());
+}
+
+/// A source restored from an older copy, whose history ends before the version the
+/// index's snapshot reached, answers [`EmbeddingChanges::Everything`]; the index synced
+/// against it ends up holding exactly the source's embeddings: what was written after
+/// the copy is gone, what was removed after it is back, and a chunk re-embedded after
+/// it has its older vector again. What the restored source writes next (with versions
+/// the index saw before, for other writes) is picked up too, whether the source then
+/// answers only what changed or everything.
+pub fn vector_sync_follows_a_source_restored_from_an_older_copy(backend: &dyn VectorBackend) {
+    for answers in [Answers::Since, Answers::Everything] {
+        let name = format!("restored-{answers:?}").to_lowercase();
+        let docs = spec(&name, 16, Distance::L2);
+        let ada = UserId::new();
+        let mut rng = Rng::new(16);
+        let first = records(&mut rng, 16, 2, 5, &[Some(ada), None]);
+        let source = MemorySource::answering(answers, &first);
+        let copy = source.copy();
+        let re_embedded = VectorRecord {
+            vector: rng.vector(16),
+            ..first[3].clone()
+        };
+        source.put(std::slice::from_ref(&re_embedded));
+        let later = records(&mut rng, 16, 1, 2, &[Some(ada)]);
+        source.put(&later);
+        source.remove(&[first[6].chunk]);
+        let mut every = [chunks(&first), chunks(&later)].concat();
+        {
+            let index = open(backend);
+            index.sync(&docs, &source).expect("sync");
+            assert_eq!(stored(&*index, &name, &every), source.records(), "{name}");
+            index.save().expect("save");
+        }
+
+        source.restore(copy);
+        let index = open(backend);
+        let i = &*index;
+        i.sync(&docs, &source).expect("sync");
+        assert_eq!(count(i, &name), 10, "{name}");
+        assert_eq!(
+            stored(i, &name, &every),
+            sorted(&first),
+            "{name}: exactly the restored source's embeddings"
+        );
+        let filter = VectorFilter::user(ada);
+        for record in [&first[3], &first[6]] {
+            let hits = search(i, &name, &record.vector, 1, &filter);
+            assert_eq!(hit_chunks(&hits), vec![record.chunk], "{name}");
+        }
+
+        let again = VectorRecord {
+            vector: rng.vector(16),
+            ..first[2].clone()
+        };
+        source.put(std::slice::from_ref(&again));
+        let fresh = records(&mut rng, 16, 1, 1, &[None]);
+        source.put(&fresh);
+        source.remove(&[first[0].chunk]);
+        every.extend(chunks(&fresh));
+        i.sync(&docs, &source).expect("sync after the restore");
+        assert_eq!(
+            stored(i, &name, &every),
+            source.records(),
+            "{name}: the restored source's new writes"
+        );
+        i.save().expect("save");
+        drop(index);
+        let index = open(backend);
+        index.sync(&docs, &source).expect("sync");
+        assert_eq!(
+            stored(&*index, &name, &every),
+            source.records(),
+            "{name}: after opening again"
+        );
+    }
 }
 
 /// A saved collection synced under another spec of the same name is built from the
@@ -1072,6 +1338,8 @@ macro_rules! vector_conformance_suite {
             vector_search_k_beyond_the_collection,
             vector_filter_admits_own_and_global_only,
             vector_sync_builds_then_catches_up_from_snapshot,
+            vector_sync_applies_the_changes_since_its_snapshot,
+            vector_sync_follows_a_source_restored_from_an_older_copy,
             vector_sync_with_another_spec_rebuilds,
             vector_drop_collection_removes_it,
         );
