@@ -1,7 +1,8 @@
 //! [`EmbeddingStore`] and [`EmbeddingSource`] on SQLite: embeddings as little-endian
 //! float32 blobs beside their chunks, and the embedding cache.
 
-use chatstore::documents::chunk_ids_keeping;
+use chatstore::documents::{chunk_ids_keeping, prepare_chunks};
+use chatstore::embeddings::check_one_vector_per_chunk;
 use chatstore::{
     Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingChanges,
     EmbeddingSource, EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId,
@@ -11,9 +12,7 @@ use rusqlite::Row;
 
 use crate::SqliteStore;
 use crate::db::Conn;
-use crate::documents::{
-    COMPLETE, editable_while_processing, insert_chunks, prepare_chunks, transition,
-};
+use crate::documents::{COMPLETE, editable_while_processing, insert_chunks, transition};
 use crate::row::{RowExt, json_text};
 
 /// Ids per statement when loading many embeddings.
@@ -214,12 +213,7 @@ impl EmbeddingStore for SqliteStore {
         chunks: &[NewChunk],
         vectors: &[Vec<f32>],
     ) -> Result<(Document, Vec<Chunk>)> {
-        if chunks.len() != vectors.len() {
-            return Err(Error::validation(
-                "vectors",
-                format!("{} vectors for {} chunks", vectors.len(), chunks.len()),
-            ));
-        }
+        check_one_vector_per_chunk(chunks, vectors)?;
         let encoded: Vec<Vec<u8>> = vectors.iter().map(|v| encode(v)).collect();
         let now = self.now().to_string();
         let document_text = document.to_string();
