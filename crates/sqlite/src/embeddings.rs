@@ -4,9 +4,8 @@
 use chatstore::documents::{chunk_ids_keeping, prepare_chunks};
 use chatstore::embeddings::check_one_vector_per_chunk;
 use chatstore::{
-    Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingChanges,
-    EmbeddingSource, EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId,
-    VectorRecord,
+    Chunk, ChunkId, CollectionSpec, Document, DocumentId, EmbeddingChanges, EmbeddingSource,
+    EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId, VectorRecord,
 };
 use rusqlite::Row;
 
@@ -162,18 +161,7 @@ impl EmbeddingStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
                 &[&spec.name, &spec.dimension, &spec.distance.as_str(), &now],
             )?;
-            let stored = load_spec(c, &spec.name)?;
-            if stored != *spec {
-                return Err(Error::conflict(
-                    ConflictKind::Unique,
-                    "embedding_collections.name",
-                    format!(
-                        "collection {} exists with {} dimensions and {} distance",
-                        stored.name, stored.dimension, stored.distance
-                    ),
-                ));
-            }
-            Ok(())
+            spec.check_same_as(&load_spec(c, &spec.name)?)
         })
     }
 
