@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
-use crate::{Cleanup, ConversationId, Cursor, DocumentId, Page, Result, Timestamp, UserId};
+use crate::{
+    Cleanup, ConversationId, Cursor, DocumentId, Page, Result, Timestamp, UserId, validate,
+};
 
 string_enum! {
     /// Where a conversation is in its lifecycle.
@@ -224,6 +226,89 @@ impl NewConversation {
             ..NewConversation::default()
         }
     }
+
+    /// Checks the conversation and gives the values a backend stores: the title as
+    /// [`prepare_title`] leaves it, provider and model as [`prepare_model`] does, and
+    /// the selection as [`validate::document_selection`] does. Anything else is
+    /// [`crate::Error::Validation`] naming the field. That each selected document is
+    /// visible to the user is the backend's to check.
+    ///
+    /// ```
+    /// use chatstore::{DocumentId, NewConversation};
+    ///
+    /// let doc = DocumentId::new();
+    /// let new = NewConversation {
+    ///     title: Some("  ".into()),
+    ///     llm_model: Some(" llama3 ".into()),
+    ///     selected_document_ids: vec![doc, doc],
+    ///     ..Default::default()
+    /// };
+    /// let prepared = new.prepare().unwrap();
+    /// assert_eq!(prepared.title, None);
+    /// assert_eq!(prepared.llm_model.as_deref(), Some("llama3"));
+    /// assert_eq!(prepared.selected_document_ids, [doc]);
+    /// ```
+    pub fn prepare(&self) -> Result<PreparedConversation> {
+        let title = prepare_title(self.title.as_deref())?;
+        let (llm_provider, llm_model) =
+            prepare_model(self.llm_provider.as_deref(), self.llm_model.as_deref())?;
+        Ok(PreparedConversation {
+            title,
+            llm_provider,
+            llm_model,
+            selected_document_ids: validate::document_selection(&self.selected_document_ids)?,
+        })
+    }
+}
+
+/// A conversation checked by [`NewConversation::prepare`]: the values a backend stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedConversation {
+    /// Title, trimmed; `None` when blank.
+    pub title: Option<String>,
+    /// LLM provider, trimmed.
+    pub llm_provider: Option<String>,
+    /// LLM model, trimmed.
+    pub llm_model: Option<String>,
+    /// Selected documents, sorted and without repeats (each still to be checked visible).
+    pub selected_document_ids: Vec<DocumentId>,
+}
+
+/// Checks a conversation's title (on creation and [`ConversationStore::rename_conversation`])
+/// and gives the value a backend stores: trimmed, `None` when blank, a short text
+/// ([`validate::optional_text`] on `title`).
+///
+/// ```
+/// use chatstore::conversations::prepare_title;
+///
+/// assert_eq!(prepare_title(Some(" Taxes ")).unwrap().as_deref(), Some("Taxes"));
+/// assert_eq!(prepare_title(Some("")).unwrap(), None);
+/// assert!(prepare_title(Some(&"x".repeat(501))).is_err());
+/// ```
+pub fn prepare_title(title: Option<&str>) -> Result<Option<String>> {
+    validate::optional_text("title", title)
+}
+
+/// Checks a conversation's LLM provider and model (on creation and
+/// [`ConversationStore::set_conversation_model`]) and gives the values a backend
+/// stores: each a short text, trimmed, `None` when blank (fields `llm_provider` and
+/// `llm_model`).
+///
+/// ```
+/// use chatstore::conversations::prepare_model;
+///
+/// let (provider, model) = prepare_model(Some(" ollama "), None).unwrap();
+/// assert_eq!((provider.as_deref(), model), (Some("ollama"), None));
+/// assert!(prepare_model(None, Some("a\0b")).is_err());
+/// ```
+pub fn prepare_model(
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> Result<(Option<String>, Option<String>)> {
+    Ok((
+        validate::optional_text("llm_provider", provider)?,
+        validate::optional_text("llm_model", model)?,
+    ))
 }
 
 /// Which of a user's conversations a listing shows, hidden ones included or not.
@@ -346,6 +431,66 @@ mod tests {
     use super::ConversationOp::*;
     use super::ConversationStatus::*;
     use super::*;
+
+    fn field<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
+        match result {
+            Err(crate::Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_conversations_are_checked() {
+        let bad = |change: fn(&mut NewConversation)| {
+            let mut new = NewConversation::default();
+            change(&mut new);
+            field(new.prepare())
+        };
+        assert_eq!(bad(|n| n.title = Some("t".repeat(501))), "title");
+        assert_eq!(bad(|n| n.llm_provider = Some("p\0".into())), "llm_provider");
+        assert_eq!(bad(|n| n.llm_model = Some("m".repeat(501))), "llm_model");
+        assert_eq!(
+            bad(|n| {
+                n.selected_document_ids = (0..=crate::validate::MAX_SELECTED_DOCUMENTS)
+                    .map(|_| DocumentId::new())
+                    .collect()
+            }),
+            "selected_document_ids"
+        );
+        let empty = NewConversation::default().prepare().unwrap();
+        assert_eq!(
+            empty,
+            PreparedConversation {
+                title: None,
+                llm_provider: None,
+                llm_model: None,
+                selected_document_ids: Vec::new(),
+            }
+        );
+        let (a, b) = (DocumentId::new(), DocumentId::new());
+        let selection = NewConversation {
+            selected_document_ids: vec![b, a, b],
+            ..NewConversation::default()
+        };
+        let mut sorted = vec![a, b];
+        sorted.sort();
+        assert_eq!(selection.prepare().unwrap().selected_document_ids, sorted);
+    }
+
+    #[test]
+    fn titles_and_models_are_checked_alone() {
+        assert_eq!(prepare_title(None).unwrap(), None);
+        assert_eq!(field(prepare_title(Some("a\0"))), "title");
+        assert_eq!(
+            field(prepare_model(Some(&"p".repeat(501)), None)),
+            "llm_provider"
+        );
+        assert_eq!(field(prepare_model(None, Some("m\0"))), "llm_model");
+        assert_eq!(
+            prepare_model(Some(" "), Some(" llama3 ")).unwrap(),
+            (None, Some("llama3".to_owned()))
+        );
+    }
 
     #[test]
     fn each_operation_is_allowed_in_exactly_the_lifecycles_statuses() {

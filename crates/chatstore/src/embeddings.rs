@@ -2,7 +2,7 @@
 //! vector index is rebuilt from — and the embedding cache.
 
 use crate::{
-    Chunk, CollectionSpec, Document, DocumentId, EmbeddingSource, NewChunk, Result, UserId,
+    Chunk, CollectionSpec, Document, DocumentId, EmbeddingSource, Error, NewChunk, Result, UserId,
 };
 
 /// The cache key of an embedding: blake3 of whose text it is, the model name and the
@@ -34,6 +34,28 @@ pub fn cache_key(owner: Option<UserId>, model: &str, text: &str) -> String {
     hasher.update(model.as_bytes());
     hasher.update(text.as_bytes());
     hasher.finalize().to_hex().to_string()
+}
+
+/// Checks that [`EmbeddingStore::complete_with_chunks`] got one vector per chunk;
+/// otherwise [`Error::Validation`] on `vectors`. (Whether each vector fits the collection
+/// is [`CollectionSpec::check`]'s to say.)
+///
+/// ```
+/// use chatstore::NewChunk;
+/// use chatstore::embeddings::check_one_vector_per_chunk;
+///
+/// let chunks = [NewChunk::new(0, "one"), NewChunk::new(1, "two")];
+/// assert!(check_one_vector_per_chunk(&chunks, &[vec![0.1], vec![0.2]]).is_ok());
+/// assert!(check_one_vector_per_chunk(&chunks, &[vec![0.1]]).is_err());
+/// ```
+pub fn check_one_vector_per_chunk(chunks: &[NewChunk], vectors: &[Vec<f32>]) -> Result<()> {
+    if chunks.len() != vectors.len() {
+        return Err(Error::validation(
+            "vectors",
+            format!("{} vectors for {} chunks", vectors.len(), chunks.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Storing embeddings and the embedding cache.
@@ -112,5 +134,26 @@ pub trait Embedder: Send + Sync {
     /// Tokens in a text, when the host can count them (stored with each chunk).
     fn count_tokens(&self, _text: &str) -> Option<u32> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_and_chunks_must_pair_up() {
+        let chunks = [NewChunk::new(0, "a"), NewChunk::new(1, "b")];
+        assert!(check_one_vector_per_chunk(&[], &[]).is_ok());
+        assert!(check_one_vector_per_chunk(&chunks, &[vec![1.0], vec![2.0]]).is_ok());
+        for vectors in [vec![], vec![vec![1.0]], vec![vec![1.0]; 3]] {
+            assert!(matches!(
+                check_one_vector_per_chunk(&chunks, &vectors),
+                Err(Error::Validation {
+                    field: "vectors",
+                    ..
+                })
+            ));
+        }
     }
 }

@@ -290,6 +290,47 @@ impl NewMessage {
         }
     }
 
+    /// Checks the message and gives what a backend stores besides its own fields: the
+    /// chosen id must have been reserved for `user` ([`NewMessage::check_id`]), the
+    /// content not blank, at most `max_message_bytes`
+    /// ([`crate::Config::max_message_bytes`]) and without NUL, the metadata valid
+    /// within `max_metadata_bytes` ([`MessageMetadata::validate`],
+    /// [`crate::Config::max_metadata_bytes`]) and the files valid
+    /// ([`crate::attachments::validate_files`]), checked in that order. Anything else is
+    /// [`Error::Validation`] naming the field. The content, metadata and files are then
+    /// stored as given.
+    ///
+    /// ```
+    /// use chatstore::{NewMessage, UserId};
+    ///
+    /// let user = UserId::new();
+    /// let prepared = NewMessage::user("Who is eligible?").prepare(user, 1024, 1024).unwrap();
+    /// assert_eq!(prepared.latency_ms, None);
+    /// assert!(NewMessage::user(" ").prepare(user, 1024, 1024).is_err());
+    /// assert!(NewMessage::user("too long").prepare(user, 4, 1024).is_err());
+    /// ```
+    pub fn prepare(
+        &self,
+        user: UserId,
+        max_message_bytes: usize,
+        max_metadata_bytes: usize,
+    ) -> Result<PreparedMessage> {
+        self.check_id(user)?;
+        validate::body("content", &self.content, max_message_bytes)?;
+        self.metadata.validate(max_metadata_bytes)?;
+        crate::attachments::validate_files(&self.files)?;
+        let latency_ms = self
+            .metadata
+            .latency_ms
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| Error::validation("metadata.latency_ms", "is out of range"))?;
+        Ok(PreparedMessage {
+            id: self.id.unwrap_or_else(MessageId::new),
+            latency_ms,
+        })
+    }
+
     /// Sets the parent (starting a branch).
     pub fn reply_to(mut self, parent: MessageId) -> NewMessage {
         self.parent = Some(parent);
@@ -301,6 +342,15 @@ impl NewMessage {
         self.metadata = metadata;
         self
     }
+}
+
+/// What [`NewMessage::prepare`] gives a backend besides the message's own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreparedMessage {
+    /// The message's id: the one chosen ahead, or a new one.
+    pub id: MessageId,
+    /// `metadata.latency_ms` as a database integer.
+    pub latency_ms: Option<i64>,
 }
 
 /// A page of a conversation's messages, by position.
@@ -397,4 +447,99 @@ pub trait MessageStore: Send + Sync {
         conversation: ConversationId,
         source: &str,
     ) -> Result<Vec<Message>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
+        match result {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    fn file(name: &str) -> FileMeta {
+        FileMeta {
+            name: name.into(),
+            mime_type: "text/plain".into(),
+            size: 1,
+            has_thumbnail: false,
+            hash: None,
+            data: None,
+            thumbnail: None,
+        }
+    }
+
+    #[test]
+    fn new_messages_are_checked_in_order() {
+        let (ada, bob) = (UserId::new(), UserId::new());
+        let prepare = |message: &NewMessage| message.prepare(ada, 100, 1000);
+
+        let mut foreign_id = NewMessage::user("hi");
+        foreign_id.id = Some(MessageId::reserve(bob));
+        assert_eq!(field(prepare(&foreign_id)), "id");
+        foreign_id.id = Some(MessageId::new());
+        assert_eq!(field(prepare(&foreign_id)), "id");
+        // The id comes first: a bad id with bad content still names the id.
+        foreign_id.content = String::new();
+        assert_eq!(field(prepare(&foreign_id)), "id");
+
+        assert_eq!(field(prepare(&NewMessage::user(" \n"))), "content");
+        assert_eq!(
+            field(prepare(&NewMessage::user("x".repeat(101)))),
+            "content"
+        );
+        assert_eq!(field(prepare(&NewMessage::user("a\0b"))), "content");
+
+        let metadata = |m: MessageMetadata| NewMessage::assistant("answer").with_metadata(m);
+        let score = MessageMetadata {
+            confidence_score: Some(1.5),
+            ..MessageMetadata::default()
+        };
+        assert_eq!(
+            field(prepare(&metadata(score))),
+            "metadata.confidence_score"
+        );
+        let long_source = MessageMetadata {
+            source: Some("s".repeat(501)),
+            ..MessageMetadata::default()
+        };
+        assert_eq!(field(prepare(&metadata(long_source))), "metadata.source");
+        let latency = MessageMetadata {
+            latency_ms: Some(u64::MAX),
+            ..MessageMetadata::default()
+        };
+        assert_eq!(field(prepare(&metadata(latency))), "metadata.latency_ms");
+        let mut big = MessageMetadata::default();
+        big.extra
+            .insert("k".into(), Value::String("v".repeat(1000)));
+        assert_eq!(field(prepare(&metadata(big))), "metadata");
+
+        let mut unnamed = NewMessage::user("see file");
+        unnamed.files = vec![file(" ")];
+        assert_eq!(field(prepare(&unnamed)), "file name");
+        let mut many = NewMessage::user("see files");
+        many.files = vec![file("a.txt"); crate::attachments::MAX_ATTACHMENTS + 1];
+        assert_eq!(field(prepare(&many)), "files");
+    }
+
+    #[test]
+    fn prepared_messages_carry_their_id_and_latency() {
+        let ada = UserId::new();
+        let reserved = MessageId::reserve(ada);
+        let mut message = NewMessage::user("hi").with_metadata(MessageMetadata {
+            latency_ms: Some(1200),
+            ..MessageMetadata::default()
+        });
+        message.id = Some(reserved);
+        let prepared = message.prepare(ada, 100, 1000).unwrap();
+        assert_eq!(prepared.id, reserved);
+        assert_eq!(prepared.latency_ms, Some(1200));
+
+        let fresh = NewMessage::user("hi").prepare(ada, 100, 1000).unwrap();
+        assert_ne!(fresh.id, reserved);
+        assert_eq!(fresh.latency_ms, None);
+    }
 }

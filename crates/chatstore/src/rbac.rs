@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, Timestamp, UserId};
+use crate::{Error, Result, Timestamp, UserId, validate};
 
 /// The standard role names.
 pub mod roles {
@@ -77,6 +77,27 @@ pub struct Role {
     pub created_at: Timestamp,
 }
 
+impl Role {
+    /// Checks a new role and makes the record a backend stores, created at `now`: the
+    /// name as [`validate_role_name`] leaves it, the description a short text (trimmed,
+    /// `None` when blank). Anything else is [`Error::Validation`].
+    ///
+    /// ```
+    /// use chatstore::{Role, Timestamp};
+    ///
+    /// let role = Role::prepare(" auditor ", Some(" Reads logs "), Timestamp::MIN).unwrap();
+    /// assert_eq!((role.name.as_str(), role.description.as_deref()), ("auditor", Some("Reads logs")));
+    /// assert!(Role::prepare("Auditor!", None, Timestamp::MIN).is_err());
+    /// ```
+    pub fn prepare(name: &str, description: Option<&str>, now: Timestamp) -> Result<Role> {
+        Ok(Role {
+            name: validate_role_name(name)?,
+            description: validate::optional_text("description", description)?,
+            created_at: now,
+        })
+    }
+}
+
 /// A permission, named `resource:action`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permission {
@@ -88,6 +109,30 @@ pub struct Permission {
     pub resource: String,
     /// The part after the colon.
     pub action: String,
+}
+
+impl Permission {
+    /// Checks a new permission and makes the record a backend stores: the name trimmed
+    /// and split by [`split_permission`], the description a short text (trimmed, `None`
+    /// when blank). Anything else is [`Error::Validation`].
+    ///
+    /// ```
+    /// use chatstore::Permission;
+    ///
+    /// let permission = Permission::prepare(" reports:export ", None).unwrap();
+    /// assert_eq!((permission.resource.as_str(), permission.action.as_str()), ("reports", "export"));
+    /// assert!(Permission::prepare("reports", None).is_err());
+    /// ```
+    pub fn prepare(name: &str, description: Option<&str>) -> Result<Permission> {
+        let name = name.trim();
+        let (resource, action) = split_permission(name)?;
+        Ok(Permission {
+            name: name.to_owned(),
+            description: validate::optional_text("description", description)?,
+            resource: resource.to_owned(),
+            action: action.to_owned(),
+        })
+    }
 }
 
 /// Checks a role name: 1–64 characters of lower-case letters, digits, `_` and `-`.
@@ -105,6 +150,26 @@ pub fn validate_role_name(name: &str) -> Result<String> {
             format!("{name:?} must be 1-64 characters of a-z, 0-9, '_' or '-'"),
         ))
     }
+}
+
+/// Checks that a role may be deleted: the three standard roles ([`roles::BUILT_IN`])
+/// cannot be, a [`crate::ConflictKind::InvalidState`] conflict.
+///
+/// ```
+/// use chatstore::rbac::check_role_deletable;
+///
+/// assert!(check_role_deletable("auditor").is_ok());
+/// assert!(check_role_deletable("viewer").is_err());
+/// ```
+pub fn check_role_deletable(name: &str) -> Result<()> {
+    if roles::BUILT_IN.contains(&name) {
+        return Err(Error::conflict(
+            crate::ConflictKind::InvalidState,
+            "roles",
+            format!("{name} is a standard role and cannot be deleted"),
+        ));
+    }
+    Ok(())
 }
 
 /// Splits a permission name into `(resource, action)`, checking its form.
@@ -170,4 +235,62 @@ pub trait RbacStore: Send + Sync {
 
     /// True when the user holds `permission`, or `admin:full`, through any role.
     fn has_permission(&self, user: UserId, permission: &str) -> Result<bool>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
+        match result {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_roles_are_checked() {
+        let now = Timestamp::MIN;
+        assert_eq!(field(Role::prepare("", None, now)), "role");
+        assert_eq!(field(Role::prepare("Admins", None, now)), "role");
+        assert_eq!(field(Role::prepare(&"r".repeat(65), None, now)), "role");
+        assert_eq!(
+            field(Role::prepare("ops", Some(&"d".repeat(501)), now)),
+            "description"
+        );
+        assert_eq!(field(Role::prepare("ops", Some("d\0"), now)), "description");
+        let role = Role::prepare("ops", Some("  "), now).unwrap();
+        assert_eq!((role.description, role.created_at), (None, now));
+    }
+
+    #[test]
+    fn new_permissions_are_checked() {
+        assert_eq!(field(Permission::prepare("reports", None)), "permission");
+        assert_eq!(
+            field(Permission::prepare("Reports:read", None)),
+            "permission"
+        );
+        assert_eq!(field(Permission::prepare("reports:", None)), "permission");
+        assert_eq!(
+            field(Permission::prepare("reports:read", Some(&"d".repeat(501)))),
+            "description"
+        );
+        let permission = Permission::prepare(" reports:read ", Some(" Read ")).unwrap();
+        assert_eq!(permission.name, "reports:read");
+        assert_eq!(permission.description.as_deref(), Some("Read"));
+    }
+
+    #[test]
+    fn standard_roles_cannot_be_deleted() {
+        for name in roles::BUILT_IN {
+            assert!(matches!(
+                check_role_deletable(name),
+                Err(Error::Conflict {
+                    kind: crate::ConflictKind::InvalidState,
+                    ..
+                })
+            ));
+        }
+        assert!(check_role_deletable("ops").is_ok());
+    }
 }

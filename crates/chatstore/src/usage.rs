@@ -168,6 +168,36 @@ impl NewUsage {
     }
 }
 
+impl UsageRecord {
+    /// Checks that the record's message, which is in `message_conversation`, belongs to
+    /// the record's conversation when it names one; otherwise [`Error::Validation`] on
+    /// `message_id`. A backend calls it after loading the message (and checking that
+    /// both are the user's).
+    ///
+    /// ```
+    /// use chatstore::{ConversationId, NewUsage, OperationType, PriceTable, Timestamp, UserId};
+    ///
+    /// let mut usage = NewUsage::new("ollama", "llama3", OperationType::Chat, 10, 5);
+    /// let conversation = ConversationId::new();
+    /// usage.conversation_id = Some(conversation);
+    /// let record = usage.prepare(UserId::new(), &PriceTable::default(), Timestamp::MIN).unwrap();
+    /// assert!(record.check_message_conversation(conversation).is_ok());
+    /// assert!(record.check_message_conversation(ConversationId::new()).is_err());
+    /// ```
+    pub fn check_message_conversation(&self, message_conversation: ConversationId) -> Result<()> {
+        if self
+            .conversation_id
+            .is_some_and(|v| v != message_conversation)
+        {
+            return Err(Error::validation(
+                "message_id",
+                "belongs to another conversation than conversation_id",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Summed usage.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct UsageTotals {
@@ -254,4 +284,34 @@ pub trait UsageStore: Send + Sync {
 
     /// The user's usage per UTC day in the range, days without usage left out.
     fn daily_usage(&self, user: UserId, range: TimeRange) -> Result<Vec<DailyUsage>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_must_be_in_the_records_conversation() {
+        let user = UserId::new();
+        let prices = crate::PriceTable::default();
+        let mut usage = NewUsage::new("ollama", "llama3", OperationType::Chat, 1, 1);
+        let unlinked = usage.prepare(user, &prices, Timestamp::MIN).unwrap();
+        assert!(
+            unlinked
+                .check_message_conversation(ConversationId::new())
+                .is_ok()
+        );
+
+        let conversation = ConversationId::new();
+        usage.conversation_id = Some(conversation);
+        let linked = usage.prepare(user, &prices, Timestamp::MIN).unwrap();
+        assert!(linked.check_message_conversation(conversation).is_ok());
+        assert!(matches!(
+            linked.check_message_conversation(ConversationId::new()),
+            Err(Error::Validation {
+                field: "message_id",
+                ..
+            })
+        ));
+    }
 }

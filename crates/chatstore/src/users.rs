@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::enums::string_enum;
-use crate::{Cleanup, Cursor, Page, Password, Result, Timestamp, UserId};
+use crate::{Cleanup, Cursor, Page, Password, Result, Timestamp, UserId, validate};
 
 string_enum! {
     /// How much of the reasoning behind an answer a user wants to see.
@@ -74,6 +74,45 @@ impl NewUser {
         self.full_name = Some(name.to_owned());
         self
     }
+
+    /// Checks the account's fields and gives the values a backend stores: the username
+    /// ([`validate::username`]) and the key that uniqueness and lookups compare
+    /// ([`validate::username_key`]), the email ([`validate::email`]) and the display
+    /// name, a short text. Anything else is [`crate::Error::Validation`] naming the
+    /// field. The password is not looked at: [`crate::PasswordHasher::hash`] checks it
+    /// while hashing it.
+    ///
+    /// ```
+    /// use chatstore::NewUser;
+    ///
+    /// let user = NewUser::new(" Ada ", "Ada@Example.com", "correct horse").prepare().unwrap();
+    /// assert_eq!((user.username.as_str(), user.username_key.as_str()), ("Ada", "ada"));
+    /// assert_eq!(user.email, "ada@example.com");
+    /// assert!(NewUser::new("a", "ada@example.com", "correct horse").prepare().is_err());
+    /// ```
+    pub fn prepare(&self) -> Result<PreparedUser> {
+        let username = validate::username(&self.username)?;
+        Ok(PreparedUser {
+            username_key: validate::username_key(&username),
+            username,
+            email: validate::email(&self.email)?,
+            full_name: validate::optional_text("full_name", self.full_name.as_deref())?,
+        })
+    }
+}
+
+/// An account checked by [`NewUser::prepare`]: the values a backend stores besides the
+/// password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedUser {
+    /// The username, trimmed.
+    pub username: String,
+    /// The username as uniqueness and lookups compare it.
+    pub username_key: String,
+    /// The email, trimmed and lower-cased.
+    pub email: String,
+    /// The display name.
+    pub full_name: Option<String>,
 }
 
 /// A change to a user's profile; `None` fields are left as they are.
@@ -87,6 +126,59 @@ pub struct ProfileUpdate {
     pub explainability_level: Option<ExplainabilityLevel>,
     /// Replaces the metadata object.
     pub metadata: Option<Map<String, Value>>,
+}
+
+impl ProfileUpdate {
+    /// Checks the changes and gives the values a backend stores: the display name a
+    /// short text, the preferred LLM not blank, and the metadata as JSON text of at most
+    /// `max_metadata_bytes` ([`crate::Config::max_metadata_bytes`]) nested at most
+    /// [`crate::json::MAX_DEPTH`] levels. Anything else is [`crate::Error::Validation`]
+    /// naming the field.
+    ///
+    /// ```
+    /// use chatstore::ProfileUpdate;
+    ///
+    /// let mut update = ProfileUpdate { preferred_llm: Some(" openai ".into()), ..Default::default() };
+    /// update.metadata = Some(serde_json::json!({"theme": "dark"}).as_object().unwrap().clone());
+    /// let prepared = update.prepare(1024).unwrap();
+    /// assert_eq!(prepared.preferred_llm.as_deref(), Some("openai"));
+    /// assert_eq!(prepared.metadata.as_deref(), Some(r#"{"theme":"dark"}"#));
+    /// assert!(update.prepare(8).is_err());
+    /// ```
+    pub fn prepare(&self, max_metadata_bytes: usize) -> Result<PreparedProfileUpdate> {
+        Ok(PreparedProfileUpdate {
+            full_name: self
+                .full_name
+                .as_ref()
+                .map(|name| validate::optional_text("full_name", name.as_deref()))
+                .transpose()?,
+            preferred_llm: self
+                .preferred_llm
+                .as_deref()
+                .map(|llm| validate::required_text("preferred_llm", llm))
+                .transpose()?,
+            explainability_level: self.explainability_level,
+            metadata: self
+                .metadata
+                .as_ref()
+                .map(|m| validate::json_within("metadata", m, max_metadata_bytes))
+                .transpose()?,
+        })
+    }
+}
+
+/// A profile change checked by [`ProfileUpdate::prepare`]; `None` fields are left as
+/// they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedProfileUpdate {
+    /// New display name (`Some(None)` clears it).
+    pub full_name: Option<Option<String>>,
+    /// New preferred LLM provider, trimmed.
+    pub preferred_llm: Option<String>,
+    /// New explainability level.
+    pub explainability_level: Option<ExplainabilityLevel>,
+    /// The new metadata object as JSON text.
+    pub metadata: Option<String>,
 }
 
 /// Which users to list.
@@ -152,4 +244,115 @@ pub trait UserStore: Send + Sync {
     /// messages, documents, chunks, agent logs, usage). Returns what other stores (blobs,
     /// vectors) must remove; [`crate::ChatStore::delete_user`] does that for you.
     fn delete_user(&self, id: UserId) -> Result<Cleanup>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    fn field<T: std::fmt::Debug>(result: Result<T>) -> &'static str {
+        match result {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_users_are_normalised_and_checked() {
+        let user = NewUser::new(" Ådne ", " ADNE@Example.org", "whatever long")
+            .full_name("  ")
+            .prepare()
+            .unwrap();
+        assert_eq!(user.username, "Ådne");
+        assert_eq!(user.username_key, "ådne");
+        assert_eq!(user.email, "adne@example.org");
+        assert_eq!(user.full_name, None);
+
+        let good = || NewUser::new("ada", "ada@example.com", "correct horse");
+        let mut bad_name = good();
+        bad_name.username = "no spaces".into();
+        assert_eq!(field(bad_name.prepare()), "username");
+        let mut bad_email = good();
+        bad_email.email = "ada@localhost".into();
+        assert_eq!(field(bad_email.prepare()), "email");
+        assert_eq!(
+            field(good().full_name(&"n".repeat(501)).prepare()),
+            "full_name"
+        );
+        // The password is the hasher's to check.
+        let mut short_password = good();
+        short_password.password = Password::new("short");
+        assert!(short_password.prepare().is_ok());
+    }
+
+    #[test]
+    fn profile_updates_are_checked() {
+        let cleared = ProfileUpdate {
+            full_name: Some(None),
+            explainability_level: Some(ExplainabilityLevel::Debug),
+            ..ProfileUpdate::default()
+        }
+        .prepare(64)
+        .unwrap();
+        assert_eq!(cleared.full_name, Some(None));
+        assert_eq!(cleared.preferred_llm, None);
+        assert_eq!(
+            cleared.explainability_level,
+            Some(ExplainabilityLevel::Debug)
+        );
+        assert_eq!(cleared.metadata, None);
+
+        let bad = |update: ProfileUpdate, max| field(update.prepare(max));
+        let none = ProfileUpdate::default;
+        assert_eq!(
+            bad(
+                ProfileUpdate {
+                    full_name: Some(Some("n\0".into())),
+                    ..none()
+                },
+                64
+            ),
+            "full_name"
+        );
+        assert_eq!(
+            bad(
+                ProfileUpdate {
+                    preferred_llm: Some("  ".into()),
+                    ..none()
+                },
+                64
+            ),
+            "preferred_llm"
+        );
+        let mut big = Map::new();
+        big.insert("k".into(), Value::String("v".repeat(64)));
+        assert_eq!(
+            bad(
+                ProfileUpdate {
+                    metadata: Some(big.clone()),
+                    ..none()
+                },
+                64
+            ),
+            "metadata"
+        );
+        let mut nul = Map::new();
+        nul.insert("k".into(), Value::String("\0".into()));
+        assert_eq!(
+            bad(
+                ProfileUpdate {
+                    metadata: Some(nul),
+                    ..none()
+                },
+                64
+            ),
+            "metadata"
+        );
+        let fits = ProfileUpdate {
+            metadata: Some(big),
+            ..none()
+        };
+        assert!(fits.prepare(1024).unwrap().metadata.is_some());
+    }
 }

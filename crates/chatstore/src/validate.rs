@@ -24,7 +24,7 @@ pub const MAX_SHORT_TEXT: usize = 500;
 /// ```
 pub fn email(raw: &str) -> Result<String> {
     no_nul("email", raw)?;
-    let value = raw.trim().to_lowercase();
+    let value = email_key(raw);
     let bad = |reason: &str| Err(Error::validation("email", format!("{value:?} {reason}")));
     if value.is_empty() || value.len() > MAX_EMAIL_LEN {
         return bad("must be 1 to 254 characters");
@@ -43,6 +43,16 @@ pub fn email(raw: &str) -> Result<String> {
         return bad("must have a domain such as example.com");
     }
     Ok(value)
+}
+
+/// The form of an email address that is stored and looked up: trimmed and lower-cased,
+/// as [`email`] leaves a valid one.
+///
+/// ```
+/// assert_eq!(chatstore::validate::email_key(" Ada@Example.COM "), "ada@example.com");
+/// ```
+pub fn email_key(raw: &str) -> String {
+    raw.trim().to_lowercase()
 }
 
 /// The form of a username that uniqueness and lookups compare: trimmed and lower-cased

@@ -83,6 +83,33 @@ impl CollectionSpec {
         Ok(())
     }
 
+    /// Checks that a collection being created again matches the one already recorded
+    /// under its name, `stored` ([`crate::EmbeddingStore::create_embedding_collection`]):
+    /// another dimension or distance is the [`crate::ConflictKind::Unique`] conflict on
+    /// `embedding_collections.name` every backend reports.
+    ///
+    /// ```
+    /// use chatstore::{CollectionSpec, Distance};
+    ///
+    /// let stored = CollectionSpec::new("docs", 3, Distance::Cosine).unwrap();
+    /// assert!(stored.check_same_as(&stored).is_ok());
+    /// let wider = CollectionSpec::new("docs", 4, Distance::Cosine).unwrap();
+    /// assert!(wider.check_same_as(&stored).is_err());
+    /// ```
+    pub fn check_same_as(&self, stored: &CollectionSpec) -> Result<()> {
+        if self == stored {
+            return Ok(());
+        }
+        Err(Error::conflict(
+            crate::ConflictKind::Unique,
+            "embedding_collections.name",
+            format!(
+                "collection {} exists with {} dimensions and {} distance",
+                stored.name, stored.dimension, stored.distance
+            ),
+        ))
+    }
+
     /// Checks a vector for this collection: the right length, every component finite,
     /// and (for cosine) not all zero.
     pub fn check(&self, vector: &[f32]) -> Result<()> {
@@ -376,6 +403,24 @@ mod tests {
         assert!(spec.check(&[1.0, f32::NAN, 0.0]).is_err());
         assert!(spec.check(&[f32::INFINITY, 0.0, 0.0]).is_err());
         assert!(spec.check(&[0.0, 0.0, 0.0]).is_err());
+    }
+
+    #[test]
+    fn a_collection_created_again_must_match_the_recorded_one() {
+        let stored = CollectionSpec::new("docs_v1", 3, Distance::Cosine).unwrap();
+        assert!(stored.check_same_as(&stored).is_ok());
+        for other in [
+            CollectionSpec::new("docs_v1", 4, Distance::Cosine).unwrap(),
+            CollectionSpec::new("docs_v1", 3, Distance::Dot).unwrap(),
+        ] {
+            assert!(matches!(
+                other.check_same_as(&stored),
+                Err(Error::Conflict {
+                    kind: crate::ConflictKind::Unique,
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`ConversationStore`] on SQLite.
 
 use chatstore::Cursor;
+use chatstore::conversations::{prepare_model, prepare_title};
 use chatstore::{
     Cleanup, Conversation, ConversationId, ConversationOp, ConversationQuery, ConversationStatus,
     ConversationStore, ConversationSummary, DocumentId, Error, MessageId, NewConversation, Page,
@@ -128,14 +129,14 @@ pub(crate) fn messages_with_files(
     )
 }
 
-/// Checks that every document is visible to the user; returns the JSON to store.
+/// Checks that every document of a checked selection
+/// ([`validate::document_selection`]) is visible to the user; returns the JSON to store.
 fn selection_json(
     conn: &Conn<'_>,
     user: UserId,
     documents: &[DocumentId],
 ) -> Result<Option<String>> {
-    let unique = validate::document_selection(documents)?;
-    let ids: Vec<String> = unique.iter().map(ToString::to_string).collect();
+    let ids: Vec<String> = documents.iter().map(ToString::to_string).collect();
     let json = json_or_null(&ids)?;
     if let Some(json) = &json {
         let missing: Option<String> = conn.row(
@@ -177,9 +178,7 @@ impl SqliteStore {
 
 impl ConversationStore for SqliteStore {
     fn create_conversation(&self, user: UserId, new: &NewConversation) -> Result<Conversation> {
-        let title = validate::optional_text("title", new.title.as_deref())?;
-        let provider = validate::optional_text("llm_provider", new.llm_provider.as_deref())?;
-        let model = validate::optional_text("llm_model", new.llm_model.as_deref())?;
+        let new = new.prepare()?;
         let id = ConversationId::new();
         let now = self.now().to_string();
         self.db.write(|c| {
@@ -192,10 +191,10 @@ impl ConversationStore for SqliteStore {
                 &[
                     &id.to_string(),
                     &user.to_string(),
-                    &title,
+                    &new.title,
                     &now,
-                    &provider,
-                    &model,
+                    &new.llm_provider,
+                    &new.llm_model,
                     &selection,
                 ],
             )?;
@@ -247,7 +246,7 @@ impl ConversationStore for SqliteStore {
         id: ConversationId,
         title: Option<&str>,
     ) -> Result<Conversation> {
-        let title = validate::optional_text("title", title)?;
+        let title = prepare_title(title)?;
         self.change(
             user,
             id,
@@ -264,8 +263,7 @@ impl ConversationStore for SqliteStore {
         provider: Option<&str>,
         model: Option<&str>,
     ) -> Result<Conversation> {
-        let provider = validate::optional_text("llm_provider", provider)?;
-        let model = validate::optional_text("llm_model", model)?;
+        let (provider, model) = prepare_model(provider, model)?;
         self.change(
             user,
             id,
@@ -284,7 +282,7 @@ impl ConversationStore for SqliteStore {
         let now = self.now().to_string();
         self.db.write(|c| {
             load_conversation(c, user, id)?.check(ConversationOp::SelectDocuments)?;
-            let selection = selection_json(c, user, documents)?;
+            let selection = selection_json(c, user, &validate::document_selection(documents)?)?;
             c.execute(
                 "UPDATE conversations SET selected_document_ids = ?1, updated_at = ?2 WHERE id = ?3",
                 &[&selection, &now, &id.to_string()],

@@ -1,11 +1,12 @@
 //! [`DocumentStore`] on SQLite.
 
 use chatstore::Cursor;
+use chatstore::documents::{prepare_chunks, processing_error};
 use chatstore::rbac::permissions;
 use chatstore::{
-    Chunk, ChunkId, Cleanup, ConflictKind, Document, DocumentAnalysis, DocumentId, DocumentQuery,
-    DocumentScope, DocumentStore, DocumentUpdate, Error, NewChunk, NewDocument, Page,
-    ProcessingStatus, Result, Timestamp, UserId, validate,
+    Chunk, ChunkId, Cleanup, Document, DocumentAnalysis, DocumentId, DocumentQuery, DocumentScope,
+    DocumentStore, DocumentUpdate, Error, NewChunk, NewDocument, Page, ProcessingStatus, Result,
+    Timestamp, UserId, validate,
 };
 use rusqlite::{Row, ToSql};
 
@@ -104,45 +105,7 @@ pub(crate) fn editable_while_processing(
     id: DocumentId,
     verb: &str,
 ) -> Result<()> {
-    let document = load_editable(conn, user, id)?;
-    if document.status == ProcessingStatus::Processing {
-        return Ok(());
-    }
-    Err(Error::conflict(
-        ConflictKind::InvalidState,
-        "document status",
-        format!(
-            "chunks can only be {verb} while processing; document {id} is {}",
-            document.status
-        ),
-    ))
-}
-
-/// Checks new chunks and gives them ids; `embedded_in` names the vector collection their
-/// embeddings go to.
-pub(crate) fn prepare_chunks(
-    document: DocumentId,
-    chunks: &[NewChunk],
-    ids: &[ChunkId],
-    embedded_in: Option<&str>,
-) -> Result<Vec<Chunk>> {
-    chunks
-        .iter()
-        .zip(ids)
-        .map(|(chunk, &id)| {
-            validate::body("chunk content", &chunk.content, usize::MAX)?;
-            Ok(Chunk {
-                id,
-                document_id: document,
-                chunk_index: chunk.chunk_index,
-                content: chunk.content.clone(),
-                num_tokens: chunk.num_tokens,
-                page_number: chunk.page_number,
-                section: validate::optional_text("section", chunk.section.as_deref())?,
-                embedding_id: embedded_in.map(|collection| format!("{collection}/{id}")),
-            })
-        })
-        .collect()
+    load_editable(conn, user, id)?.check_chunks_changeable(verb)
 }
 
 /// Inserts prepared chunks.
@@ -192,10 +155,6 @@ pub(crate) fn unselect_documents(conn: &Conn<'_>, documents: &[DocumentId]) -> R
     .map(drop)
 }
 
-fn tags_json(field: &'static str, tags: &[String]) -> Result<String> {
-    json_text(&validate::tags(field, tags)?)
-}
-
 /// Moves a document through its lifecycle inside the caller's transaction with the `SET`
 /// clause (parameters: ?1 the id, ?2 `now`, then `params`), refusing steps the lifecycle
 /// does not allow.
@@ -208,14 +167,7 @@ pub(crate) fn transition(
     now: &str,
     params: &[&dyn ToSql],
 ) -> Result<Document> {
-    let document = load_editable(conn, user, id)?;
-    if !document.status.can_become(next) {
-        return Err(Error::conflict(
-            ConflictKind::InvalidState,
-            "document status",
-            format!("document {id} cannot go from {} to {next}", document.status),
-        ));
-    }
+    load_editable(conn, user, id)?.check_can_become(next)?;
     let id_text = id.to_string();
     let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
     all.extend_from_slice(params);
@@ -246,19 +198,8 @@ impl SqliteStore {
 
 impl DocumentStore for SqliteStore {
     fn create_document(&self, user: UserId, new: &NewDocument) -> Result<Document> {
-        let filename = validate::required_text("filename", &new.filename)?;
-        let file_path = validate::required_text("file_path", &new.file_path)?;
-        let file_type = validate::optional_text("file_type", new.file_type.as_deref())?;
-        let title = validate::optional_text("title", new.title.as_deref())?
-            .unwrap_or_else(|| filename.clone());
-        let description =
-            validate::optional_long_text("description", new.description.as_deref(), 65_536)?;
-        let category = validate::optional_text("category", new.category.as_deref())?;
-        let tags = tags_json("tags", &new.tags)?;
-        let file_size = new
-            .file_size
-            .map(|s| i64::try_from(s).map_err(|_| Error::validation("file_size", "too large")))
-            .transpose()?;
+        let new = new.prepare()?;
+        let tags = json_text(&new.tags)?;
         let id = DocumentId::new();
         let now = self.now().to_string();
         self.db.write(|c| {
@@ -275,13 +216,13 @@ impl DocumentStore for SqliteStore {
                 &[
                     &id.to_string(),
                     &user.to_string(),
-                    &filename,
-                    &file_path,
-                    &file_type,
-                    &file_size,
-                    &title,
-                    &description,
-                    &category,
+                    &new.filename,
+                    &new.file_path,
+                    &new.file_type,
+                    &new.file_size,
+                    &new.title,
+                    &new.description,
+                    &new.category,
                     &tags,
                     &new.scope.as_str(),
                     &now,
@@ -336,26 +277,8 @@ impl DocumentStore for SqliteStore {
         id: DocumentId,
         update: &DocumentUpdate,
     ) -> Result<Document> {
-        let title = update
-            .title
-            .as_deref()
-            .map(|t| validate::required_text("title", t))
-            .transpose()?;
-        let description = update
-            .description
-            .as_ref()
-            .map(|d| validate::optional_long_text("description", d.as_deref(), 65_536))
-            .transpose()?;
-        let category = update
-            .category
-            .as_ref()
-            .map(|c| validate::optional_text("category", c.as_deref()))
-            .transpose()?;
-        let tags = update
-            .tags
-            .as_deref()
-            .map(|t| tags_json("tags", t))
-            .transpose()?;
+        let update = update.prepare()?;
+        let tags = update.tags.as_ref().map(json_text).transpose()?;
         let (id_text, now) = (id.to_string(), self.now().to_string());
         self.db.write(|c| {
             load_editable(c, user, id)?;
@@ -366,11 +289,11 @@ impl DocumentStore for SqliteStore {
                     tags = coalesce(?6, tags), updated_at = ?7
                  WHERE id = ?8",
                 &[
-                    &title,
-                    &description.is_some(),
-                    &description.clone().flatten(),
-                    &category.is_some(),
-                    &category.clone().flatten(),
+                    &update.title,
+                    &update.description.is_some(),
+                    &update.description.clone().flatten(),
+                    &update.category.is_some(),
+                    &update.category.clone().flatten(),
                     &tags,
                     &now,
                     &id_text,
@@ -386,16 +309,9 @@ impl DocumentStore for SqliteStore {
         id: DocumentId,
         analysis: &DocumentAnalysis,
     ) -> Result<Document> {
-        let summary =
-            validate::optional_long_text("auto_summary", analysis.auto_summary.as_deref(), 65_536)?;
-        let keywords = tags_json("auto_keywords", &analysis.auto_keywords)?;
-        let topics = tags_json("auto_topics", &analysis.auto_topics)?;
-        let content_type =
-            validate::optional_text("content_type", analysis.content_type.as_deref())?;
-        let model = validate::optional_text(
-            "summarization_model",
-            analysis.summarization_model.as_deref(),
-        )?;
+        let analysis = analysis.prepare()?;
+        let keywords = json_text(&analysis.auto_keywords)?;
+        let topics = json_text(&analysis.auto_topics)?;
         let (id_text, now) = (id.to_string(), self.now().to_string());
         self.db.write(|c| {
             load_editable(c, user, id)?;
@@ -405,11 +321,11 @@ impl DocumentStore for SqliteStore {
                     summarized_at = ?7, updated_at = ?7
                  WHERE id = ?8",
                 &[
-                    &summary,
+                    &analysis.auto_summary,
                     &keywords,
                     &topics,
-                    &content_type,
-                    &model,
+                    &analysis.content_type,
+                    &analysis.summarization_model,
                     &analysis.summarization_tokens,
                     &now,
                     &id_text,
@@ -434,8 +350,7 @@ impl DocumentStore for SqliteStore {
     }
 
     fn fail_processing(&self, user: UserId, id: DocumentId, error: &str) -> Result<Document> {
-        let error = validate::optional_long_text("error", Some(error), 65_536)?
-            .ok_or_else(|| Error::validation("error", "must not be empty"))?;
+        let error = processing_error(error)?;
         self.step(
             user,
             id,

@@ -1,19 +1,17 @@
 //! [`EmbeddingStore`] and [`EmbeddingSource`] on SQLite: embeddings as little-endian
 //! float32 blobs beside their chunks, and the embedding cache.
 
-use chatstore::documents::chunk_ids_keeping;
+use chatstore::documents::{chunk_ids_keeping, prepare_chunks};
+use chatstore::embeddings::check_one_vector_per_chunk;
 use chatstore::{
-    Chunk, ChunkId, CollectionSpec, ConflictKind, Document, DocumentId, EmbeddingChanges,
-    EmbeddingSource, EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId,
-    VectorRecord,
+    Chunk, ChunkId, CollectionSpec, Document, DocumentId, EmbeddingChanges, EmbeddingSource,
+    EmbeddingStore, Error, NewChunk, ProcessingStatus, Result, UserId, VectorRecord,
 };
 use rusqlite::Row;
 
 use crate::SqliteStore;
 use crate::db::Conn;
-use crate::documents::{
-    COMPLETE, editable_while_processing, insert_chunks, prepare_chunks, transition,
-};
+use crate::documents::{COMPLETE, editable_while_processing, insert_chunks, transition};
 use crate::row::{RowExt, json_text};
 
 /// Ids per statement when loading many embeddings.
@@ -163,18 +161,7 @@ impl EmbeddingStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
                 &[&spec.name, &spec.dimension, &spec.distance.as_str(), &now],
             )?;
-            let stored = load_spec(c, &spec.name)?;
-            if stored != *spec {
-                return Err(Error::conflict(
-                    ConflictKind::Unique,
-                    "embedding_collections.name",
-                    format!(
-                        "collection {} exists with {} dimensions and {} distance",
-                        stored.name, stored.dimension, stored.distance
-                    ),
-                ));
-            }
-            Ok(())
+            spec.check_same_as(&load_spec(c, &spec.name)?)
         })
     }
 
@@ -214,12 +201,7 @@ impl EmbeddingStore for SqliteStore {
         chunks: &[NewChunk],
         vectors: &[Vec<f32>],
     ) -> Result<(Document, Vec<Chunk>)> {
-        if chunks.len() != vectors.len() {
-            return Err(Error::validation(
-                "vectors",
-                format!("{} vectors for {} chunks", vectors.len(), chunks.len()),
-            ));
-        }
+        check_one_vector_per_chunk(chunks, vectors)?;
         let encoded: Vec<Vec<u8>> = vectors.iter().map(|v| encode(v)).collect();
         let now = self.now().to_string();
         let document_text = document.to_string();

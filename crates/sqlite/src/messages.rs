@@ -5,10 +5,11 @@
 //! parent, insert the message (a trigger adds it to the full-text index).
 
 use chatstore::Cursor;
+use chatstore::messages::PreparedMessage;
 use chatstore::{
     ConversationId, ConversationOp, Error, GroundingEvidence, Message, MessageId, MessageMetadata,
     MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page, ReasoningStep, Result,
-    RetrievedDocument, RoleCounts, SourceRef, UserId, attachments, validate,
+    RetrievedDocument, RoleCounts, SourceRef, UserId, validate,
 };
 use rusqlite::{Row, ToSql};
 use serde::{Deserialize, Serialize};
@@ -98,9 +99,8 @@ pub(crate) fn load_message(conn: &Conn<'_>, user: UserId, id: MessageId) -> Resu
     .ok_or_else(|| Error::not_found("message", id))
 }
 
-/// Checks the metadata and encodes its list-shaped part for the `rag_metadata` column.
-fn encode_rag(metadata: &MessageMetadata, max_bytes: usize) -> Result<Option<String>> {
-    metadata.validate(max_bytes)?;
+/// Encodes checked metadata's list-shaped part for the `rag_metadata` column.
+fn encode_rag(metadata: &MessageMetadata) -> Result<Option<String>> {
     let empty = metadata.retrieved_documents.is_empty()
         && metadata.sources.is_empty()
         && metadata.reasoning_chain.is_empty()
@@ -171,18 +171,14 @@ impl MessageStore for SqliteStore {
         conversation: ConversationId,
         message: &NewMessage,
     ) -> Result<Message> {
-        message.check_id(user)?;
-        validate::body("content", &message.content, self.config.max_message_bytes)?;
-        let rag = encode_rag(&message.metadata, self.config.max_metadata_bytes)?;
-        attachments::validate_files(&message.files)?;
+        let PreparedMessage { id, latency_ms } = message.prepare(
+            user,
+            self.config.max_message_bytes,
+            self.config.max_metadata_bytes,
+        )?;
+        let rag = encode_rag(&message.metadata)?;
         let files = json_or_null(&message.files)?;
         let meta = &message.metadata;
-        let latency_ms = meta
-            .latency_ms
-            .map(i64::try_from)
-            .transpose()
-            .map_err(|_| Error::validation("metadata.latency_ms", "is out of range"))?;
-        let id = message.id.unwrap_or_else(MessageId::new);
         let now = self.now();
         let (id_text, now_text) = (id.to_string(), now.to_string());
         let (conversation_text, user_text) = (conversation.to_string(), user.to_string());

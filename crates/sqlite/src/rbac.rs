@@ -1,7 +1,7 @@
 //! [`RbacStore`] on SQLite.
 
-use chatstore::rbac::{permissions, roles, split_permission, validate_role_name};
-use chatstore::{ConflictKind, Error, Permission, RbacStore, Result, Role, UserId, validate};
+use chatstore::rbac::{check_role_deletable, permissions};
+use chatstore::{Error, Permission, RbacStore, Result, Role, UserId};
 use rusqlite::Row;
 
 use crate::SqliteStore;
@@ -68,30 +68,18 @@ impl RbacStore for SqliteStore {
     }
 
     fn create_role(&self, name: &str, description: Option<&str>) -> Result<Role> {
-        let name = validate_role_name(name)?;
-        let description = validate::optional_text("description", description)?;
-        let now = self.now();
+        let role = Role::prepare(name, description, self.now())?;
         self.db.write(|c| {
             c.execute(
                 "INSERT INTO roles (name, description, created_at) VALUES (?1, ?2, ?3)",
-                &[&name, &description, &now.to_string()],
+                &[&role.name, &role.description, &role.created_at.to_string()],
             )
         })?;
-        Ok(Role {
-            name,
-            description,
-            created_at: now,
-        })
+        Ok(role)
     }
 
     fn delete_role(&self, name: &str) -> Result<()> {
-        if roles::BUILT_IN.contains(&name) {
-            return Err(Error::conflict(
-                ConflictKind::InvalidState,
-                "roles",
-                format!("{name} is a standard role and cannot be deleted"),
-            ));
-        }
+        check_role_deletable(name)?;
         self.db.write(|c| {
             let id = role_id(c, name)?;
             c.execute("DELETE FROM roles WHERE id = ?1", &[&id])
@@ -110,22 +98,20 @@ impl RbacStore for SqliteStore {
     }
 
     fn create_permission(&self, name: &str, description: Option<&str>) -> Result<Permission> {
-        let name = name.trim();
-        let (resource, action) = split_permission(name)?;
-        let description = validate::optional_text("description", description)?;
+        let permission = Permission::prepare(name, description)?;
         self.db.write(|c| {
             c.execute(
                 "INSERT INTO permissions (name, description, resource, action)
                  VALUES (?1, ?2, ?3, ?4)",
-                &[&name, &description, &resource, &action],
+                &[
+                    &permission.name,
+                    &permission.description,
+                    &permission.resource,
+                    &permission.action,
+                ],
             )
         })?;
-        Ok(Permission {
-            name: name.to_owned(),
-            description,
-            resource: resource.to_owned(),
-            action: action.to_owned(),
-        })
+        Ok(permission)
     }
 
     fn role_permissions(&self, role: &str) -> Result<Vec<Permission>> {

@@ -80,15 +80,7 @@ impl UsageStore for SqliteStore {
             }
             if let Some(message) = record.message_id {
                 let message = load_message(c, user, message)?;
-                if record
-                    .conversation_id
-                    .is_some_and(|v| v != message.conversation_id)
-                {
-                    return Err(Error::validation(
-                        "message_id",
-                        "belongs to another conversation than conversation_id",
-                    ));
-                }
+                record.check_message_conversation(message.conversation_id)?;
             }
             if let Some(log) = record.agent_log_id {
                 let owned = c.exists(

@@ -80,10 +80,7 @@ impl SqliteStore {
 
 impl UserStore for SqliteStore {
     fn create_user(&self, new: &NewUser) -> Result<User> {
-        let username = validate::username(&new.username)?;
-        let username_key = validate::username_key(&username);
-        let email = validate::email(&new.email)?;
-        let full_name = validate::optional_text("full_name", new.full_name.as_deref())?;
+        let account = new.prepare()?;
         // Hashing is deliberately slow: do it before taking the write lock.
         let hash = self.hasher.hash(&new.password)?;
         let id = UserId::new();
@@ -93,7 +90,15 @@ impl UserStore for SqliteStore {
                 "INSERT INTO users (id, username, username_key, email, password_hash, full_name,
                      created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                &[&id.to_string(), &username, &username_key, &email, &hash, &full_name, &now],
+                &[
+                    &id.to_string(),
+                    &account.username,
+                    &account.username_key,
+                    &account.email,
+                    &hash,
+                    &account.full_name,
+                    &now,
+                ],
             )?;
             c.execute(
                 "INSERT INTO user_roles (user_id, role_id) SELECT ?1, id FROM roles WHERE name = ?2",
@@ -108,7 +113,7 @@ impl UserStore for SqliteStore {
     }
 
     fn user_by_email(&self, email: &str) -> Result<User> {
-        self.find_user("email", &email.trim().to_lowercase())
+        self.find_user("email", &validate::email_key(email))
     }
 
     fn user_by_username(&self, username: &str) -> Result<User> {
@@ -145,7 +150,6 @@ impl UserStore for SqliteStore {
     }
 
     fn authenticate(&self, login: &str, password: &Password) -> Result<User> {
-        let login = login.trim();
         let found = self.db.read(|c| {
             c.row(
                 &format!(
@@ -206,22 +210,8 @@ impl UserStore for SqliteStore {
     }
 
     fn update_profile(&self, id: UserId, update: &ProfileUpdate) -> Result<User> {
-        let full_name = update
-            .full_name
-            .as_ref()
-            .map(|name| validate::optional_text("full_name", name.as_deref()))
-            .transpose()?;
-        let preferred_llm = update
-            .preferred_llm
-            .as_deref()
-            .map(|llm| validate::required_text("preferred_llm", llm))
-            .transpose()?;
+        let update = update.prepare(self.config.max_metadata_bytes)?;
         let level = update.explainability_level.map(|l| l.as_str());
-        let metadata = update
-            .metadata
-            .as_ref()
-            .map(|m| validate::json_within("metadata", m, self.config.max_metadata_bytes))
-            .transpose()?;
         let now = self.now().to_string();
         self.db.write(|c| {
             update_user(
@@ -235,11 +225,11 @@ impl UserStore for SqliteStore {
                     updated_at = ?6
                  WHERE id = ?7",
                 &[
-                    &full_name.is_some(),
-                    &full_name.clone().flatten(),
-                    &preferred_llm,
+                    &update.full_name.is_some(),
+                    &update.full_name.clone().flatten(),
+                    &update.preferred_llm,
                     &level,
-                    &metadata,
+                    &update.metadata,
                     &now,
                     &id.to_string(),
                 ],
