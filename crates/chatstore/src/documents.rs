@@ -128,6 +128,21 @@ impl Document {
         ))
     }
 
+    /// Checks that `user` may change the document (a document they can see): its owner
+    /// may, and so may whoever holds `admin:full` (a global document is shared by every
+    /// user); anyone else gets [`Error::Forbidden`]. `holds_admin` asks the database,
+    /// and is only asked when the user is not the owner.
+    pub fn check_editable_by(
+        &self,
+        user: UserId,
+        holds_admin: impl FnOnce() -> Result<bool>,
+    ) -> Result<()> {
+        if self.owner_id == user || holds_admin()? {
+            return Ok(());
+        }
+        Err(forbidden_without_admin())
+    }
+
     /// Checks that the document's chunks may change now: only while it is `processing`,
     /// otherwise the [`crate::ConflictKind::InvalidState`] conflict every backend
     /// reports. `verb` says what was to happen to them ("added", "removed", ...).
@@ -143,6 +158,26 @@ impl Document {
                 self.id, self.status
             ),
         ))
+    }
+}
+
+/// Checks that a document of `scope` may be created: a global one, shared by every
+/// user, only by whoever holds `admin:full` ([`Error::Forbidden`] otherwise).
+/// `holds_admin` asks the database, and is only asked for a global document.
+pub fn check_scope_allowed(
+    scope: DocumentScope,
+    holds_admin: impl FnOnce() -> Result<bool>,
+) -> Result<()> {
+    if scope == DocumentScope::User || holds_admin()? {
+        return Ok(());
+    }
+    Err(forbidden_without_admin())
+}
+
+/// The refusal for what needs `admin:full`.
+fn forbidden_without_admin() -> Error {
+    Error::Forbidden {
+        permission: crate::rbac::permissions::ADMIN_FULL.to_owned(),
     }
 }
 

@@ -1,12 +1,12 @@
 //! [`DocumentStore`] on SQLite.
 
 use chatstore::Cursor;
-use chatstore::documents::{prepare_chunks, processing_error};
+use chatstore::documents::{check_scope_allowed, prepare_chunks, processing_error};
 use chatstore::rbac::permissions;
 use chatstore::{
-    Chunk, ChunkId, Cleanup, Document, DocumentAnalysis, DocumentId, DocumentQuery, DocumentScope,
-    DocumentStore, DocumentUpdate, Error, NewChunk, NewDocument, Page, ProcessingStatus, Result,
-    Timestamp, UserId, validate,
+    Chunk, ChunkId, Cleanup, Document, DocumentAnalysis, DocumentId, DocumentQuery, DocumentStore,
+    DocumentUpdate, Error, NewChunk, NewDocument, Page, ProcessingStatus, Result, Timestamp,
+    UserId, validate,
 };
 use rusqlite::{Row, ToSql};
 
@@ -89,11 +89,7 @@ fn load_visible(conn: &Conn<'_>, user: UserId, id: DocumentId) -> Result<Documen
 /// `admin:full`. Someone else's global document is forbidden; a private one not found.
 fn load_editable(conn: &Conn<'_>, user: UserId, id: DocumentId) -> Result<Document> {
     let document = load_visible(conn, user, id)?;
-    if document.owner_id != user && !holds(conn, user, permissions::ADMIN_FULL)? {
-        return Err(Error::Forbidden {
-            permission: permissions::ADMIN_FULL.to_owned(),
-        });
-    }
+    document.check_editable_by(user, || holds(conn, user, permissions::ADMIN_FULL))?;
     Ok(document)
 }
 
@@ -204,11 +200,7 @@ impl DocumentStore for SqliteStore {
         let now = self.now().to_string();
         self.db.write(|c| {
             crate::users::require_user(c, user)?;
-            if new.scope == DocumentScope::Global && !holds(c, user, permissions::ADMIN_FULL)? {
-                return Err(Error::Forbidden {
-                    permission: permissions::ADMIN_FULL.to_owned(),
-                });
-            }
+            check_scope_allowed(new.scope, || holds(c, user, permissions::ADMIN_FULL))?;
             c.execute(
                 "INSERT INTO documents (id, owner_id, filename, file_path, file_type, file_size,
                      title, description, category, tags, scope, uploaded_at, updated_at)
