@@ -153,3 +153,86 @@ fn urls_that_are_not_sqlite_files_are_rejected() {
         );
     }
 }
+
+/// The Python app's own database (seed 001's `chatbot.db` shape), in rollback-journal
+/// mode as SQLAlchemy leaves it.
+fn python_apps_database(path: &Path) {
+    let conn = rusqlite::Connection::open(path).expect("create");
+    conn.execute_batch(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, password_hash TEXT);
+         CREATE TABLE conversations (id TEXT PRIMARY KEY, user_id INTEGER, title TEXT);
+         CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id TEXT, role TEXT,
+                                content TEXT, msg_metadata TEXT);
+         INSERT INTO users (username, password_hash) VALUES ('ada', 'pbkdf2:sha256:1$x$y');",
+    )
+    .expect("schema");
+}
+
+/// Every file in `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            (e.file_name(), std::fs::read(e.path()).expect("read"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn another_applications_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatbot.db");
+    python_apps_database(&path);
+    let before = snapshot(dir.path());
+    match file_error(SqliteStore::open(config(&path))) {
+        FileError::ForeignDatabase {
+            path: named,
+            tables,
+        } => {
+            assert_eq!(named, path);
+            assert_eq!(tables, ["conversations", "messages", "users"]);
+        }
+        other => panic!("expected ForeignDatabase, got {other:?}"),
+    }
+    let files = dir.path().join("files.db");
+    std::fs::copy(&path, &files).expect("a legacy files.db");
+    let before_files = snapshot(dir.path());
+    let blob = chatstore_blob::SqliteBlobStore::open(chatstore_blob::BlobConfig::new(&files));
+    assert!(matches!(
+        blob.as_ref().err().and_then(FileError::of),
+        Some(FileError::ForeignDatabase { .. })
+    ));
+    assert_eq!(
+        snapshot(dir.path()),
+        before_files,
+        "nothing written, no journal files"
+    );
+    std::fs::remove_file(&files).expect("remove");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "the file and its directory are as they were"
+    );
+    let journal: String = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .expect("mode");
+    assert_eq!(journal, "delete", "still in the application's journal mode");
+}
+
+#[test]
+fn a_chatstore_database_and_an_empty_sqlite_file_still_open() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chat.db");
+    drop(SqliteStore::open(config(&path)).expect("created"));
+    SqliteStore::open(config(&path)).expect("ours reopens");
+    let empty = dir.path().join("empty.db");
+    rusqlite::Connection::open(&empty)
+        .expect("create")
+        .execute_batch("PRAGMA user_version = 1;")
+        .expect("an empty SQLite database with a header");
+    SqliteStore::open(config(&empty)).expect("a database without tables is taken");
+}

@@ -2,7 +2,7 @@
 //! file can fail into a distinct, actionable [`FileError`].
 
 use chatstore::{Error, Result, StartupError};
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
@@ -95,6 +95,16 @@ pub enum FileError {
         path: PathBuf,
     },
 
+    /// The file is a SQLite database of another application (the Python app's
+    /// `chatbot.db`, say): chatstore opened it read-only to look, and changed nothing.
+    #[error("{} holds another application's tables ({}), not a chatstore database: chatstore leaves it untouched; configure another path, and bring its data over with an import", path.display(), tables.join(", "))]
+    ForeignDatabase {
+        /// The file.
+        path: PathBuf,
+        /// Its tables (the first few).
+        tables: Vec<String>,
+    },
+
     /// Another process holds a lock on the database and did not release it in time.
     #[error("database {} is locked by another process: stop the other process or wait and retry", path.display())]
     Locked {
@@ -175,6 +185,44 @@ fn probe_writable(directory: &Path) -> Result<(), FileError> {
     }
 }
 
+/// Looks, on a read-only connection that changes nothing, at the tables of an existing
+/// database: one with tables but without chatstore's migration record belongs to
+/// another application, and opening it for writing would switch its journal mode and
+/// add tables before anything failed.
+fn check_not_foreign(path: &Path) -> Result<(), FileError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let Ok(conn) = Connection::open_with_flags(path, flags) else {
+        // What cannot be opened to look is reported by the opening proper.
+        return Ok(());
+    };
+    let listed = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         ORDER BY name",
+    );
+    let tables: Vec<String> = match listed {
+        Ok(mut statement) => match statement.query_map([], |row| row.get(0)) {
+            Ok(rows) => rows.filter_map(std::result::Result::ok).collect(),
+            Err(_) => return Ok(()),
+        },
+        Err(_) => return Ok(()),
+    };
+    let ours = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('schema_migrations')
+             WHERE name IN ('version', 'name', 'checksum', 'applied_at')",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .is_ok_and(|columns| columns == 4);
+    if tables.is_empty() || ours {
+        return Ok(());
+    }
+    Err(FileError::ForeignDatabase {
+        path: path.to_path_buf(),
+        tables: tables.into_iter().take(8).collect(),
+    })
+}
+
 fn check_header(path: &Path, mut file: File) -> Result<(), FileError> {
     let mut header = [0u8; 16];
     let mut read = 0;
@@ -192,8 +240,10 @@ fn check_header(path: &Path, mut file: File) -> Result<(), FileError> {
         }
     }
     // An empty file is a database SQLite has not written yet.
-    if read == 0 || (read == header.len() && &header == SQLITE_HEADER) {
+    if read == 0 {
         Ok(())
+    } else if read == header.len() && &header == SQLITE_HEADER {
+        check_not_foreign(path)
     } else {
         Err(FileError::NotADatabase {
             path: path.to_path_buf(),

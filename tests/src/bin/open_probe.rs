@@ -24,6 +24,7 @@ fn main() {
                 Some(FileError::UnwritableDirectory { .. }) => "UnwritableDirectory",
                 Some(FileError::UnreadableFile { .. }) => "UnreadableFile",
                 Some(FileError::NotADatabase { .. }) => "NotADatabase",
+                Some(FileError::ForeignDatabase { .. }) => "ForeignDatabase",
                 Some(FileError::Locked { .. }) => "Locked",
                 Some(FileError::DiskIo { .. }) => "DiskIo",
                 _ => "OtherStartupError",
