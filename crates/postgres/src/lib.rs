@@ -4,7 +4,8 @@
 //! application servers on one PostgreSQL server, chosen by `DATABASE_URL=postgresql://...`
 //! alone.
 //!
-//! This first part is the foundation the stores stand on: the connection pool (the
+//! In so far: users, login sessions, roles and permissions (`UserStore`, `SessionStore`,
+//! `RbacStore`), on the foundation every store stands on: the connection pool (the
 //! seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health judged
 //! by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
@@ -12,6 +13,8 @@
 //! errors mapped by SQLSTATE to the same kinds as on SQLite (serialization failures,
 //! deadlocks and lock timeouts retriable), and the schema's migrations, run by the
 //! core's runner under an advisory lock so that servers starting together take turns.
+//! Each connection keeps its prepared statements; every write is one READ COMMITTED
+//! transaction, retried whole on a serialization failure, deadlock or lock timeout.
 //!
 //! ```no_run
 //! use chatstore::Config;
@@ -25,16 +28,21 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod db;
 mod errors;
 mod migrate;
 mod options;
+mod rbac;
+mod row;
+mod sessions;
+mod users;
 
 use std::time::Duration;
 
 use chatstore::{BackendKind, Config, Error, Result, StartupError};
 use postgres::{Client, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
 
+pub use db::{Connection, Manager};
 pub use errors::{from_postgres, is_retriable};
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::PgOptions;
@@ -44,8 +52,8 @@ use errors::{PgResultExt, startup_error};
 /// The oldest server chatstore runs on (`server_version_num`): PostgreSQL 13.
 pub const OLDEST_SERVER: i32 = 130_000;
 
-/// A pooled connection.
-pub type PooledClient = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+/// A connection from the store's pool.
+pub type PooledConnection = r2d2::PooledConnection<db::Manager>;
 
 /// How long an overflow connection may sit idle before the pool closes it.
 const OVERFLOW_IDLE: Duration = Duration::from_secs(600);
@@ -54,16 +62,17 @@ const OVERFLOW_IDLE: Duration = Duration::from_secs(600);
 ///
 /// Cheap to share: wrap it in an `Arc` and call it from any number of threads.
 pub struct PgStore {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    db: db::Db,
     config: Config,
     options: PgOptions,
+    hasher: chatstore::PasswordHasher,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
             .field("schema", &self.options.schema_name())
-            .field("pool", &self.pool.state())
+            .field("pool", &self.db.pool.state())
             .finish_non_exhaustive()
     }
 }
@@ -89,7 +98,7 @@ impl PgStore {
         let mut first = connect_checked(&connect)?;
         migrate::migrate_to(&mut first, options.schema_name(), LATEST_VERSION)?;
         drop(first);
-        let manager = PostgresConnectionManager::new(connect, NoTls);
+        let manager = db::Manager { config: connect };
         let pool = r2d2::Pool::builder()
             .min_idle(Some(config.pool.size))
             .max_size(config.pool.size.saturating_add(config.pool.max_overflow))
@@ -103,10 +112,20 @@ impl PgStore {
             .map_err(|e| Error::Unavailable {
                 detail: format!("cannot open the connection pool: {e}"),
             })?;
-        Ok(PgStore {
+        let db = db::Db {
             pool,
+            retry: config.write_retry,
+            timing: db::Timing {
+                slow: config.slow_query_threshold,
+                echo: config.echo,
+            },
+        };
+        let hasher = chatstore::PasswordHasher::new(config.password)?;
+        Ok(PgStore {
+            db,
             config,
             options: options.clone(),
+            hasher,
         })
     }
 
@@ -126,24 +145,22 @@ impl PgStore {
         self.options.schema_name()
     }
 
-    /// A connection from the pool; none free within the pool timeout is
-    /// [`Error::Unavailable`].
-    pub fn client(&self) -> Result<PooledClient> {
-        self.pool.get().map_err(|e| Error::Unavailable {
-            detail: format!("no free database connection: {e}"),
-        })
+    /// A connection from the pool, for statements of the host's own; none free within
+    /// the pool timeout is [`Error::Unavailable`].
+    pub fn connection(&self) -> Result<PooledConnection> {
+        self.db.connection()
     }
 
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<u32> {
-        migrate::current_version(&mut *self.client()?)
+        migrate::current_version(self.connection()?.client())
     }
 
     /// Moves the schema to `version`, applying migrations or their down-migrations in
     /// order, each in its own transaction, under the schema's advisory lock. Going down
     /// drops data: back up first.
     pub fn migrate_to(&self, version: u32) -> Result<()> {
-        migrate::migrate_to(&mut *self.client()?, self.schema(), version)
+        migrate::migrate_to(self.connection()?.client(), self.schema(), version)
     }
 
     /// The time on the configured clock, which every timestamp written comes from.

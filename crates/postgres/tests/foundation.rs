@@ -20,13 +20,14 @@ fn opening_creates_the_schema_and_migrates_to_the_latest_version() {
     assert_eq!(store.schema_version().expect("version"), LATEST_VERSION);
     let roles = schema.texts("SELECT name FROM roles ORDER BY name");
     assert_eq!(roles, ["admin", "analyst", "viewer"]);
-    let mut client = store.client().expect("connection");
-    let zone: String = client
+    let mut connection = store.connection().expect("connection");
+    let zone: String = connection
+        .client()
         .query_one("SELECT current_setting('TimeZone')", &[])
         .expect("zone")
         .get(0);
     assert_eq!(zone, "UTC");
-    drop(client);
+    drop(connection);
     drop(store);
     let again = PgStore::open_with(schema.config(), &schema.options()).expect("reopens");
     assert_eq!(again.schema_version().expect("version"), LATEST_VERSION);
@@ -154,7 +155,8 @@ fn constraint_and_text_errors_map_to_the_kinds_every_backend_uses() {
         return;
     };
     let store = PgStore::open_with(schema.config(), &schema.options()).expect("opens");
-    let mut client = store.client().expect("connection");
+    let mut connection = store.connection().expect("connection");
+    let client = connection.client();
     let insert_role = "INSERT INTO roles (name, created_at) VALUES ($1, now())";
     let duplicate = client
         .execute(insert_role, &[&"admin"])

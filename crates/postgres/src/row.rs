@@ -1,0 +1,122 @@
+//! Reading typed values out of rows, and the values statements take. A stored value
+//! that does not decode (an id of the wrong kind, JSON of the wrong shape) is
+//! [`Error::Corrupt`], naming the column.
+
+use std::str::FromStr;
+
+use chatstore::{
+    AgentLogId, ChunkId, ConversationId, DocumentId, Error, MessageId, Result, SessionId,
+    Timestamp, UsageId, UserId,
+};
+use postgres::Row;
+use postgres::types::FromSql;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An id type stored as a `uuid` column.
+pub(crate) trait UuidId: Sized {
+    /// Wraps the stored UUID, checking its kind.
+    fn from_stored(uuid: Uuid) -> Result<Self>;
+    /// The UUID to store.
+    fn stored(&self) -> Uuid;
+}
+
+macro_rules! uuid_ids {
+    ($($id:ty),*) => {$(
+        impl UuidId for $id {
+            fn from_stored(uuid: Uuid) -> Result<Self> {
+                <$id>::from_uuid(uuid)
+            }
+            fn stored(&self) -> Uuid {
+                self.as_uuid()
+            }
+        }
+    )*};
+}
+
+uuid_ids!(
+    UserId,
+    SessionId,
+    ConversationId,
+    MessageId,
+    DocumentId,
+    ChunkId,
+    AgentLogId,
+    UsageId
+);
+
+/// A timestamp as `timestamptz` takes it.
+pub(crate) fn at(timestamp: Timestamp) -> OffsetDateTime {
+    timestamp.to_offset_date_time()
+}
+
+/// Typed column access on a row.
+pub(crate) trait RowExt {
+    /// A column of any type the driver decodes.
+    fn value<'a, T: FromSql<'a>>(&'a self, idx: usize) -> Result<T>;
+
+    /// Reports a value that does not decode.
+    fn corrupt(&self, idx: usize, why: impl std::fmt::Display) -> Error;
+
+    /// A non-null text column.
+    fn text(&self, idx: usize) -> Result<String> {
+        self.value(idx)
+    }
+
+    /// A text column, or `None` for NULL.
+    fn opt_text(&self, idx: usize) -> Result<Option<String>> {
+        self.value(idx)
+    }
+
+    /// A boolean column.
+    fn boolean(&self, idx: usize) -> Result<bool> {
+        self.value(idx)
+    }
+
+    /// A `timestamptz` column.
+    fn ts(&self, idx: usize) -> Result<Timestamp> {
+        self.value::<OffsetDateTime>(idx)
+            .map(Timestamp::from_offset_date_time)
+    }
+
+    /// A `timestamptz` column, or `None` for NULL.
+    fn opt_ts(&self, idx: usize) -> Result<Option<Timestamp>> {
+        Ok(self
+            .value::<Option<OffsetDateTime>>(idx)?
+            .map(Timestamp::from_offset_date_time))
+    }
+
+    /// A `uuid` column holding an id of kind `T`.
+    fn id<T: UuidId>(&self, idx: usize) -> Result<T> {
+        T::from_stored(self.value(idx)?).map_err(|e| self.corrupt(idx, e))
+    }
+
+    /// A text column parsed as `T` (an enum's name).
+    fn parse<T: FromStr<Err = Error>>(&self, idx: usize) -> Result<T> {
+        let text: String = self.value(idx)?;
+        text.parse().map_err(|e| self.corrupt(idx, e))
+    }
+
+    /// A `jsonb` column decoded as `T`.
+    fn json<T: DeserializeOwned>(&self, idx: usize) -> Result<T> {
+        let value: serde_json::Value = self.value(idx)?;
+        serde_json::from_value(value).map_err(|e| self.corrupt(idx, e))
+    }
+}
+
+impl RowExt for Row {
+    fn value<'a, T: FromSql<'a>>(&'a self, idx: usize) -> Result<T> {
+        self.try_get(idx).map_err(|e| self.corrupt(idx, e))
+    }
+
+    fn corrupt(&self, idx: usize, why: impl std::fmt::Display) -> Error {
+        let column = self
+            .columns()
+            .get(idx)
+            .map_or_else(|| format!("#{idx}"), |c| c.name().to_owned());
+        Error::Corrupt {
+            detail: format!("column {column} holds a value that does not decode: {why}"),
+        }
+    }
+}
