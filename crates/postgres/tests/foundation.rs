@@ -194,3 +194,21 @@ fn constraint_and_text_errors_map_to_the_kinds_every_backend_uses() {
         "nothing was written by the refused statements"
     );
 }
+
+#[test]
+fn statements_prepared_before_another_server_changed_the_schema_are_prepared_again() {
+    use chatstore::RbacStore;
+    let Some(mut schema) = TempSchema::new() else {
+        return;
+    };
+    // One connection, so the second call meets the statement the first prepared.
+    let mut config = schema.config().pool_size(1);
+    config.pool.max_overflow = 0;
+    let store = PgStore::open_with(config, &schema.options()).expect("opens");
+    assert_eq!(store.roles().expect("roles").len(), 3);
+    // What a migration run by another server could do: change a column's type.
+    schema.execute("ALTER TABLE roles ALTER COLUMN description TYPE varchar(500)");
+    let roles = store.roles().expect("roles after the change");
+    assert_eq!(roles.len(), 3);
+    assert_eq!(roles[0].description.as_deref(), Some("Full system access"));
+}
