@@ -26,6 +26,12 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_users_sessions"),
     migration!(2, "0002_rbac"),
+    migration!(3, "0003_conversations_messages"),
+    migration!(4, "0004_message_search"),
+    migration!(5, "0005_documents"),
+    migration!(6, "0006_agent_logs_usage"),
+    migration!(7, "0007_embeddings"),
+    migration!(8, "0008_embedding_removals"),
 ];
 
 /// The schema version this code writes.

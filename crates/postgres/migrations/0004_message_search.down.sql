@@ -1,0 +1,2 @@
+DROP INDEX idx_messages_search;
+ALTER TABLE messages DROP COLUMN search_vector;
