@@ -28,6 +28,8 @@ pub fn from_postgres(error: postgres::Error) -> Error {
         c if *c == SqlState::FOREIGN_KEY_VIOLATION => conflict(ConflictKind::ForeignKey),
         c if *c == SqlState::NOT_NULL_VIOLATION => conflict(ConflictKind::NotNull),
         c if *c == SqlState::CHECK_VIOLATION => conflict(ConflictKind::Check),
+        // Raised by the schema's own rules (messages are append-only).
+        c if *c == SqlState::INTEGRITY_CONSTRAINT_VIOLATION => conflict(ConflictKind::InvalidState),
         c if is_retriable(c) => Error::Busy { detail: detail() },
         c if *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE
             || *c == SqlState::UNTRANSLATABLE_CHARACTER

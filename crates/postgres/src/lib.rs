@@ -29,6 +29,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod db;
+mod documents;
 mod errors;
 mod migrate;
 mod options;

@@ -243,14 +243,39 @@ impl UserStore for PgStore {
     }
 
     fn delete_user(&self, id: UserId) -> Result<Cleanup> {
-        // The conversations, messages and documents it removes with the user come with
-        // the rest of the schema; until then a user owns nothing else to clean up.
         self.db.write(|c| {
-            let deleted = c.execute("DELETE FROM users WHERE id = $1", &[&id.stored()])?;
-            changed(deleted, id)?;
+            // Locked first: conversations and documents created meanwhile wait on their
+            // foreign key and then fail, so the lists below are complete.
+            if c.row(
+                "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+                &[&id.stored()],
+            )?
+            .is_none()
+            {
+                return Err(Error::not_found("user", id));
+            }
+            let messages_with_files = c
+                .rows(
+                    "SELECT m.id FROM messages m JOIN conversations v ON v.id = m.conversation_id
+                     WHERE v.user_id = $1 AND m.files IS NOT NULL",
+                    &[&id.stored()],
+                )?
+                .iter()
+                .map(|row| row.id(0))
+                .collect::<Result<Vec<_>>>()?;
+            let documents = c
+                .rows(
+                    "SELECT id FROM documents WHERE owner_id = $1",
+                    &[&id.stored()],
+                )?
+                .iter()
+                .map(|row| row.id(0))
+                .collect::<Result<Vec<_>>>()?;
+            crate::documents::unselect_documents(c, &documents)?;
+            c.execute("DELETE FROM users WHERE id = $1", &[&id.stored()])?;
             Ok(Cleanup {
-                messages_with_files: Vec::new(),
-                documents: Vec::new(),
+                messages_with_files,
+                documents,
                 deleted: 1,
             })
         })

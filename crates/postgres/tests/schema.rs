@@ -189,14 +189,14 @@ fn embedding_versions_follow_commit_order() {
         return;
     };
     let next = "UPDATE embedding_version SET latest = latest + 1 WHERE id = 1 RETURNING latest";
-    let mut first = store.client().expect("connection");
-    let mut second = store.client().expect("connection");
-    let mut a = first.transaction().expect("begins");
+    let mut first = store.connection().expect("connection");
+    let mut second = store.connection().expect("connection");
+    let mut a = first.client().transaction().expect("begins");
     let taken: i64 = a.query_one(next, &[]).expect("version").get(0);
     assert_eq!(taken, 1);
     // The second writer waits for the first to commit, then takes the version after it.
     let waiting = std::thread::spawn(move || {
-        let mut b = second.transaction().expect("begins");
+        let mut b = second.client().transaction().expect("begins");
         let taken: i64 = b.query_one(next, &[]).expect("version").get(0);
         b.commit().expect("commits");
         taken
