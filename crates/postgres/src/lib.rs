@@ -5,9 +5,10 @@
 //! alone.
 //!
 //! In so far: users, login sessions, roles and permissions (`UserStore`, `SessionStore`,
-//! `RbacStore`), on the foundation every store stands on: the connection pool (the
-//! seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health judged
-//! by each connection's outcome), the startup check that names what went wrong
+//! `RbacStore`), conversations, messages and their full-text search
+//! (`ConversationStore`, `MessageStore`, `SearchStore`), on the foundation every store
+//! stands on: the connection pool (the seeds' size, overflow, timeout and recycle
+//! settings; `TimeZone=UTC`; health judged by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
 //! database, server too old; a newer schema is [`chatstore::Error::SchemaTooNew`]),
 //! errors mapped by SQLSTATE to the same kinds as on SQLite (serialization failures,
@@ -28,13 +29,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod conversations;
 mod db;
 mod documents;
 mod errors;
+mod messages;
 mod migrate;
 mod options;
 mod rbac;
 mod row;
+mod search;
 mod sessions;
 mod users;
 

@@ -10,6 +10,7 @@ use chatstore::{
 };
 use postgres::Row;
 use postgres::types::FromSql;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -49,6 +50,20 @@ uuid_ids!(
 /// A timestamp as `timestamptz` takes it.
 pub(crate) fn at(timestamp: Timestamp) -> OffsetDateTime {
     timestamp.to_offset_date_time()
+}
+
+/// A value for a nullable `jsonb` column: `None` for an empty list or object (and for
+/// `null`), so that most rows store NULL.
+pub(crate) fn json_or_null<T: Serialize>(value: &T) -> Result<Option<serde_json::Value>> {
+    let value = serde_json::to_value(value).map_err(|e| Error::Backend {
+        detail: format!("cannot encode JSON: {e}"),
+    })?;
+    Ok(match &value {
+        serde_json::Value::Null => None,
+        serde_json::Value::Array(items) if items.is_empty() => None,
+        serde_json::Value::Object(fields) if fields.is_empty() => None,
+        _ => Some(value),
+    })
 }
 
 /// Typed column access on a row.
@@ -102,6 +117,37 @@ pub(crate) trait RowExt {
     fn json<T: DeserializeOwned>(&self, idx: usize) -> Result<T> {
         let value: serde_json::Value = self.value(idx)?;
         serde_json::from_value(value).map_err(|e| self.corrupt(idx, e))
+    }
+
+    /// A nullable `jsonb` column decoded as `T`, or `T`'s default for NULL.
+    fn json_or_default<T: DeserializeOwned + Default>(&self, idx: usize) -> Result<T> {
+        match self.value::<Option<serde_json::Value>>(idx)? {
+            Some(value) => serde_json::from_value(value).map_err(|e| self.corrupt(idx, e)),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// A `uuid` column holding an id of kind `T`, or `None` for NULL.
+    fn opt_id<T: UuidId>(&self, idx: usize) -> Result<Option<T>> {
+        self.value::<Option<Uuid>>(idx)?
+            .map(|uuid| T::from_stored(uuid).map_err(|e| self.corrupt(idx, e)))
+            .transpose()
+    }
+
+    /// A `bigint` column as an unsigned integer type (a count, a position).
+    fn uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<T> {
+        let number: i64 = self.value(idx)?;
+        T::try_from(number).map_err(|_| self.corrupt(idx, format!("{number} is out of range")))
+    }
+
+    /// A `bigint` column as an unsigned integer type, or `None` for NULL.
+    fn opt_uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<Option<T>> {
+        match self.value::<Option<i64>>(idx)? {
+            Some(number) => T::try_from(number)
+                .map(Some)
+                .map_err(|_| self.corrupt(idx, format!("{number} is out of range"))),
+            None => Ok(None),
+        }
     }
 }
 
