@@ -28,14 +28,17 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod agent_logs;
 mod db;
 mod documents;
+mod embeddings;
 mod errors;
 mod migrate;
 mod options;
 mod rbac;
 mod row;
 mod sessions;
+mod usage;
 mod users;
 
 use std::time::Duration;
