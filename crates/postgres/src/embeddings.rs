@@ -114,7 +114,7 @@ fn insert_embeddings(
     let ids: Vec<Uuid> = chunks.iter().map(|k| k.id.stored()).collect();
     conn.execute(
         "INSERT INTO chunk_embeddings (version, collection, chunk_id, vector)
-         SELECT $1 - $2 + e.ord, $3, e.chunk_id, e.vector
+         SELECT $1::bigint - $2::bigint + e.ord, $3, e.chunk_id, e.vector
          FROM unnest($4::uuid[], $5::bytea[]) WITH ORDINALITY AS e(chunk_id, vector, ord)",
         &[&latest, &count, &collection, &ids, &vectors],
     )
