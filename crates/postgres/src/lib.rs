@@ -5,7 +5,10 @@
 //! alone.
 //!
 //! In so far: users, login sessions, roles and permissions (`UserStore`, `SessionStore`,
-//! `RbacStore`), on the foundation every store stands on: the connection pool (the
+//! `RbacStore`), documents and their chunks (`DocumentStore`), embeddings, their
+//! versions in commit order and the embedding cache (`EmbeddingStore`,
+//! `EmbeddingSource`), agent logs and token usage (`AgentLogStore`, `UsageStore`), on
+//! the foundation every store stands on: the connection pool (the
 //! seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health judged
 //! by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
