@@ -6,9 +6,12 @@
 //!
 //! In so far: users, login sessions, roles and permissions (`UserStore`, `SessionStore`,
 //! `RbacStore`), conversations, messages and their full-text search
-//! (`ConversationStore`, `MessageStore`, `SearchStore`), on the foundation every store
-//! stands on: the connection pool (the seeds' size, overflow, timeout and recycle
-//! settings; `TimeZone=UTC`; health judged by each connection's outcome), the startup check that names what went wrong
+//! (`ConversationStore`, `MessageStore`, `SearchStore`), documents and their chunks
+//! (`DocumentStore`), embeddings, their versions in commit order and the embedding cache
+//! (`EmbeddingStore`, `EmbeddingSource`), agent logs and token usage (`AgentLogStore`,
+//! `UsageStore`), on the foundation every store stands on: the connection pool (the
+//! seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health judged
+//! by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
 //! database, server too old; a newer schema is [`chatstore::Error::SchemaTooNew`]),
 //! errors mapped by SQLSTATE to the same kinds as on SQLite (serialization failures,
@@ -29,9 +32,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod agent_logs;
 mod conversations;
 mod db;
 mod documents;
+mod embeddings;
 mod errors;
 mod messages;
 mod migrate;
@@ -40,6 +45,7 @@ mod rbac;
 mod row;
 mod search;
 mod sessions;
+mod usage;
 mod users;
 
 use std::time::Duration;

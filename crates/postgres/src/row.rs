@@ -89,6 +89,42 @@ pub(crate) trait RowExt {
         self.value(idx)
     }
 
+    /// A non-negative `bigint` column as `T` (a count, an index, a version).
+    fn uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<T> {
+        let value: i64 = self.value(idx)?;
+        T::try_from(value).map_err(|_| self.corrupt(idx, format!("{value} is out of range")))
+    }
+
+    /// A non-negative `bigint` column as `T`, or `None` for NULL.
+    fn opt_uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<Option<T>> {
+        let value: Option<i64> = self.value(idx)?;
+        value
+            .map(|v| T::try_from(v).map_err(|_| self.corrupt(idx, format!("{v} is out of range"))))
+            .transpose()
+    }
+
+    /// A `uuid` column holding an id of kind `T`, or `None` for NULL.
+    fn opt_id<T: UuidId>(&self, idx: usize) -> Result<Option<T>> {
+        self.value::<Option<Uuid>>(idx)?
+            .map(|uuid| T::from_stored(uuid).map_err(|e| self.corrupt(idx, e)))
+            .transpose()
+    }
+
+    /// A text column parsed as `T`, or `None` for NULL.
+    fn opt_parse<T: FromStr<Err = Error>>(&self, idx: usize) -> Result<Option<T>> {
+        let text: Option<String> = self.value(idx)?;
+        text.map(|t| t.parse().map_err(|e| self.corrupt(idx, e)))
+            .transpose()
+    }
+
+    /// A `jsonb` column decoded as `T`, or `None` for NULL.
+    fn opt_json<T: DeserializeOwned>(&self, idx: usize) -> Result<Option<T>> {
+        let value: Option<serde_json::Value> = self.value(idx)?;
+        value
+            .map(|v| serde_json::from_value(v).map_err(|e| self.corrupt(idx, e)))
+            .transpose()
+    }
+
     /// A `timestamptz` column.
     fn ts(&self, idx: usize) -> Result<Timestamp> {
         self.value::<OffsetDateTime>(idx)
@@ -124,29 +160,6 @@ pub(crate) trait RowExt {
         match self.value::<Option<serde_json::Value>>(idx)? {
             Some(value) => serde_json::from_value(value).map_err(|e| self.corrupt(idx, e)),
             None => Ok(T::default()),
-        }
-    }
-
-    /// A `uuid` column holding an id of kind `T`, or `None` for NULL.
-    fn opt_id<T: UuidId>(&self, idx: usize) -> Result<Option<T>> {
-        self.value::<Option<Uuid>>(idx)?
-            .map(|uuid| T::from_stored(uuid).map_err(|e| self.corrupt(idx, e)))
-            .transpose()
-    }
-
-    /// A `bigint` column as an unsigned integer type (a count, a position).
-    fn uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<T> {
-        let number: i64 = self.value(idx)?;
-        T::try_from(number).map_err(|_| self.corrupt(idx, format!("{number} is out of range")))
-    }
-
-    /// A `bigint` column as an unsigned integer type, or `None` for NULL.
-    fn opt_uint<T: TryFrom<i64>>(&self, idx: usize) -> Result<Option<T>> {
-        match self.value::<Option<i64>>(idx)? {
-            Some(number) => T::try_from(number)
-                .map(Some)
-                .map_err(|_| self.corrupt(idx, format!("{number} is out of range"))),
-            None => Ok(None),
         }
     }
 }
