@@ -4,14 +4,14 @@
 //! application servers on one PostgreSQL server, chosen by `DATABASE_URL=postgresql://...`
 //! alone.
 //!
-//! In so far: users, login sessions, roles and permissions (`UserStore`, `SessionStore`,
-//! `RbacStore`), conversations, messages and their full-text search
-//! (`ConversationStore`, `MessageStore`, `SearchStore`), documents and their chunks
-//! (`DocumentStore`), embeddings, their versions in commit order and the embedding cache
-//! (`EmbeddingStore`, `EmbeddingSource`), agent logs and token usage (`AgentLogStore`,
-//! `UsageStore`), on the foundation every store stands on: the connection pool (the
-//! seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health judged
-//! by each connection's outcome), the startup check that names what went wrong
+//! [`PgStore`] implements the whole [`chatstore::Store`] and passes the same conformance
+//! suite as SQLite (`tests/conformance.rs`): users, sessions, roles, conversations,
+//! messages with full-text search (a `tsvector` per message, split over several for a
+//! message too large for one), documents, embeddings with versions in commit order,
+//! agent logs, usage, system operations and maintenance (invariant checks, vacuum, and
+//! backups as a `psql` script of one consistent snapshot). It stands on: the connection
+//! pool (the seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health
+//! judged by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
 //! database, server too old; a newer schema is [`chatstore::Error::SchemaTooNew`]),
 //! errors mapped by SQLSTATE to the same kinds as on SQLite (serialization failures,
@@ -38,6 +38,7 @@ mod db;
 mod documents;
 mod embeddings;
 mod errors;
+mod maintenance;
 mod messages;
 mod migrate;
 mod options;
@@ -45,6 +46,7 @@ mod rbac;
 mod row;
 mod search;
 mod sessions;
+mod system;
 mod usage;
 mod users;
 
@@ -55,6 +57,7 @@ use postgres::{Client, NoTls};
 
 pub use db::{Connection, Manager};
 pub use errors::{from_postgres, is_retriable};
+pub use maintenance::TABLES;
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::PgOptions;
 

@@ -179,7 +179,7 @@ impl MessageStore for PgStore {
         )?;
         let rag = encode_rag(&message.metadata)?;
         let files = json_or_null(&message.files)?;
-        let search_text = crate::search::search_text(&message.content);
+        let (search_text, search_parts) = crate::search::search_texts(&message.content);
         let meta = &message.metadata;
         let tokens = meta.tokens.map(i64::from);
         let now = self.now();
@@ -249,6 +249,7 @@ impl MessageStore for PgStore {
                     &search_text,
                 ],
             )?;
+            crate::search::write_search_parts(c, id.stored(), &search_parts)?;
             Ok((seq, parent_id))
         })?;
         Ok(Message {

@@ -4,9 +4,9 @@
 //!
 //! The words are the core's ([`chatstore::search::words`]), the same on every backend,
 //! handed to `to_tsvector` in the `simple` configuration (no stemming, no stop words). A
-//! `tsvector` holds at most 1 MB of lexemes and positions, so the words of a very large
-//! message are cut to a budget ([`search_text`]): its distinct words, from the start and
-//! from the end.
+//! `tsvector` holds at most 1 MB of lexemes and positions, so the distinct words of a
+//! very large message are split over several vectors ([`search_texts`]), and a search
+//! matches it when each word is in one of them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,12 +15,9 @@ use chatstore::{Result, SearchHit, SearchQuery, SearchStore, UserId};
 use crate::PgStore;
 use crate::row::{RowExt, UuidId};
 
-/// Most bytes a message's `tsvector` is estimated to take (PostgreSQL refuses more than
-/// 1 MB); a message whose words take more is indexed by its distinct words only.
+/// Most bytes a `tsvector` is estimated to take (PostgreSQL refuses more than 1 MB); a
+/// message whose words take more is indexed by its distinct words, over several.
 const VECTOR_BUDGET: usize = 600_000;
-
-/// Of [`VECTOR_BUDGET`], what is kept for a cut message's last words.
-const TAIL_BUDGET: usize = 150_000;
 
 /// Most words indexed with their positions; a message with more is indexed by its
 /// distinct words only.
@@ -35,13 +32,13 @@ fn lexeme_cost(word: &str) -> usize {
     word.len().next_multiple_of(2) + 2
 }
 
-/// The text a message's `tsvector` is built from (`to_tsvector('simple', text)`): its
-/// words ([`chatstore::search::words`]) separated by spaces. When they would not fit in
-/// a `tsvector` comfortably, the message's distinct words instead, in the order first
-/// seen: as many from its start as fit the budget, then as many more from its end, so
-/// that it is found by its first and last words (not by the middle words left out, and
-/// ranked as if each word occurred once).
-pub(crate) fn search_text(content: &str) -> String {
+/// The texts a message's `tsvector`s are built from (`to_tsvector('simple', text)`):
+/// its words ([`chatstore::search::words`]) separated by spaces, in the message's own
+/// vector. When they would not fit in one `tsvector` comfortably, the message's
+/// distinct words instead, in the order first seen, split over as many vectors as it
+/// takes: the first is the message's own, the others go to `message_search_parts`. Every
+/// word stays searchable; such a message ranks as if each word occurred once.
+pub(crate) fn search_texts(content: &str) -> (String, Vec<String>) {
     let words = chatstore::search::words(content);
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for word in &words {
@@ -53,50 +50,64 @@ pub(crate) fn search_text(content: &str) -> String {
         .map(|(word, n)| lexeme_cost(word) + 2 * (*n).min(256))
         .sum();
     if whole <= VECTOR_BUDGET && words.len() <= MAX_INDEXED_WORDS {
-        return words.join(" ");
+        return (words.join(" "), Vec::new());
     }
-    let mut kept: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut parts: Vec<Vec<&str>> = vec![Vec::new()];
     let mut used = 0;
-    let mut head: Vec<&str> = Vec::new();
     for word in &words {
-        if kept.contains(word.as_str()) {
-            continue;
-        }
-        let cost = lexeme_cost(word) + 2;
-        if used + cost > VECTOR_BUDGET - TAIL_BUDGET {
-            break;
-        }
-        used += cost;
-        kept.insert(word);
-        head.push(word);
-    }
-    let mut tail: Vec<&str> = Vec::new();
-    for word in words.iter().rev() {
-        if kept.contains(word.as_str()) {
+        if !seen.insert(word.as_str()) {
             continue;
         }
         let cost = lexeme_cost(word) + 2;
         if used + cost > VECTOR_BUDGET {
-            break;
+            parts.push(Vec::new());
+            used = 0;
         }
         used += cost;
-        kept.insert(word);
-        tail.push(word);
+        parts.last_mut().expect("one part at least").push(word);
     }
-    tail.reverse();
-    head.extend(tail);
-    head.join(" ")
+    let mut texts = parts.into_iter().map(|part| part.join(" "));
+    let own = texts.next().unwrap_or_default();
+    (own, texts.collect())
 }
 
-/// The `tsquery` text for checked words: each quoted (so nothing is read as query
-/// syntax), all required, the last one also matching as a prefix.
-fn query_text(words: &[String]) -> String {
+/// Writes the parts of a large message's words ([`search_texts`]) beside it, replacing
+/// any it had.
+pub(crate) fn write_search_parts(
+    conn: &mut crate::db::Conn<'_, '_>,
+    message: uuid::Uuid,
+    parts: &[String],
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM message_search_parts WHERE message_id = $1",
+        &[&message],
+    )?;
+    if !parts.is_empty() {
+        conn.execute(
+            "INSERT INTO message_search_parts (message_id, part, search_vector)
+             SELECT $1, n::integer, to_tsvector('simple', t)
+             FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n)",
+            &[&message, &parts],
+        )?;
+    }
+    Ok(())
+}
+
+/// Each checked word as a `tsquery` term: quoted (so nothing is read as query syntax),
+/// the last one also matching as a prefix.
+fn query_terms(words: &[String]) -> Vec<String> {
     let quote = |word: &str| format!("'{}'", word.replace('\\', "\\\\").replace('\'', "''"));
     let mut terms: Vec<String> = words.iter().map(|w| quote(w)).collect();
     if let Some(last) = terms.last_mut() {
         last.push_str(":*");
     }
-    terms.join(" & ")
+    terms
+}
+
+/// The `tsquery` text for checked words: every term required.
+fn query_text(words: &[String]) -> String {
+    query_terms(words).join(" & ")
 }
 
 /// A value of a `ts_headline` option, double-quoted (a double quote doubled).
@@ -123,7 +134,16 @@ const SEARCH: &str = "SELECT t.id, t.conversation_id, t.title, t.role,
      SELECT m.id, m.conversation_id, v.title, m.role, m.content, m.created_at,
             ts_rank(m.search_vector, to_tsquery('simple', $1))::float8 AS score
      FROM messages m JOIN conversations v ON v.id = m.conversation_id
-     WHERE m.search_vector @@ to_tsquery('simple', $1)
+     WHERE (m.search_vector @@ to_tsquery('simple', $1)
+            -- A message too large for one vector: each word in its own or in a part.
+            OR (m.id IN (SELECT p.message_id FROM message_search_parts p
+                         WHERE p.search_vector @@ to_tsquery('simple', $7))
+                AND NOT EXISTS (
+                    SELECT 1 FROM unnest($8::text[]) AS q(term)
+                    WHERE NOT (m.search_vector @@ to_tsquery('simple', q.term)
+                               OR EXISTS (SELECT 1 FROM message_search_parts p
+                                          WHERE p.message_id = m.id
+                                            AND p.search_vector @@ to_tsquery('simple', q.term))))))
        AND v.user_id = $2 AND v.status <> 'deleted'
        AND ($4::uuid IS NULL OR v.id = $4) AND ($5::text IS NULL OR m.role = $5)
      ORDER BY score DESC, m.created_at DESC, m.id
@@ -133,7 +153,10 @@ const SEARCH: &str = "SELECT t.id, t.conversation_id, t.title, t.role,
 
 impl SearchStore for PgStore {
     fn search_messages(&self, user: UserId, query: &SearchQuery) -> Result<Vec<SearchHit>> {
-        let expression = query_text(&query.terms()?);
+        let words = query.terms()?;
+        let expression = query_text(&words);
+        let terms = query_terms(&words);
+        let any_term = terms.join(" | ");
         let options = headline_options(query);
         let limit = i64::from(query.limit);
         let conversation = query.conversation.map(|c| c.stored());
@@ -148,6 +171,8 @@ impl SearchStore for PgStore {
                     &conversation,
                     &role,
                     &limit,
+                    &any_term,
+                    &terms,
                 ],
             )
         })?;
@@ -194,13 +219,13 @@ mod tests {
     #[test]
     fn short_messages_are_indexed_word_for_word() {
         assert_eq!(
-            search_text("Joint-accounts: a JOINT one"),
-            "joint accounts a joint one"
+            search_texts("Joint-accounts: a JOINT one"),
+            ("joint accounts a joint one".to_owned(), Vec::new())
         );
     }
 
     #[test]
-    fn a_huge_message_keeps_distinct_words_from_both_ends() {
+    fn a_huge_message_keeps_every_distinct_word_over_several_vectors() {
         let mut text = String::from("aardvark");
         let mut i = 0;
         while text.len() < 1_048_000 {
@@ -208,13 +233,18 @@ mod tests {
             i += 1;
         }
         text.push_str(" zymurgy");
-        let indexed = search_text(&text);
-        assert!(indexed.len() <= VECTOR_BUDGET);
-        let words: Vec<&str> = indexed.split(' ').collect();
-        assert_eq!(words.first(), Some(&"aardvark"));
-        assert_eq!(words.last(), Some(&"zymurgy"));
-        assert_eq!(words.iter().filter(|w| **w == "aardvark").count(), 1);
-        assert!(words.contains(&"filler0"));
-        assert!(words.contains(&format!("filler{}", i - 1).as_str()));
+        let (own, parts) = search_texts(&text);
+        assert!(!parts.is_empty(), "too large for one vector");
+        let budget = |t: &str| t.split(' ').map(|w| lexeme_cost(w) + 2).sum::<usize>();
+        assert!(budget(&own) <= VECTOR_BUDGET);
+        assert!(parts.iter().all(|p| budget(p) <= VECTOR_BUDGET));
+        let all: Vec<&str> = std::iter::once(own.as_str())
+            .chain(parts.iter().map(String::as_str))
+            .flat_map(|t| t.split(' '))
+            .collect();
+        assert_eq!(all.first(), Some(&"aardvark"));
+        assert_eq!(all.last(), Some(&"zymurgy"));
+        assert_eq!(all.iter().filter(|w| **w == "aardvark").count(), 1);
+        assert_eq!(all.len(), i + 2, "every distinct word, once");
     }
 }

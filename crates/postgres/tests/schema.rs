@@ -8,8 +8,9 @@ use chatstore_postgres::PgStore;
 use common::TempSchema;
 
 /// Every table of the SQLite schema (FTS5's `messages_fts` aside: PostgreSQL searches
-/// `messages.search_vector`), plus `embedding_version`, which stands in for SQLite's
-/// `sqlite_sequence` row of `chunk_embeddings`.
+/// `messages.search_vector`, with `message_search_parts` for messages too large for one
+/// vector), plus `embedding_version`, which stands in for SQLite's `sqlite_sequence` row
+/// of `chunk_embeddings`.
 const TABLES: &[&str] = &[
     "agent_logs",
     "chunk_embeddings",
@@ -22,6 +23,7 @@ const TABLES: &[&str] = &[
     "embedding_removals",
     "embedding_removals_forgotten",
     "embedding_version",
+    "message_search_parts",
     "messages",
     "permissions",
     "role_permissions",

@@ -1,0 +1,159 @@
+//! [`SystemStore`] on PostgreSQL: the operations that reach across users.
+
+use std::time::Duration;
+
+use chatstore::{
+    Cleanup, DocumentId, Error, FileMeta, Message, MessageId, Result, SystemStore, Timestamp,
+    attachments, validate,
+};
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::conversations::messages_with_files;
+use crate::messages::{MESSAGE_COLUMNS, any_message};
+use crate::row::{RowExt, UuidId, at, json_or_null};
+
+impl SystemStore for PgStore {
+    fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
+        validate::id_batch(ids.len())?;
+        let wanted: Vec<Uuid> = ids.iter().map(UuidId::stored).collect();
+        self.db
+            .read(|c| c.rows("SELECT id FROM messages WHERE id = ANY($1)", &[&wanted]))?
+            .iter()
+            .map(|row| row.id(0))
+            .collect()
+    }
+
+    fn messages_with_files(&self, after: Option<MessageId>, limit: u32) -> Result<Vec<Message>> {
+        let limit = i64::from(validate::page_limit(limit)?);
+        let after = after.map(|id| id.stored()).unwrap_or(Uuid::nil());
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             WHERE m.files IS NOT NULL AND m.id > $1 ORDER BY m.id LIMIT $2"
+        );
+        self.db
+            .read(|c| c.rows(&sql, &[&after, &limit]))?
+            .iter()
+            .map(any_message)
+            .collect()
+    }
+
+    fn set_message_files(&self, id: MessageId, files: &[FileMeta]) -> Result<()> {
+        attachments::validate_files(files)?;
+        let files = json_or_null(&files)?;
+        let changed = self.db.write(|c| {
+            c.execute(
+                "UPDATE messages SET files = $1 WHERE id = $2",
+                &[&files, &id.stored()],
+            )
+        })?;
+        if changed == 0 {
+            return Err(Error::not_found("message", id));
+        }
+        Ok(())
+    }
+
+    fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
+        let before = at(deleted_before);
+        self.db.write(|c| {
+            // Locked first: a conversation restored meanwhile either commits before
+            // (and is no longer deleted here) or waits, and is gone when it resumes.
+            let ids: Vec<Uuid> = c
+                .rows(
+                    "SELECT id FROM conversations
+                     WHERE status = 'deleted' AND deleted_at < $1 FOR UPDATE",
+                    &[&before],
+                )?
+                .iter()
+                .map(|row| row.value(0))
+                .collect::<Result<_>>()?;
+            let messages_with_files = messages_with_files(c, "v.id = ANY($1)", &[&ids])?;
+            let deleted = c.execute("DELETE FROM conversations WHERE id = ANY($1)", &[&ids])?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted,
+            })
+        })
+    }
+
+    fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {
+        let now = self.now();
+        let cutoff = at(now - idle_for.unwrap_or(self.config.auto_hide_after));
+        let now = at(now);
+        self.db.write(|c| {
+            c.execute(
+                "UPDATE conversations
+                 SET is_hidden = true, auto_hidden = true, hidden_at = $1, updated_at = $1
+                 WHERE is_hidden = false AND status <> 'deleted'
+                   AND greatest(last_activity_at, coalesce(last_opened_at, '-infinity')) < $2",
+                &[&now, &cutoff],
+            )
+        })
+    }
+
+    fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>> {
+        let now = at(self.now());
+        let before = at(started_before);
+        self.db
+            .write(|c| {
+                c.rows(
+                    "UPDATE documents SET processing_status = 'failed', is_processed = false,
+                            error_message = 'processing was interrupted before it finished: ingest the document again',
+                            updated_at = $1
+                     WHERE processing_status = 'processing' AND updated_at < $2
+                     RETURNING id",
+                    &[&now, &before],
+                )
+            })?
+            .iter()
+            .map(|row| row.id(0))
+            .collect()
+    }
+
+    fn delete_expired_sessions(&self) -> Result<u64> {
+        let now = at(self.now());
+        self.db.write(|c| {
+            c.execute(
+                "DELETE FROM user_sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL",
+                &[&now],
+            )
+        })
+    }
+
+    fn forget_embedding_removals(&self, before: Timestamp) -> Result<u64> {
+        let now = at(self.now());
+        let before = at(before);
+        self.db.write(|c| {
+            c.execute(
+                "INSERT INTO embedding_removal_marks (version, marked_at)
+                 SELECT latest, $1 FROM embedding_version WHERE id = 1
+                 ON CONFLICT (version) DO NOTHING",
+                &[&now],
+            )?;
+            let mark: Option<i64> = c
+                .row(
+                    "SELECT max(version) FROM embedding_removal_marks WHERE marked_at < $1",
+                    &[&before],
+                )?
+                .map(|row| row.value::<Option<i64>>(0))
+                .transpose()?
+                .flatten();
+            let Some(mark) = mark else { return Ok(0) };
+            // Only what is really forgotten moves the horizon: an index synced before a
+            // stretch without removals can still catch up across it.
+            c.execute(
+                "UPDATE embedding_removals_forgotten SET through = greatest(through,
+                     coalesce((SELECT max(version) FROM embedding_removals WHERE version <= $1), 0))",
+                &[&mark],
+            )?;
+            let forgotten =
+                c.execute("DELETE FROM embedding_removals WHERE version <= $1", &[&mark])?;
+            c.execute(
+                "DELETE FROM embedding_removal_marks WHERE version < $1",
+                &[&mark],
+            )?;
+            Ok(forgotten)
+        })
+    }
+}
