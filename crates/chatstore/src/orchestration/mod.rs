@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::{
     BlobStore, Cleanup, ConversationId, DocumentId, NoBlobStore, NoVectorIndex, Result, Store,
-    Timestamp, UserId, VectorIndex,
+    SyncReport, Timestamp, UserId, VectorIndex,
 };
 
 mod files;
@@ -87,11 +87,32 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         }
         chat.store
             .forget_embedding_removals(chat.store.now() - REMOVALS_KEPT)?;
-        for spec in chat.store.embedding_collections()? {
-            let report = chat.vectors.sync(&spec, &chat.store)?;
-            tracing::info!(collection = %spec.name, ?report, "vector collection ready");
+        for (collection, report) in chat.catch_up()? {
+            tracing::info!(%collection, ?report, "vector collection ready");
         }
         Ok(chat)
+    }
+
+    /// Brings the vector index up to date with the embeddings in the store: every
+    /// collection applies what changed since it last caught up (cheap when little did),
+    /// and collections the store no longer has are dropped. Where several processes
+    /// share one store (application servers on one PostgreSQL database, each with its
+    /// own index), each calls this on a timer, say every second: what another process
+    /// ingested is then found within that time. What another process deleted is never
+    /// returned meanwhile: retrieval reads every hit's chunk back from the store.
+    ///
+    /// Returns what each collection learned.
+    pub fn catch_up(&self) -> Result<Vec<(String, SyncReport)>> {
+        let specs = self.store.embedding_collections()?;
+        for held in self.vectors.collections()? {
+            if !specs.iter().any(|spec| spec.name == held.spec.name) {
+                self.vectors.drop_collection(&held.spec.name)?;
+            }
+        }
+        specs
+            .into_iter()
+            .map(|spec| Ok((spec.name.clone(), self.vectors.sync(&spec, &self.store)?)))
+            .collect()
     }
 
     /// The main store, for everything that touches only it.
