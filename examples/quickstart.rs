@@ -5,22 +5,26 @@
 //!
 //! ```text
 //! cargo run --example quickstart [DIRECTORY]     # default: ./quickstart-data
+//! DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test cargo run --example quickstart
 //! ```
 //!
-//! Run it twice: the second run logs the same user in again and adds a conversation.
+//! With `DATABASE_URL` naming a PostgreSQL server, the main store is there (in the
+//! schema `CHATSTORE_PG_SCHEMA`, default `public`), and the attachments and the vector
+//! index's snapshots stay in the directory. Run it twice: the second run logs the same
+//! user in again and adds a conversation.
 
 use std::path::PathBuf;
 
 use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::{
-    ChatStore, CollectionSpec, ConflictKind, ConversationQuery, ConversationStore, Distance,
-    DocumentQuery, DocumentStore, Error, MessageMetadata, MessageStore, NewAttachment,
-    NewConversation, NewDocument, NewMessage, NewSession, NewUsage, NewUser, OperationType,
-    Password, SearchQuery, SearchStore, SessionStore, TimeRange, UsageStore, UserStore,
+    BackendKind, ChatStore, CollectionSpec, Config, ConflictKind, ConversationQuery, Distance,
+    DocumentQuery, Error, MessageMetadata, NewAttachment, NewConversation, NewDocument, NewMessage,
+    NewSession, NewUsage, NewUser, OperationType, Password, SearchQuery, Store, TimeRange,
     VectorFilter, VectorIndex, sources,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_postgres::{PgOptions, PgStore};
 use chatstore_sqlite::SqliteStore;
 use chatstore_vector::{HnswIndex, IndexConfig};
 
@@ -81,17 +85,34 @@ fn main() -> Result<(), Error> {
         path: directory.clone(),
         source,
     })?;
-    let main = SqliteStore::open_path(directory.join("chatstore.db"))?;
-    let files = SqliteBlobStore::open(BlobConfig::beside(main.path()))?;
-    println!(
-        "opened {} and {}",
-        main.path().display(),
-        files.config().path.display()
-    );
-    // The vector index keeps its snapshots beside the databases; the embeddings
-    // themselves live in chatstore.db, so a lost snapshot is rebuilt on open.
+    let files = SqliteBlobStore::open(BlobConfig::new(directory.join("files.db")))?;
+    // The vector index keeps its snapshots beside the attachments; the embeddings
+    // themselves live in the main store, so a lost snapshot is rebuilt on open.
     let vectors = HnswIndex::new(IndexConfig::new(directory.join("vectors")))?;
-    let chat = ChatStore::new(main, files, vectors)?;
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if BackendKind::of_url(&url)? == BackendKind::Postgres => {
+            let main = PgStore::open_with(Config::from_env()?, &PgOptions::from_env()?)?;
+            println!(
+                "opened PostgreSQL schema {} and {}",
+                main.schema(),
+                files.config().path.display()
+            );
+            run(ChatStore::new(main, files, vectors)?)
+        }
+        _ => {
+            let main = SqliteStore::open_path(directory.join("chatstore.db"))?;
+            println!(
+                "opened {} and {}",
+                main.path().display(),
+                files.config().path.display()
+            );
+            run(ChatStore::new(main, files, vectors)?)
+        }
+    }
+}
+
+/// The job itself, on whichever main store was opened.
+fn run<S: Store>(chat: ChatStore<S, SqliteBlobStore, HnswIndex>) -> Result<(), Error> {
     let store = chat.store();
 
     // Register (or, on a second run, find) a user; log in; open a session.
