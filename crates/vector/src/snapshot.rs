@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chatstore::{ChunkId, CollectionSpec, DocumentId, Error, Result, UserId};
 use serde::{Deserialize, Serialize};
@@ -83,12 +84,26 @@ pub(crate) fn save(path: &Path, spec: &CollectionSpec, state: &State) -> Result<
     let hash = blake3::hash(&out);
     out.extend_from_slice(hash.as_bytes());
 
-    let partial = path.with_extension("partial");
-    let mut file = File::create(&partial).map_err(io(&partial))?;
-    file.write_all(&out).map_err(io(&partial))?;
-    file.sync_all().map_err(io(&partial))?;
-    drop(file);
-    std::fs::rename(&partial, path).map_err(io(path))?;
+    // A temporary name of this writer's own: several processes (or indexes) sharing
+    // the directory never write into one another's file; the last rename wins, and
+    // every snapshot renamed into place is whole.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let partial = path.with_extension(format!(
+        "{}-{}.partial",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = File::create(&partial)
+        .and_then(|mut file| {
+            file.write_all(&out)?;
+            file.sync_all()
+        })
+        .map_err(io(&partial))
+        .and_then(|()| std::fs::rename(&partial, path).map_err(io(path)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written?;
     if let Some(dir) = path.parent()
         && let Ok(dir) = File::open(dir)
     {

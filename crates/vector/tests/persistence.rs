@@ -301,7 +301,14 @@ fn save_writes_what_was_upserted_since_the_sync() {
     source.put(&fresh);
     index.upsert("docs", &fresh).unwrap();
     index.save().unwrap();
-    assert!(!dir.path().join("docs.partial").exists());
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")),
+        "no temporary file is left behind"
+    );
     let reopened = open(dir.path());
     let report = reopened
         .sync(&spec(DIMENSION as u32, Distance::Cosine), &source)
@@ -386,4 +393,33 @@ fn names_that_would_leave_the_directory_touch_no_file() {
         assert_eq!(std::fs::read(victim).unwrap(), b"not ours", "{victim:?}");
     }
     assert!(index.collections().unwrap().is_empty());
+}
+
+#[test]
+fn indexes_sharing_a_directory_never_leave_a_torn_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _) = saved(dir.path());
+    let spec = spec(DIMENSION as u32, Distance::Cosine);
+    // Two indexes (two processes, say) on one directory, saving the same collection
+    // over and over at the same time.
+    let indexes: Vec<_> = (0..2)
+        .map(|_| {
+            let index = open(dir.path());
+            index.sync(&spec, &source).unwrap();
+            index
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for index in &indexes {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    index.save().unwrap();
+                }
+            });
+        }
+    });
+    let reopened = open(dir.path());
+    let report = reopened.sync(&spec, &source).unwrap();
+    assert!(report.from_snapshot, "the snapshot left in place is whole");
+    assert_eq!(count(&reopened), count(&indexes[0]));
 }
