@@ -72,6 +72,8 @@ pub(crate) struct Timing {
 #[derive(Debug)]
 pub(crate) struct Db {
     pub(crate) pool: r2d2::Pool<Manager>,
+    /// How the pool connects, for connections of their own (a listener).
+    pub(crate) connect: postgres::Config,
     pub(crate) retry: RetryPolicy,
     pub(crate) timing: Timing,
 }

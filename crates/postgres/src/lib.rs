@@ -38,6 +38,7 @@ mod db;
 mod documents;
 mod embeddings;
 mod errors;
+mod listen;
 mod maintenance;
 mod messages;
 mod migrate;
@@ -57,6 +58,7 @@ use postgres::{Client, NoTls};
 
 pub use db::{Connection, Manager};
 pub use errors::{from_postgres, is_retriable};
+pub use listen::EmbeddingListener;
 pub use maintenance::TABLES;
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::PgOptions;
@@ -112,7 +114,9 @@ impl PgStore {
         let mut first = connect_checked(&connect)?;
         migrate::migrate_to(&mut first, options.schema_name(), LATEST_VERSION)?;
         drop(first);
-        let manager = db::Manager { config: connect };
+        let manager = db::Manager {
+            config: connect.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .min_idle(Some(config.pool.size))
             .max_size(config.pool.size.saturating_add(config.pool.max_overflow))
@@ -128,6 +132,7 @@ impl PgStore {
             })?;
         let db = db::Db {
             pool,
+            connect,
             retry: config.write_retry,
             timing: db::Timing {
                 slow: config.slow_query_threshold,
@@ -175,6 +180,13 @@ impl PgStore {
     /// drops data: back up first.
     pub fn migrate_to(&self, version: u32) -> Result<()> {
         migrate::migrate_to(self.connection()?.client(), self.schema(), version)
+    }
+
+    /// A connection of its own that wakes when another server (or this one) changes the
+    /// embeddings of this store's schema: a server's loop waits on it and then calls
+    /// [`chatstore::ChatStore::catch_up`] (see [`EmbeddingListener`]).
+    pub fn listen_for_embedding_changes(&self) -> Result<EmbeddingListener> {
+        EmbeddingListener::start(self.db.connect.clone(), self.schema())
     }
 
     /// The time on the configured clock, which every timestamp written comes from.

@@ -117,3 +117,64 @@ fn what_one_server_ingests_the_other_finds_after_catching_up_and_deletions_never
             .is_empty()
     );
 }
+
+#[test]
+fn a_server_listening_wakes_when_the_other_ingests_and_then_finds_the_document() {
+    let Some(schema) = TempSchema::new() else {
+        return;
+    };
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = server(&schema, dir_a.path());
+    let b = server(&schema, dir_b.path());
+    let mut listener = b.store().listen_for_embedding_changes().expect("listens");
+    assert!(
+        !listener
+            .wait(std::time::Duration::from_millis(50))
+            .expect("waits"),
+        "nothing changed yet"
+    );
+    let ada = a
+        .store()
+        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
+        .expect("user");
+    let spec = CollectionSpec::new("docs", 26, Distance::Cosine).expect("spec");
+    let doc = a
+        .store()
+        .create_document(ada.id, &NewDocument::new("zoo.txt", "zoo.txt"))
+        .expect("document");
+    let text = [TextPart::text("zebras zigzag in the zoo, buzzing jazz")];
+    a.ingest_document(
+        ada.id,
+        doc.id,
+        &spec,
+        &text,
+        &Letters,
+        &ChunkingOptions::default(),
+    )
+    .expect("ingested on A");
+    // The announcement is delivered when A's transaction commits; the generous
+    // timeout only bounds a failure, it is not what is measured.
+    assert!(
+        listener
+            .wait(std::time::Duration::from_secs(30))
+            .expect("waits"),
+        "the ingestion was announced"
+    );
+    b.catch_up().expect("B catches up");
+    let hits = b
+        .retrieve(
+            "docs",
+            "zebra jazz zoo",
+            3,
+            &VectorFilter::user(ada.id),
+            &Letters,
+        )
+        .expect("B retrieves");
+    assert_eq!(
+        hits.iter().map(|h| h.document.id).collect::<Vec<_>>(),
+        [doc.id]
+    );
+}

@@ -1,0 +1,2 @@
+DROP TRIGGER embeddings_changed ON chunk_embeddings;
+DROP FUNCTION embeddings_changed();
