@@ -282,3 +282,55 @@ fn blobs_share_the_main_store_and_its_checks() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+#[test]
+fn writers_and_deleters_of_the_same_bytes_at_once_keep_the_counts_right() {
+    let Some((mut schema, store, blobs)) = open() else {
+        return;
+    };
+    let data = bytes("everyone's upload", CHUNK_BYTES + 500);
+    let blobs = &blobs;
+    let data = &data;
+    std::thread::scope(|scope| {
+        for t in 0..4u32 {
+            scope.spawn(move || {
+                let message = MessageId::new();
+                for round in 0..8u32 {
+                    let key = BlobKey::file(message, round % 2);
+                    // Streams, batches and single puts of the same new bytes, while the
+                    // other threads delete their keys (and with them, perhaps, the
+                    // content) at the same moment.
+                    match (t + round) % 3 {
+                        0 => {
+                            blobs
+                                .put_stream(&key, data.len() as u64, &mut data.as_slice())
+                                .expect("put_stream");
+                        }
+                        1 => {
+                            blobs
+                                .put_all(&[(key, data.as_slice()), (key, b"x".as_slice())])
+                                .expect("put_all");
+                            blobs.put(&key, data).expect("put");
+                        }
+                        _ => {
+                            blobs.put(&key, data).expect("put");
+                        }
+                    }
+                    assert!(blobs.get(&key).expect("get") == *data);
+                    if round % 3 == 2 {
+                        blobs.delete_by_prefixes(&[message]).expect("delete");
+                    }
+                }
+            });
+        }
+    });
+    store.check_integrity().expect("every reference counted");
+    let stats = blobs.stats().expect("stats");
+    assert_eq!(stats.contents, 1, "the same bytes are kept once");
+    assert_eq!(stats.stored_bytes, data.len() as u64);
+    assert_eq!(stats.bytes, stats.keys * data.len() as u64);
+    assert_eq!(
+        number(&mut schema, "SELECT refs FROM blob_contents") as u64,
+        stats.keys
+    );
+}
