@@ -121,6 +121,34 @@ impl Db {
         self.fresh_plans(|| self.in_transaction(IsolationLevel::RepeatableRead, true, &mut f))
     }
 
+    /// Runs `f` in a write transaction (READ COMMITTED) that is not retried on a
+    /// conflict: for work that consumes something that cannot be had twice (a stream).
+    /// It runs again only when a statement was found prepared against an older schema,
+    /// so `f` must refuse a second run once it has consumed its input.
+    pub(crate) fn write_once<T>(
+        &self,
+        mut f: impl FnMut(&mut Conn<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
+        self.fresh_plans(|| self.in_transaction(IsolationLevel::ReadCommitted, false, &mut f))
+    }
+
+    /// Runs `f` on a connection the caller holds, inside whatever transaction the
+    /// caller began on it (a blob read that spans many calls).
+    pub(crate) fn on<T>(
+        &self,
+        connection: &mut Connection,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
+        let Connection { client, statements } = connection;
+        let result = f(&mut Conn {
+            on: On::Client(client),
+            statements,
+            timing: self.timing,
+        });
+        forget_stale_plans(&result, statements);
+        result
+    }
+
     /// Runs `f` in a transaction, committing when it succeeds.
     fn in_transaction<T>(
         &self,

@@ -9,7 +9,10 @@
 //! messages with full-text search (a `tsvector` per message, split over several for a
 //! message too large for one), documents, embeddings with versions in commit order,
 //! agent logs, usage, system operations and maintenance (invariant checks, vacuum, and
-//! backups as a `psql` script of one consistent snapshot). It stands on: the connection
+//! backups as a `psql` script of one consistent snapshot). [`PgBlobStore`] keeps the
+//! attachments ([`chatstore::BlobStore`]) in the same schema, on the same pool
+//! ([`PgStore::blobs`]): content-addressed, blake3-checked on every read, streamed in
+//! and out in chunks of [`CHUNK_BYTES`]. It stands on: the connection
 //! pool (the seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health
 //! judged by each connection's outcome), the startup check that names what went wrong
 //! ([`chatstore::StartupError`]: server unreachable, authentication failed, no such
@@ -33,6 +36,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod agent_logs;
+mod blob;
 mod conversations;
 mod db;
 mod documents;
@@ -51,11 +55,13 @@ mod system;
 mod usage;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chatstore::{BackendKind, Config, Error, Result, StartupError};
 use postgres::{Client, NoTls};
 
+pub use blob::{CHUNK_BYTES, PgBlobStore};
 pub use db::{Connection, Manager};
 pub use errors::{from_postgres, is_retriable};
 pub use listen::EmbeddingListener;
@@ -78,7 +84,7 @@ const OVERFLOW_IDLE: Duration = Duration::from_secs(600);
 ///
 /// Cheap to share: wrap it in an `Arc` and call it from any number of threads.
 pub struct PgStore {
-    db: db::Db,
+    db: Arc<db::Db>,
     config: Config,
     options: PgOptions,
     hasher: chatstore::PasswordHasher,
@@ -130,7 +136,7 @@ impl PgStore {
             .map_err(|e| Error::Unavailable {
                 detail: format!("cannot open the connection pool: {e}"),
             })?;
-        let db = db::Db {
+        let db = Arc::new(db::Db {
             pool,
             connect,
             retry: config.write_retry,
@@ -138,7 +144,7 @@ impl PgStore {
                 slow: config.slow_query_threshold,
                 echo: config.echo,
             },
-        };
+        });
         let hasher = chatstore::PasswordHasher::new(config.password)?;
         Ok(PgStore {
             db,

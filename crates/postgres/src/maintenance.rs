@@ -34,10 +34,13 @@ pub const TABLES: &[&str] = &[
     "embedding_removals",
     "embedding_removal_marks",
     "embedding_removals_forgotten",
+    "blob_contents",
+    "blob_chunks",
+    "blobs",
 ];
 
 /// The tables whose ids come from an identity column, to set after a restore.
-const IDENTITIES: &[&str] = &["roles", "permissions"];
+const IDENTITIES: &[&str] = &["roles", "permissions", "blob_contents"];
 
 /// Each invariant the store keeps beyond what the constraints enforce, as a query
 /// counting the rows that break it.
@@ -65,6 +68,19 @@ const INVARIANTS: &[(&str, &str)] = &[
          WHERE v.latest < greatest(
              coalesce((SELECT max(version) FROM chunk_embeddings), 0),
              coalesce((SELECT max(version) FROM embedding_removals), 0))",
+    ),
+    (
+        "blob contents whose reference count differs from the keys pointing at them",
+        "SELECT count(*) FROM blob_contents c
+         WHERE c.hash IS NOT NULL
+           AND c.refs <> (SELECT count(*) FROM blobs b WHERE b.content_id = c.id)",
+    ),
+    (
+        "blob contents whose chunks do not add up to their size",
+        "SELECT count(*) FROM blob_contents c
+         WHERE c.hash IS NOT NULL
+           AND c.size <> coalesce((SELECT sum(octet_length(k.data)) FROM blob_chunks k
+                                   WHERE k.content_id = c.id), 0)",
     ),
 ];
 

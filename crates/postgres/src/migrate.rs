@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_embeddings"),
     migration!(8, "0008_embedding_removals"),
     migration!(9, "0009_embedding_notifications"),
+    migration!(10, "0010_blobs"),
 ];
 
 /// The schema version this code writes.

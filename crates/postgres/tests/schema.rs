@@ -10,9 +10,13 @@ use common::TempSchema;
 /// Every table of the SQLite schema (FTS5's `messages_fts` aside: PostgreSQL searches
 /// `messages.search_vector`, with `message_search_parts` for messages too large for one
 /// vector), plus `embedding_version`, which stands in for SQLite's `sqlite_sequence` row
-/// of `chunk_embeddings`.
+/// of `chunk_embeddings`, and the attachment store's (`files.db` on SQLite):
+/// `blob_contents`, `blob_chunks` (the bytes, in chunks) and `blobs`.
 const TABLES: &[&str] = &[
     "agent_logs",
+    "blob_chunks",
+    "blob_contents",
+    "blobs",
     "chunk_embeddings",
     "conversations",
     "document_chunks",
