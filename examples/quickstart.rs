@@ -8,8 +8,8 @@
 //! DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test cargo run --example quickstart
 //! ```
 //!
-//! With `DATABASE_URL` naming a PostgreSQL server, the main store is there (in the
-//! schema `CHATSTORE_PG_SCHEMA`, default `public`), and the attachments and the vector
+//! With `DATABASE_URL` naming a PostgreSQL server, the main store and the attachments
+//! are there (in the schema `CHATSTORE_PG_SCHEMA`, default `public`), and the vector
 //! index's snapshots stay in the directory. Run it twice: the second run logs the same
 //! user in again and adds a conversation.
 
@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use chatstore::chunking::{ChunkingOptions, TextPart};
 use chatstore::embeddings::{EmbedError, Embedder};
 use chatstore::{
-    BackendKind, ChatStore, CollectionSpec, Config, ConflictKind, ConversationQuery, Distance,
-    DocumentQuery, Error, MessageMetadata, NewAttachment, NewConversation, NewDocument, NewMessage,
-    NewSession, NewUsage, NewUser, OperationType, Password, SearchQuery, Store, TimeRange,
-    VectorFilter, VectorIndex, sources,
+    BackendKind, BlobStore, ChatStore, CollectionSpec, Config, ConflictKind, ConversationQuery,
+    Distance, DocumentQuery, Error, MessageMetadata, NewAttachment, NewConversation, NewDocument,
+    NewMessage, NewSession, NewUsage, NewUser, OperationType, Password, SearchQuery, Store,
+    TimeRange, VectorFilter, VectorIndex, sources,
 };
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
 use chatstore_postgres::{PgOptions, PgStore};
@@ -85,22 +85,22 @@ fn main() -> Result<(), Error> {
         path: directory.clone(),
         source,
     })?;
-    let files = SqliteBlobStore::open(BlobConfig::new(directory.join("files.db")))?;
-    // The vector index keeps its snapshots beside the attachments; the embeddings
-    // themselves live in the main store, so a lost snapshot is rebuilt on open.
+    // The vector index keeps its snapshots in the directory; the embeddings themselves
+    // live in the main store, so a lost snapshot is rebuilt on open.
     let vectors = HnswIndex::new(IndexConfig::new(directory.join("vectors")))?;
     match std::env::var("DATABASE_URL") {
         Ok(url) if BackendKind::of_url(&url)? == BackendKind::Postgres => {
             let main = PgStore::open_with(Config::from_env()?, &PgOptions::from_env()?)?;
+            let files = main.blobs(256 << 20);
             println!(
-                "opened PostgreSQL schema {} and {}",
-                main.schema(),
-                files.config().path.display()
+                "opened PostgreSQL schema {} (attachments too)",
+                main.schema()
             );
             run(ChatStore::new(main, files, vectors)?)
         }
         _ => {
             let main = SqliteStore::open_path(directory.join("chatstore.db"))?;
+            let files = SqliteBlobStore::open(BlobConfig::beside(main.path()))?;
             println!(
                 "opened {} and {}",
                 main.path().display(),
@@ -111,8 +111,8 @@ fn main() -> Result<(), Error> {
     }
 }
 
-/// The job itself, on whichever main store was opened.
-fn run<S: Store>(chat: ChatStore<S, SqliteBlobStore, HnswIndex>) -> Result<(), Error> {
+/// The job itself, on whichever stores were opened.
+fn run<S: Store, B: BlobStore>(chat: ChatStore<S, B, HnswIndex>) -> Result<(), Error> {
     let store = chat.store();
 
     // Register (or, on a second run, find) a user; log in; open a session.

@@ -1,18 +1,17 @@
-//! The `ChatStore` conformance suite with the main store on PostgreSQL: every check of
-//! `chatstore::conformance`'s chat suite on `PgStore` (a schema of its own on the test
-//! server), beside an attachment store and a vector index in a temporary directory.
+//! The `ChatStore` conformance suite on PostgreSQL: every check of
+//! `chatstore::conformance`'s chat suite on `PgStore` and `PgBlobStore` (a schema of
+//! their own on the test server) with a vector index in a temporary directory.
 
 mod common;
 
 use chatstore::conformance::ChatBackend;
 use chatstore::{Config, Result};
-use chatstore_blob::{BlobConfig, SqliteBlobStore};
-use chatstore_postgres::PgStore;
+use chatstore_postgres::{PgBlobStore, PgStore};
 use chatstore_vector::{HnswIndex, IndexConfig};
 use common::TempSchema;
 
-/// A schema on the test server, and a directory for the attachments and the vector
-/// snapshots; both removed when dropped.
+/// A schema on the test server, and a directory for the vector snapshots; both removed
+/// when dropped.
 struct TempStack {
     schema: TempSchema,
     dir: tempfile::TempDir,
@@ -20,15 +19,16 @@ struct TempStack {
 
 impl ChatBackend for TempStack {
     type Store = PgStore;
-    type Blobs = SqliteBlobStore;
+    type Blobs = PgBlobStore;
     type Vectors = HnswIndex;
 
-    fn open(&self, config: Config) -> Result<(PgStore, SqliteBlobStore, HnswIndex)> {
-        let blobs = BlobConfig::new(self.dir.path().join("files.db")).clock(config.clock.clone());
+    fn open(&self, config: Config) -> Result<(PgStore, PgBlobStore, HnswIndex)> {
         let config = config.database_url(self.schema.url.clone());
+        let store = PgStore::open_with(config, &self.schema.options())?;
+        let blobs = store.blobs(64 << 20);
         Ok((
-            PgStore::open_with(config, &self.schema.options())?,
-            SqliteBlobStore::open(blobs)?,
+            store,
+            blobs,
             HnswIndex::new(IndexConfig::new(self.dir.path().join("vectors")))?,
         ))
     }
