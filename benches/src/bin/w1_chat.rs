@@ -26,10 +26,10 @@ use rand::{RngExt, SeedableRng};
 /// round trip once the connection has prepared it).
 ///
 /// `append_message` (messages.rs, through `Db::write` in db.rs): START TRANSACTION, the
-/// conversation's UPDATE ... RETURNING, the parent's SELECT, the message's INSERT,
-/// `write_search_parts`' DELETE FROM message_search_parts (search.rs; the INSERT of parts
-/// only for a message too large for one tsvector, never in W1), COMMIT.
-const PG_STATEMENTS_PER_APPEND: usize = 6;
+/// conversation's UPDATE ... RETURNING, the message's INSERT (the default parent found
+/// inside it), COMMIT. (A named parent adds its check; a message too large for one
+/// tsvector adds the INSERT of its parts; neither happens in W1.)
+const PG_STATEMENTS_PER_APPEND: usize = 4;
 /// `last_messages` (messages.rs): one SELECT outside any transaction (the conversation is
 /// loaded too only when the conversation has no messages).
 const PG_STATEMENTS_PER_LAST20: usize = 1;

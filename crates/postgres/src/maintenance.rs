@@ -236,7 +236,7 @@ impl chatstore::MaintenanceStore for PgStore {
                         "UPDATE messages SET search_vector = to_tsvector('simple', $2) WHERE id = $1",
                         &[id, own],
                     )?;
-                    crate::search::write_search_parts(c, *id, parts)?;
+                    crate::search::replace_search_parts(c, *id, parts)?;
                 }
                 Ok(())
             })?;

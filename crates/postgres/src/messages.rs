@@ -204,36 +204,32 @@ impl MessageStore for PgStore {
                     detail: format!("conversation {conversation} refused a message it allows"),
                 });
             };
-            let parent_id: Option<MessageId> = match message.parent {
-                Some(parent) => {
-                    let found = c.row(
-                        "SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2",
-                        &[&parent.stored(), &conversation_id],
-                    )?;
-                    if found.is_none() {
-                        return Err(Error::not_found("message", parent));
-                    }
-                    Some(parent)
+            // A named parent must be in this conversation; by default the parent is the
+            // previous message, found inside the INSERT itself.
+            if let Some(parent) = message.parent {
+                let found = c.row(
+                    "SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2",
+                    &[&parent.stored(), &conversation_id],
+                )?;
+                if found.is_none() {
+                    return Err(Error::not_found("message", parent));
                 }
-                None => c
-                    .row(
-                        "SELECT id FROM messages WHERE conversation_id = $1 AND seq = $2",
-                        &[&conversation_id, &(seq - 1)],
-                    )?
-                    .map(|row| row.id(0))
-                    .transpose()?,
-            };
-            c.execute(
+            }
+            let inserted = c.row(
                 "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
                      request_id, source, tokens, model_name, latency_ms, confidence_score,
                      low_confidence_warning, rag_metadata, files, created_at, search_vector)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                         to_tsvector('simple', $17))",
+                 VALUES ($1, $2, $3::bigint,
+                         coalesce($4, (SELECT p.id FROM messages p
+                                       WHERE p.conversation_id = $2 AND p.seq = $3::bigint - 1)),
+                         $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                         to_tsvector('simple', $17))
+                 RETURNING parent_id",
                 &[
                     &id.stored(),
                     &conversation_id,
                     &seq,
-                    &parent_id.map(|p| p.stored()),
+                    &message.parent.map(|p| p.stored()),
                     &message.role.as_str(),
                     &message.content,
                     &meta.request_id,
@@ -249,7 +245,11 @@ impl MessageStore for PgStore {
                     &search_text,
                 ],
             )?;
-            crate::search::write_search_parts(c, id.stored(), &search_parts)?;
+            let parent_id: Option<MessageId> =
+                inserted.map(|row| row.opt_id(0)).transpose()?.flatten();
+            if !search_parts.is_empty() {
+                crate::search::add_search_parts(c, id.stored(), &search_parts)?;
+            }
             Ok((seq, parent_id))
         })?;
         Ok(Message {

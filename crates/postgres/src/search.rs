@@ -72,9 +72,23 @@ pub(crate) fn search_texts(content: &str) -> (String, Vec<String>) {
     (own, texts.collect())
 }
 
-/// Writes the parts of a large message's words ([`search_texts`]) beside it, replacing
-/// any it had.
-pub(crate) fn write_search_parts(
+/// Writes the parts of a large message's words ([`search_texts`]) beside it.
+pub(crate) fn add_search_parts(
+    conn: &mut crate::db::Conn<'_, '_>,
+    message: uuid::Uuid,
+    parts: &[String],
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO message_search_parts (message_id, part, search_vector)
+         SELECT $1, n::integer, to_tsvector('simple', t)
+         FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n)",
+        &[&message, &parts],
+    )
+    .map(drop)
+}
+
+/// Replaces the parts of a message's words (a rebuild of the index).
+pub(crate) fn replace_search_parts(
     conn: &mut crate::db::Conn<'_, '_>,
     message: uuid::Uuid,
     parts: &[String],
@@ -83,15 +97,10 @@ pub(crate) fn write_search_parts(
         "DELETE FROM message_search_parts WHERE message_id = $1",
         &[&message],
     )?;
-    if !parts.is_empty() {
-        conn.execute(
-            "INSERT INTO message_search_parts (message_id, part, search_vector)
-             SELECT $1, n::integer, to_tsvector('simple', t)
-             FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n)",
-            &[&message, &parts],
-        )?;
+    if parts.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    add_search_parts(conn, message, parts)
 }
 
 /// Each checked word as a `tsquery` term: quoted (so nothing is read as query syntax),
