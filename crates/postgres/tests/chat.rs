@@ -1,6 +1,6 @@
-//! Conversations, messages and message search on PostgreSQL, against the real server.
-//! (When every store of the backend is in, the core's conformance suite runs here as it
-//! does on SQLite; these checks cover the chat part until then.)
+//! Conversations, messages and message search on PostgreSQL, against the real server:
+//! what the conformance suite (`tests/conformance.rs`) does not reach on its own, such as
+//! many writers appending to one conversation at once and the locks behind it.
 
 mod common;
 

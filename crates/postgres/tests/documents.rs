@@ -1,6 +1,7 @@
 //! Documents and chunks, embeddings and their versions, agent logs and usage on
-//! PostgreSQL, against the real server. (The core's conformance suite covers these once
-//! every store of the backend is in; these checks cover them until then.)
+//! PostgreSQL, against the real server, beside the conformance suite
+//! (`tests/conformance.rs`): the PostgreSQL-specific parts, such as versions that follow
+//! commit order and several writers claiming one document at once.
 
 mod common;
 
