@@ -83,7 +83,7 @@ pub use ids::{
 pub use maintenance::{BackupDestination, MaintenanceStore};
 pub use messages::{
     GroundingEvidence, Message, MessageMetadata, MessageQuery, MessageRole, MessageStore,
-    NewMessage, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
+    NewMessage, RagMetadata, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
 pub use orchestration::{
     ChatStore, Citation, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, REMOVALS_KEPT,

@@ -141,7 +141,64 @@ pub struct MessageMetadata {
     pub extra: Map<String, Value>,
 }
 
+/// The list-shaped part of [`MessageMetadata`]: what backends store together as one
+/// JSON object, since most messages have none of it and one NULL column is cheaper to
+/// read than six. Only its non-empty fields are written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RagMetadata {
+    /// See [`MessageMetadata::retrieved_documents`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retrieved_documents: Vec<RetrievedDocument>,
+    /// See [`MessageMetadata::sources`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceRef>,
+    /// See [`MessageMetadata::reasoning_chain`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasoning_chain: Vec<ReasoningStep>,
+    /// See [`MessageMetadata::grounding_evidence`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grounding_evidence: Option<GroundingEvidence>,
+    /// See [`MessageMetadata::agents_involved`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents_involved: Vec<String>,
+    /// See [`MessageMetadata::extra`].
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
 impl MessageMetadata {
+    /// The list-shaped part, or `None` when all of it is empty.
+    pub fn rag(&self) -> Option<RagMetadata> {
+        let empty = self.retrieved_documents.is_empty()
+            && self.sources.is_empty()
+            && self.reasoning_chain.is_empty()
+            && self.grounding_evidence.is_none()
+            && self.agents_involved.is_empty()
+            && self.extra.is_empty();
+        (!empty).then(|| RagMetadata {
+            retrieved_documents: self.retrieved_documents.clone(),
+            sources: self.sources.clone(),
+            reasoning_chain: self.reasoning_chain.clone(),
+            grounding_evidence: self.grounding_evidence.clone(),
+            agents_involved: self.agents_involved.clone(),
+            extra: self.extra.clone(),
+        })
+    }
+
+    /// This metadata with its list-shaped part taken from `rag`.
+    pub fn with_rag(self, rag: RagMetadata) -> MessageMetadata {
+        MessageMetadata {
+            retrieved_documents: rag.retrieved_documents,
+            sources: rag.sources,
+            reasoning_chain: rag.reasoning_chain,
+            grounding_evidence: rag.grounding_evidence,
+            agents_involved: rag.agents_involved,
+            extra: rag.extra,
+            ..self
+        }
+    }
+
     /// Parses metadata from a JSON object, as a host receives it over HTTP.
     ///
     /// Known keys must have the right types; unknown keys must go under `extra`; the

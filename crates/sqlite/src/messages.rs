@@ -7,13 +7,11 @@
 use chatstore::Cursor;
 use chatstore::messages::PreparedMessage;
 use chatstore::{
-    ConversationId, ConversationOp, Error, GroundingEvidence, Message, MessageId, MessageMetadata,
-    MessageQuery, MessageRole, MessageStore, NewMessage, Order, Page, ReasoningStep, Result,
-    RetrievedDocument, RoleCounts, SourceRef, UserId, validate,
+    ConversationId, ConversationOp, Error, Message, MessageId, MessageMetadata, MessageQuery,
+    MessageRole, MessageStore, NewMessage, Order, Page, RagMetadata, Result, RoleCounts, UserId,
+    validate,
 };
 use rusqlite::{Row, ToSql};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
 use crate::SqliteStore;
@@ -26,25 +24,6 @@ use crate::row::{RowExt, json_or_null};
 pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.seq, m.parent_id, m.role, m.content, \
      m.request_id, m.source, m.tokens, m.model_name, m.latency_ms, m.confidence_score, \
      m.low_confidence_warning, m.rag_metadata, m.files, m.created_at, m.conversation_id";
-
-/// The list-shaped metadata, stored together as one JSON object (`rag_metadata`): most
-/// messages have none of it, and one NULL column is cheaper to read than six.
-#[derive(Serialize, Deserialize, Default)]
-#[serde(default)]
-struct RagMetadata {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    retrieved_documents: Vec<RetrievedDocument>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    sources: Vec<SourceRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reasoning_chain: Vec<ReasoningStep>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grounding_evidence: Option<GroundingEvidence>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    agents_involved: Vec<String>,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    extra: Map<String, Value>,
-}
 
 /// Reads a message from [`MESSAGE_COLUMNS`]; `conversation` is its conversation when the
 /// caller already knows it.
@@ -68,13 +47,9 @@ fn message_from_row(row: &Row<'_>, conversation: Option<ConversationId>) -> Resu
             latency_ms: row.opt_uint(9)?,
             confidence_score: row.opt_real(10)?,
             low_confidence_warning: row.boolean(11)?,
-            retrieved_documents: rag.retrieved_documents,
-            sources: rag.sources,
-            reasoning_chain: rag.reasoning_chain,
-            grounding_evidence: rag.grounding_evidence,
-            agents_involved: rag.agents_involved,
-            extra: rag.extra,
-        },
+            ..MessageMetadata::default()
+        }
+        .with_rag(rag),
         files: row.json(13)?,
         created_at: row.ts(14)?,
     })
@@ -97,27 +72,6 @@ pub(crate) fn load_message(conn: &Conn<'_>, user: UserId, id: MessageId) -> Resu
         any_message,
     )?
     .ok_or_else(|| Error::not_found("message", id))
-}
-
-/// Encodes checked metadata's list-shaped part for the `rag_metadata` column.
-fn encode_rag(metadata: &MessageMetadata) -> Result<Option<String>> {
-    let empty = metadata.retrieved_documents.is_empty()
-        && metadata.sources.is_empty()
-        && metadata.reasoning_chain.is_empty()
-        && metadata.grounding_evidence.is_none()
-        && metadata.agents_involved.is_empty()
-        && metadata.extra.is_empty();
-    if empty {
-        return Ok(None);
-    }
-    json_or_null(&RagMetadata {
-        retrieved_documents: metadata.retrieved_documents.clone(),
-        sources: metadata.sources.clone(),
-        reasoning_chain: metadata.reasoning_chain.clone(),
-        grounding_evidence: metadata.grounding_evidence.clone(),
-        agents_involved: metadata.agents_involved.clone(),
-        extra: metadata.extra.clone(),
-    })
 }
 
 impl SqliteStore {
@@ -176,7 +130,7 @@ impl MessageStore for SqliteStore {
             self.config.max_message_bytes,
             self.config.max_metadata_bytes,
         )?;
-        let rag = encode_rag(&message.metadata)?;
+        let rag = json_or_null(&message.metadata.rag())?;
         let files = json_or_null(&message.files)?;
         let meta = &message.metadata;
         let now = self.now();
