@@ -1,6 +1,6 @@
 //! [`SqliteBlobStore`]: the [`BlobStore`] on its own SQLite file.
 
-use chatstore::blob::{Incoming, check_size, content_hash};
+use chatstore::blob::{Incoming, content_hash, describe_all};
 use std::io::Read;
 
 use chatstore::{
@@ -188,15 +188,7 @@ impl SqliteBlobStore {
 
 impl BlobStore for SqliteBlobStore {
     fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>> {
-        let mut infos = Vec::with_capacity(items.len());
-        for (key, data) in items {
-            check_size(key, data.len() as u64, self.config.max_blob_bytes)?;
-            infos.push(BlobInfo {
-                key: *key,
-                size: data.len() as u64,
-                hash: content_hash(data),
-            });
-        }
+        let infos = describe_all(items, self.config.max_blob_bytes)?;
         let now = self.now();
         self.db.write(|c| {
             for (info, (_, data)) in infos.iter().zip(items) {

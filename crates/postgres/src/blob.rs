@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use chatstore::blob::{Incoming, check_size, content_hash};
+use chatstore::blob::{Incoming, describe_all};
 use chatstore::{
     BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, Clock, Config, Error, MessageId, Result,
     Timestamp, validate,
@@ -356,15 +356,7 @@ impl Check {
 
 impl BlobStore for PgBlobStore {
     fn put_all(&self, items: &[(BlobKey, &[u8])]) -> Result<Vec<BlobInfo>> {
-        let mut infos = Vec::with_capacity(items.len());
-        for (key, data) in items {
-            check_size(key, data.len() as u64, self.max_blob_bytes)?;
-            infos.push(BlobInfo {
-                key: *key,
-                size: data.len() as u64,
-                hash: content_hash(data),
-            });
-        }
+        let infos = describe_all(items, self.max_blob_bytes)?;
         if items.is_empty() {
             return Ok(infos);
         }
@@ -757,6 +749,7 @@ impl Drop for PgBlobReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chatstore::blob::content_hash;
 
     #[test]
     fn chunks_must_add_up_to_the_size_and_the_hash() {

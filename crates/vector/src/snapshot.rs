@@ -31,13 +31,6 @@ struct Header {
     synced_version: u64,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }
@@ -98,8 +91,8 @@ pub(crate) fn save(path: &Path, spec: &CollectionSpec, state: &State) -> Result<
             file.write_all(&out)?;
             file.sync_all()
         })
-        .map_err(io(&partial))
-        .and_then(|()| std::fs::rename(&partial, path).map_err(io(path)));
+        .map_err(Error::io(&partial))
+        .and_then(|()| std::fs::rename(&partial, path).map_err(Error::io(path)));
     if written.is_err() {
         let _ = std::fs::remove_file(&partial);
     }
@@ -118,7 +111,7 @@ pub(crate) fn load(path: &Path, spec: &CollectionSpec) -> Result<Option<State>> 
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(path)(e)),
+        Err(e) => return Err(Error::io(path)(e)),
     };
     let corrupt = |why: &str| Error::Corrupt {
         detail: format!("vector snapshot {}: {why}", path.display()),

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use crate::{BlobKey, Error, Result};
+use crate::{BlobInfo, BlobKey, Error, Result};
 
 /// The content address of some bytes: their blake3 hash, in hex.
 ///
@@ -25,6 +25,23 @@ pub fn check_size(key: &BlobKey, size: u64, max_bytes: u64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// What storing each of `items` will record, after checking every size against the
+/// store's maximum ([`check_size`]): the first step of every [`crate::BlobStore::put_all`],
+/// before anything is written.
+pub fn describe_all(items: &[(BlobKey, &[u8])], max_bytes: u64) -> Result<Vec<BlobInfo>> {
+    items
+        .iter()
+        .map(|(key, data)| {
+            check_size(key, data.len() as u64, max_bytes)?;
+            Ok(BlobInfo {
+                key: *key,
+                size: data.len() as u64,
+                hash: content_hash(data),
+            })
+        })
+        .collect()
 }
 
 /// A blob arriving as a stream for [`crate::BlobStore::put_stream`]: hands out its bytes

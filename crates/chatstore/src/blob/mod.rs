@@ -14,7 +14,7 @@ use crate::{Error, MessageId, Result, Timestamp};
 
 mod incoming;
 
-pub use incoming::{Incoming, check_size, content_hash};
+pub use incoming::{Incoming, check_size, content_hash, describe_all};
 
 /// The key of one attachment (or its thumbnail) of one message.
 ///
