@@ -57,6 +57,7 @@ pub mod slow_query;
 pub mod store;
 pub mod system;
 pub mod timestamp;
+pub mod transfer;
 pub mod usage;
 pub mod users;
 pub mod validate;

@@ -52,6 +52,7 @@ mod row;
 mod search;
 mod sessions;
 mod system;
+mod transfer;
 mod usage;
 mod users;
 

@@ -62,6 +62,7 @@ mod sessions;
 mod slow_log;
 mod startup;
 mod system;
+mod transfer;
 mod usage;
 mod users;
 

@@ -27,7 +27,9 @@
 //! [`vector_conformance_suite!`](crate::vector_conformance_suite). What
 //! [`ChatStore`](crate::ChatStore) guarantees for the three together has a suite too:
 //! a combination of backends implements [`ChatBackend`] and expands
-//! [`chat_conformance_suite!`](crate::chat_conformance_suite).
+//! [`chat_conformance_suite!`](crate::chat_conformance_suite). Copying a store from one
+//! backend to another ([`crate::transfer`]) has a suite over a pair of backends, each
+//! implementing [`CopyBackend`]: [`copy_conformance_suite!`](crate::copy_conformance_suite).
 
 use std::sync::Arc;
 
@@ -74,6 +76,7 @@ mod rbac;
 mod search;
 mod sessions;
 mod text;
+mod transfer;
 mod usage;
 mod users;
 mod vector;
@@ -92,6 +95,7 @@ pub use rbac::*;
 pub use search::*;
 pub use sessions::*;
 pub use text::*;
+pub use transfer::*;
 pub use usage::*;
 pub use users::*;
 pub use vector::*;
