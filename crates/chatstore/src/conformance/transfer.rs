@@ -546,6 +546,44 @@ pub fn copy_rejects_rows_that_do_not_fit<S: CopyBackend, T: CopyBackend>(source:
     ));
 }
 
+/// A message of the maximum size arrives whole and stays searchable at its end on the
+/// target, whose search index may have to split it (PostgreSQL's `tsvector` limit).
+pub fn copy_keeps_the_largest_message_searchable<S: CopyBackend, T: CopyBackend>(
+    source: &S,
+    target: &T,
+) {
+    let clock = test_config().1;
+    let from = open(source, &clock);
+    let s = from.store();
+    let ada = user(s, "ada");
+    let chat = conversation(s, ada.id, "long");
+    let max = test_config().0.max_message_bytes;
+    let mut text = String::from("aardvark");
+    let mut i = 0u32;
+    while text.len() + 24 < max {
+        text.push_str(&format!(" filler{i}"));
+        i += 1;
+    }
+    text.push_str(" zymurgy");
+    let long = say(s, ada.id, chat.id, &text);
+    let to = open(target, &clock);
+    copy(endpoint(&from), endpoint(&to), &CopyOptions::default()).expect("copy");
+    let b = to.store();
+    let copied = super::support::messages_of(b, ada.id, chat.id);
+    assert_eq!(copied.len(), 1);
+    assert_eq!(copied[0].content, text, "the message arrives whole");
+    for word in ["aardvark", "zymurgy", "filler45678"] {
+        let hits = b
+            .search_messages(ada.id, &SearchQuery::new(word))
+            .expect("search");
+        assert_eq!(
+            hits.iter().map(|hit| hit.message_id).collect::<Vec<_>>(),
+            [long.id],
+            "{word}"
+        );
+    }
+}
+
 /// A target whose row inserts fail after a number of batches, like a connection lost
 /// half-way.
 struct Interrupting<'a> {
@@ -682,6 +720,7 @@ macro_rules! copy_conformance_suite {
             copy_catches_up_with_a_changed_source,
             copy_refuses_a_target_with_other_data,
             copy_rejects_rows_that_do_not_fit,
+            copy_keeps_the_largest_message_searchable,
         );
     };
     (@tests $source:expr, $target:expr; $($check:ident),* $(,)?) => {
