@@ -34,6 +34,18 @@ impl AttachmentAudit {
 }
 
 impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
+    /// Ties the three together without the clean-ups of [`ChatStore::new`] (no orphan
+    /// sweep, no documents marked failed, no vector catch-up): for looking at a store
+    /// without changing it, as a check or a dry run does. Deletions through it still
+    /// clean the other stores.
+    pub fn assemble(store: S, blobs: B, vectors: V) -> Self {
+        ChatStore {
+            store,
+            blobs,
+            vectors,
+        }
+    }
+
     /// The attachments that messages name but the blob store does not hold: every file
     /// entry with a hash (stored in the blob store, not inline as legacy entries are)
     /// must have its blob, and its thumbnail when it says it has one. Reads every
