@@ -262,7 +262,9 @@ fn verify_copy(main: &Path, files: &Path) -> Result<(tempfile::TempDir, Verified
     Ok((scratch, verified))
 }
 
-/// Verifies a SQLite backup pair (see [`verify_copy`]), changing nothing.
+/// Verifies a SQLite backup pair on a scratch copy (both files open and pass their
+/// integrity checks, every attachment matches its hash, no message names a missing
+/// attachment), changing nothing.
 pub fn verify_sqlite(main: &Path, files: &Path) -> Result<Verified> {
     verify_copy(main, files).map(|(_, verified)| verified)
 }
