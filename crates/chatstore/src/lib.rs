@@ -87,8 +87,8 @@ pub use messages::{
     NewMessage, RagMetadata, ReasoningStep, RetrievedDocument, RoleCounts, SourceRef,
 };
 pub use orchestration::{
-    ChatStore, Citation, Ingested, LegacyProgress, LegacyReport, ORPHAN_GRACE, REMOVALS_KEPT,
-    Retrieval, sources,
+    AttachmentAudit, ChatStore, Citation, CleanupPlan, CleanupReport, Ingested, LegacyProgress,
+    LegacyReport, ORPHAN_GRACE, REMOVALS_KEPT, Retrieval, sources,
 };
 pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};

@@ -119,7 +119,9 @@ impl PgStore {
         }
         let connect = connection_config(&config, options)?;
         let mut first = connect_checked(&connect)?;
-        migrate::migrate_to(&mut first, options.schema_name(), LATEST_VERSION)?;
+        if !options.skip_migrations {
+            migrate::migrate_to(&mut first, options.schema_name(), LATEST_VERSION)?;
+        }
         drop(first);
         let manager = db::Manager {
             config: connect.clone(),

@@ -22,6 +22,10 @@ pub struct PgOptions {
     /// database's default, `public`). Several stores can share one database in
     /// schemas of their own; the tests give each test one.
     pub schema: Option<String>,
+    /// Open the schema as it is, without applying pending migrations (an operator's
+    /// tool that shows or moves the schema version by hand). A store opened so may lack
+    /// tables its methods need: use it for `schema_version` and `migrate_to` only.
+    pub skip_migrations: bool,
 }
 
 impl PgOptions {
@@ -38,6 +42,7 @@ impl PgOptions {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<PgOptions> {
         let options = PgOptions {
             schema: var("CHATSTORE_PG_SCHEMA").filter(|s| !s.trim().is_empty()),
+            skip_migrations: false,
         };
         options.validate()?;
         Ok(options)
@@ -46,6 +51,12 @@ impl PgOptions {
     /// Sets the schema.
     pub fn schema(mut self, schema: impl Into<String>) -> PgOptions {
         self.schema = Some(schema.into());
+        self
+    }
+
+    /// Sets whether opening leaves the schema as it is ([`PgOptions::skip_migrations`]).
+    pub fn skip_migrations(mut self, skip: bool) -> PgOptions {
+        self.skip_migrations = skip;
         self
     }
 

@@ -93,11 +93,13 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Opens (creating if needed) the database at `path`: runs the startup check,
-    /// switches to WAL, applies `migrations` up to their last version, and starts the
-    /// reader pool.
+    /// switches to WAL, applies `migrations` up to their last version (unless
+    /// [`crate::SqliteOptions::skip_migrations`]), and starts the reader pool.
     pub fn open(path: &Path, options: &DbOptions, migrations: &[Migration]) -> Result<Db> {
         let writer = crate::startup::open_checked(path, options)?;
-        crate::migrate::migrate_to(&writer, migrations, crate::migrate::latest(migrations))?;
+        if !options.sqlite.skip_migrations {
+            crate::migrate::migrate_to(&writer, migrations, crate::migrate::latest(migrations))?;
+        }
         Db::new(path.to_path_buf(), writer, options.clone())
     }
 

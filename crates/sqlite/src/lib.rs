@@ -56,6 +56,7 @@ mod migrate;
 mod options;
 mod pool;
 mod rbac;
+mod restore;
 mod row;
 mod search;
 mod sessions;
@@ -72,6 +73,7 @@ use chatstore::{Config, PasswordHasher, Result, Timestamp};
 
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::SqliteOptions;
+pub use restore::restore_database;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../../../README.md")]

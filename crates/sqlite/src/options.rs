@@ -35,6 +35,10 @@ pub struct SqliteOptions {
     pub mmap_size: u64,
     /// Page size of a file created by this open (`None`: SQLite's 4096).
     pub page_size: Option<u32>,
+    /// Open the file as it is, without applying pending migrations (an operator's tool
+    /// that shows or moves the schema version by hand). A store opened so may lack
+    /// tables its methods need: use it for `schema_version` and `migrate_to` only.
+    pub skip_migrations: bool,
 }
 
 impl Default for SqliteOptions {
@@ -45,6 +49,7 @@ impl Default for SqliteOptions {
             fsync_every_commit: false,
             mmap_size: 0,
             page_size: None,
+            skip_migrations: false,
         }
     }
 }
@@ -84,6 +89,12 @@ impl SqliteOptions {
     /// Sets the lock wait per statement.
     pub fn busy_timeout(mut self, timeout: Duration) -> SqliteOptions {
         self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets whether opening leaves the schema as it is ([`SqliteOptions::skip_migrations`]).
+    pub fn skip_migrations(mut self, skip: bool) -> SqliteOptions {
+        self.skip_migrations = skip;
         self
     }
 

@@ -12,14 +12,18 @@ use crate::{
     SyncReport, Timestamp, UserId, VectorIndex,
 };
 
+mod audit;
 mod files;
 mod ingest;
 mod legacy;
+mod retention;
 mod retrieve;
 mod sweep;
 
+pub use audit::AttachmentAudit;
 pub use ingest::Ingested;
 pub use legacy::{LegacyProgress, LegacyReport};
+pub use retention::{CleanupPlan, CleanupReport};
 pub use retrieve::{Citation, Retrieval, sources};
 
 /// How old unfinished work must be before opening cleans up after it: an unreferenced

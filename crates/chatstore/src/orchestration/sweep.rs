@@ -1,8 +1,6 @@
 //! The orphan sweep: blobs whose message was never written (the process died between
 //! storing the attachment and appending the message) or is gone.
 
-use std::collections::HashSet;
-
 use super::ChatStore;
 use crate::{BlobStore, Result, Store, Timestamp, VectorIndex};
 
@@ -22,11 +20,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
             let Some(&last) = page.last() else {
                 return Ok(removed);
             };
-            let existing: HashSet<_> = self.store.existing_messages(&page)?.into_iter().collect();
-            let orphans: Vec<_> = page
-                .into_iter()
-                .filter(|id| !existing.contains(id))
-                .collect();
+            let orphans = self.missing_messages(page)?;
             removed += self.blobs.delete_by_prefixes(&orphans)?;
             after = Some(last);
         }

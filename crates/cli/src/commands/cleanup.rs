@@ -1,0 +1,116 @@
+//! `chatstore cleanup [--dry-run]`: expired sessions, soft-deleted conversations past
+//! their grace period (with their attachments), idle conversations hidden, orphan
+//! blobs — [`chatstore::ChatStore::clean_up`].
+//!
+//! A dry run of a SQLite store runs the same cleanup on a scratch copy of both files
+//! (taken with the online backup, then deleted), so the counts are exactly what a real
+//! run would remove at that moment, and the store itself is not touched.
+
+use std::time::Duration;
+
+use chatstore::{ChatStore, CleanupPlan, CleanupReport, Config, MaintenanceStore, NoVectorIndex};
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_sqlite::{SqliteOptions, SqliteStore};
+use serde_json::json;
+
+use crate::cli::{CleanupArgs, Global};
+use crate::error::{CliError, Result};
+use crate::open::{MAIN_FILE, Mode, Opened, Target, open};
+use crate::output::{Output, Table};
+use crate::progress::Spinner;
+
+/// Runs `cleanup`.
+pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
+    let target = Target::resolve(global)?;
+    let plan = CleanupPlan {
+        purge_deleted_after: Some(Duration::from_secs(
+            u64::from(args.purge_after_days) * 24 * 3600,
+        )),
+        hide_idle: !args.no_hide_idle,
+        ..CleanupPlan::default()
+    };
+    // Opened without the sweeps of a normal open, so that the report counts them.
+    let opened = open(&target, Mode::Inspect)?;
+    let latest = match &opened {
+        Opened::Sqlite(_) => chatstore_sqlite::LATEST_VERSION,
+        Opened::Postgres(_) => chatstore_postgres::LATEST_VERSION,
+    };
+    let version = crate::with_chat!(&opened, chat => chat.store().schema_version())?;
+    if version != latest {
+        return Err(CliError::new(format!(
+            "the store is at schema version {version}, not {latest}: run `chatstore migrate up` first"
+        )));
+    }
+    let spinner = Spinner::start(if args.dry_run {
+        "working out what a cleanup would remove"
+    } else {
+        "cleaning up"
+    });
+    let report = match (&opened, args.dry_run) {
+        (Opened::Sqlite(chat), true) => dry_run(chat, &plan)?,
+        (Opened::Postgres(_), true) => {
+            return Err(CliError::new(
+                "--dry-run is not available for PostgreSQL stores yet; take a backup before cleaning up",
+            ));
+        }
+        (_, false) => crate::with_chat!(&opened, chat => chat.clean_up(&plan))?,
+    };
+    drop(spinner);
+    let mut table = Table::new(&["what", "count"]);
+    for (what, n) in [
+        ("expired or revoked sessions", report.expired_sessions),
+        (
+            "soft-deleted conversations purged",
+            report.purged_conversations,
+        ),
+        (
+            "  their messages with attachments",
+            report.purged_messages_with_files,
+        ),
+        ("idle conversations hidden", report.hidden_conversations),
+        ("orphan attachments", report.orphan_blobs),
+    ] {
+        table.row(vec![what.to_owned(), n.to_string()]);
+    }
+    let heading = if args.dry_run {
+        "dry run: nothing was changed; a cleanup now would remove"
+    } else {
+        "cleaned up"
+    };
+    Ok(Output::new(
+        json!({ "dry_run": args.dry_run, "report": report }),
+        format!("{heading}\n\n{}", table.render()),
+    ))
+}
+
+/// The cleanup run on a scratch copy of the store.
+fn dry_run(
+    chat: &ChatStore<SqliteStore, SqliteBlobStore, NoVectorIndex>,
+    plan: &CleanupPlan,
+) -> Result<CleanupReport> {
+    let parent = chat
+        .store()
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let scratch = tempfile::Builder::new()
+        .prefix(".chatstore-dry-run-")
+        .tempdir_in(parent)?;
+    let (main, files) = (
+        scratch.path().join(MAIN_FILE),
+        scratch.path().join("files.db"),
+    );
+    chat.store().backup_to(&main)?;
+    chat.blobs()
+        .backup(chatstore::BackupDestination::File(&files))?;
+    // The store's own settings (auto-hide period, clock), on the copy.
+    let mut config: Config = chat.store().config().clone();
+    config.database_url = main.to_string_lossy().into_owned();
+    let copy = ChatStore::assemble(
+        SqliteStore::open_with(config, &SqliteOptions::default().skip_migrations(true))?,
+        SqliteBlobStore::open(BlobConfig::new(&files))?,
+        NoVectorIndex,
+    );
+    Ok(copy.clean_up(plan)?)
+}

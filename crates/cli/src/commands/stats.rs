@@ -1,0 +1,90 @@
+//! `chatstore stats`: file sizes, schema version, users, attachments and token usage.
+
+use chatstore::{
+    BlobStore, MaintenanceStore, TimeRange, UsageStore, UsageTotals, UserQuery, UserStore,
+};
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::commands::vacuum::file_size;
+use crate::error::Result;
+use crate::open::{Mode, Opened, Target, open};
+use crate::output::{Output, Table, bytes};
+use crate::with_chat;
+
+/// Runs `stats`. Opening changes nothing.
+pub fn run(global: &Global) -> Result<Output> {
+    let target = Target::resolve(global)?;
+    let opened = open(&target, Mode::Inspect)?;
+    let files = match &opened {
+        Opened::Sqlite(chat) => vec![
+            (
+                chat.store().path().display().to_string(),
+                file_size(chat.store().path()),
+            ),
+            (
+                chat.blobs().config().path.display().to_string(),
+                file_size(&chat.blobs().config().path),
+            ),
+        ],
+        Opened::Postgres(_) => Vec::new(),
+    };
+    let (version, users, active, blobs, usage) = with_chat!(&opened, chat => {
+        let store = chat.store();
+        let version = store.schema_version()?;
+        let users = count_users(store, None)?;
+        let active = count_users(store, Some(true))?;
+        let blobs = chat.blobs().stats()?;
+        let mut usage = UsageTotals::default();
+        for row in store.system_usage(TimeRange::ALL)? {
+            usage.requests += row.totals.requests;
+            usage.total_tokens += row.totals.total_tokens;
+            usage.embedding_tokens += row.totals.embedding_tokens;
+            usage.cost += row.totals.cost;
+        }
+        (version, users, active, blobs, usage)
+    });
+    let mut table = Table::new(&["figure", "value"]);
+    for (name, size) in &files {
+        table.row(vec![format!("size of {name}"), bytes(*size)]);
+    }
+    for (name, value) in [
+        ("schema version", version.to_string()),
+        ("users", users.to_string()),
+        ("active users", active.to_string()),
+        ("attachments (keys)", blobs.keys.to_string()),
+        ("attachment bytes stored", bytes(blobs.stored_bytes)),
+        ("LLM requests", usage.requests.to_string()),
+        ("tokens", usage.total_tokens.to_string()),
+        ("embedding tokens", usage.embedding_tokens.to_string()),
+        ("cost", format!("{:.4}", usage.cost)),
+    ] {
+        table.row(vec![name.to_owned(), value]);
+    }
+    let file_json: Vec<_> = files
+        .iter()
+        .map(|(name, size)| json!({ "file": name, "bytes": size }))
+        .collect();
+    Ok(Output::new(
+        json!({ "store": target.describe(), "files": file_json, "schema_version": version,
+                "users": users, "active_users": active, "attachments": blobs, "usage": usage }),
+        format!("{}\n\n{}", target.describe(), table.render()),
+    ))
+}
+
+fn count_users(store: &dyn UserStore, active: Option<bool>) -> chatstore::Result<u64> {
+    let mut query = UserQuery {
+        active,
+        limit: 1000,
+        ..UserQuery::default()
+    };
+    let mut n = 0;
+    loop {
+        let page = store.list_users(&query)?;
+        n += page.items.len() as u64;
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => return Ok(n),
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! Every command of the `chatstore` binary on temporary SQLite stores, good paths and
+//! bad: a missing store, bad arguments, a foreign database left untouched, password
+//! input, backups rotated and restored, a corrupt backup refused with nothing changed,
+//! `check`'s exit code on a damaged store, and a cleanup dry run that deletes nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use chatstore::{
+    ChatStore, Config, ConversationStore, MessageStore, NewAttachment, NewConversation, NewMessage,
+    NewSession, NewUsage, NoVectorIndex, OperationType, Password, PasswordParams, SessionStore,
+    UsageStore, UserStore,
+};
+use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_sqlite::SqliteStore;
+use common::{on, on_with_stdin, run};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A store made by `chatstore init` in a fresh directory, with user ada.
+fn store_with_ada() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path().join("store");
+    on(&dir, &["init"]).ok();
+    on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "create",
+            "ada",
+            "ada@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    )
+    .ok();
+    (tmp, dir)
+}
+
+/// The store in `dir` opened by the library, with its attachments.
+fn library(dir: &Path) -> ChatStore<SqliteStore, SqliteBlobStore, NoVectorIndex> {
+    let main = dir.join("chatstore.db");
+    let store = SqliteStore::open(
+        Config::new(main.to_string_lossy()).password_params(PasswordParams::fast_for_tests()),
+    )
+    .expect("store");
+    let blobs = SqliteBlobStore::open(BlobConfig::beside(&main)).expect("blobs");
+    ChatStore::new(store, blobs, NoVectorIndex).expect("chat")
+}
+
+/// Ada's conversation about eligibility with an attachment, and her usage.
+fn seed(dir: &Path) {
+    let chat = library(dir);
+    let ada = chat.store().user_by_username("ada").expect("ada");
+    let talk = chat
+        .store()
+        .create_conversation(ada.id, &NewConversation::titled("Eligibility"))
+        .expect("conversation");
+    chat.append_with_attachments(
+        ada.id,
+        talk.id,
+        &NewMessage::user("Who is eligible for a joint account?"),
+        vec![NewAttachment::new(
+            "form.txt",
+            "text/plain",
+            b"the form".to_vec(),
+        )],
+    )
+    .expect("message with a file");
+    chat.store()
+        .record_usage(
+            ada.id,
+            &NewUsage::new("openai", "gpt-4o", OperationType::Chat, 1000, 500),
+        )
+        .expect("usage");
+}
+
+fn file_bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).expect("read file")
+}
+
+#[test]
+fn init_creates_both_files_and_a_second_init_changes_nothing() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path().join("new-store");
+    let first = on(&dir, &["--json", "init"]).ok().json();
+    assert_eq!(first["created"], true);
+    assert_eq!(first["schema_version"], chatstore_sqlite::LATEST_VERSION);
+    assert!(dir.join("chatstore.db").is_file() && dir.join("files.db").is_file());
+    let second = on(&dir, &["init"]).ok();
+    assert!(second.stdout.contains("already exists"), "{second:?}");
+}
+
+#[test]
+fn a_missing_store_is_reported_and_not_created() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path().join("nothing-here");
+    for args in [
+        &["stats"][..],
+        &["check"],
+        &["backup"],
+        &["users", "list"],
+        &["vacuum"],
+    ] {
+        let result = on(&dir, args);
+        assert_ne!(result.code, 0, "{args:?}");
+        assert!(result.stderr.contains("chatstore init"), "{result:?}");
+    }
+    assert!(!dir.exists(), "no command but init creates a store");
+
+    let nowhere = run(&["stats"]);
+    assert_eq!(nowhere.code, 2);
+    assert!(nowhere.stderr.contains("--store"), "{nowhere:?}");
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let (_tmp, dir) = store_with_ada();
+    assert_eq!(on(&dir, &["migrate", "down"]).code, 2, "down needs --to");
+    assert_eq!(on(&dir, &["frobnicate"]).code, 2);
+    assert_eq!(
+        on(&dir, &["usage", "--by", "day"]).code,
+        2,
+        "by day needs a user"
+    );
+    assert_eq!(on(&dir, &["backup", "--keep", "0"]).code, 2);
+    assert_eq!(on(&dir, &["search", "--user", "ada"]).code, 2, "no query");
+    assert_eq!(
+        on(&dir, &["migrate", "up", "--to", "3"]).code,
+        2,
+        "up cannot go down"
+    );
+}
+
+#[test]
+fn a_foreign_database_is_left_untouched_and_import_is_suggested() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path().join("legacy");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("chatstore.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("legacy db");
+        conn.execute_batch(
+            "CREATE TABLE chats (id INTEGER PRIMARY KEY, title TEXT);
+             INSERT INTO chats (title) VALUES ('old');",
+        )
+        .expect("legacy schema");
+    }
+    let before = file_bytes(&path);
+    for args in [
+        &["stats"][..],
+        &["init"],
+        &["check"],
+        &["migrate", "status"],
+    ] {
+        let result = on(&dir, args);
+        assert_ne!(result.code, 0, "{args:?}");
+        assert!(result.stderr.contains("chatstore import"), "{result:?}");
+    }
+    assert_eq!(file_bytes(&path), before, "the file is unchanged");
+    assert!(!dir.join("chatstore.db-wal").exists());
+}
+
+#[test]
+fn migrate_shows_an_old_store_as_old_and_moves_it_down_and_up_with_backups() {
+    let (_tmp, dir) = store_with_ada();
+    let latest = chatstore_sqlite::LATEST_VERSION;
+    let status = on(&dir, &["--json", "migrate", "status"]).ok().json();
+    assert_eq!(status["current"], latest);
+    assert_eq!(
+        status["migrations"].as_array().map(Vec::len),
+        Some(latest as usize)
+    );
+
+    let down = on(&dir, &["--json", "migrate", "down", "--to", "6"])
+        .ok()
+        .json();
+    assert_eq!(down["to"], 6);
+    let backup = PathBuf::from(down["backup"].as_str().expect("a backup was taken"));
+    assert!(backup.join("chatstore.db").is_file() && backup.join("files.db").is_file());
+
+    let old = on(&dir, &["--json", "migrate", "status"]).ok().json();
+    assert_eq!(old["current"], 6, "opening to look did not migrate it");
+    assert_eq!(old["up_to_date"], false);
+    let unhealthy = on(&dir, &["check"]);
+    assert_eq!(
+        unhealthy.code, 0,
+        "an old schema is a warning: {unhealthy:?}"
+    );
+    assert!(unhealthy.stdout.contains("migrate up"));
+
+    let up = on(&dir, &["--json", "migrate", "up", "--no-backup"])
+        .ok()
+        .json();
+    assert_eq!(up["to"], latest);
+    assert!(up["backup"].is_null());
+    let again = on(&dir, &["migrate", "up"]).ok();
+    assert!(again.stdout.contains("nothing to do"), "{again:?}");
+    assert_eq!(on(&dir, &["migrate", "up", "--to", "99"]).code, 1);
+}
+
+#[test]
+fn users_are_created_listed_deactivated_and_given_new_passwords_from_stdin() {
+    let (_tmp, dir) = store_with_ada();
+    let listed = on(&dir, &["--json", "users", "list"]).ok();
+    assert!(!listed.stdout.contains(PASSWORD));
+    let users = listed.json();
+    assert_eq!(users[0]["username"], "ada");
+    assert!(users[0].get("password_hash").is_none());
+
+    // No password: nothing created.
+    let empty = on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "create",
+            "bob",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        "\n",
+    );
+    assert_eq!(empty.code, 1, "{empty:?}");
+    // Not a terminal and no --password-stdin: refused rather than read blindly.
+    let blind = on_with_stdin(&dir, &["users", "create", "bob", "bob@example.com"], "pw\n");
+    assert_eq!(blind.code, 2, "{blind:?}");
+    // Too short for the password rules.
+    let short = on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "create",
+            "bob",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        "x\n",
+    );
+    assert_ne!(short.code, 0);
+    let users = on(&dir, &["--json", "users", "list"]).ok().json();
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(1),
+        "bob was never created"
+    );
+
+    let changed = on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "reset-password",
+            "ada@example.com",
+            "--password-stdin",
+        ],
+        "a brand new passphrase\n",
+    )
+    .ok();
+    assert!(!changed.stdout.contains("brand new"));
+    let chat = library(&dir);
+    chat.store()
+        .authenticate("ada", &Password::new("a brand new passphrase"))
+        .expect("the new password works");
+    assert!(
+        chat.store()
+            .authenticate("ada", &Password::new(PASSWORD))
+            .is_err()
+    );
+    drop(chat);
+
+    on(&dir, &["users", "deactivate", "ada"]).ok();
+    let inactive = on(&dir, &["--json", "users", "list", "--active", "false"])
+        .ok()
+        .json();
+    assert_eq!(inactive[0]["is_active"], false);
+    on(&dir, &["users", "activate", "ada"]).ok();
+    assert_eq!(on(&dir, &["users", "deactivate", "nobody"]).code, 1);
+}
+
+#[test]
+fn stats_usage_and_search_read_the_store() {
+    let (_tmp, dir) = store_with_ada();
+    seed(&dir);
+    let stats = on(&dir, &["--json", "stats"]).ok().json();
+    assert_eq!(stats["users"], 1);
+    assert_eq!(stats["attachments"]["keys"], 1);
+    assert_eq!(stats["usage"]["requests"], 1);
+    assert!(on(&dir, &["stats"]).ok().stdout.contains("schema version"));
+
+    let usage = on(&dir, &["--json", "usage", "--user", "ada"]).ok().json();
+    assert_eq!(usage["total"]["total_tokens"], 1500);
+    let all = on(&dir, &["usage"]).ok();
+    assert!(all.stdout.contains("openai"), "{all:?}");
+    let daily = on(&dir, &["--json", "usage", "--user", "ada", "--by", "day"])
+        .ok()
+        .json();
+    assert_eq!(daily["days"].as_array().map(Vec::len), Some(1));
+
+    let hits = on(
+        &dir,
+        &["--json", "search", "--user", "ada", "joint", "account"],
+    )
+    .ok()
+    .json();
+    assert_eq!(hits.as_array().map(Vec::len), Some(1));
+    let none = on(&dir, &["search", "--user", "ada", "zebra"]).ok();
+    assert!(none.stdout.starts_with("0 messages"));
+    assert_eq!(on(&dir, &["search", "--user", "nobody", "joint"]).code, 1);
+}
+
+#[test]
+fn backups_are_verified_rotated_listed_and_restored() {
+    let (_tmp, dir) = store_with_ada();
+    seed(&dir);
+    let backups = dir.join("elsewhere");
+    let b = backups.to_str().expect("UTF-8");
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let taken = on(&dir, &["--json", "backup", "--dir", b, "--keep", "2"])
+            .ok()
+            .json();
+        names.push(taken["backup"]["name"].as_str().expect("name").to_owned());
+    }
+    let listed = on(&dir, &["--json", "backup", "list", "--dir", b])
+        .ok()
+        .json();
+    let listed: Vec<&str> = listed["backups"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![names[2].as_str(), names[1].as_str()],
+        "newest first, oldest gone"
+    );
+
+    // A user added after the backup is gone after restoring it.
+    on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "create",
+            "bob",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    )
+    .ok();
+    let refused = on(&dir, &["restore", "--dir", b, &names[2]]);
+    assert_eq!(
+        refused.code, 2,
+        "an existing store needs --force: {refused:?}"
+    );
+    on(&dir, &["restore", "--dir", b, &names[2], "--force"]).ok();
+    let users = on(&dir, &["--json", "users", "list"]).ok().json();
+    assert_eq!(users.as_array().map(Vec::len), Some(1));
+    assert_eq!(on(&dir, &["check"]).code, 0);
+    let stats = on(&dir, &["--json", "stats"]).ok().json();
+    assert_eq!(
+        stats["attachments"]["keys"], 1,
+        "the attachments came back too"
+    );
+
+    // Into a new directory: a store is created from the backup.
+    let fresh = dir.with_file_name("restored");
+    let path = backups.join(&names[1]);
+    on(&fresh, &["restore", path.to_str().expect("UTF-8")]).ok();
+    assert_eq!(
+        on(&fresh, &["--json", "users", "list"]).ok().json()[0]["username"],
+        "ada"
+    );
+}
+
+#[test]
+fn a_corrupt_backup_is_refused_and_the_store_left_as_it_was() {
+    let (_tmp, dir) = store_with_ada();
+    let taken = on(&dir, &["--json", "backup"]).ok().json();
+    let backup = PathBuf::from(taken["backup"]["path"].as_str().expect("path"));
+    on_with_stdin(
+        &dir,
+        &[
+            "users",
+            "create",
+            "bob",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    )
+    .ok();
+    // Damage the backup's main file past its header.
+    let main = backup.join("chatstore.db");
+    let mut bytes = file_bytes(&main);
+    let len = bytes.len();
+    for byte in &mut bytes[4096..len.min(4096 * 8)] {
+        *byte = 0x5a;
+    }
+    std::fs::write(&main, &bytes).expect("damage");
+    let before = file_bytes(&dir.join("chatstore.db"));
+
+    let refused = on(
+        &dir,
+        &["restore", backup.to_str().expect("UTF-8"), "--force"],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("unchanged"), "{refused:?}");
+    assert_eq!(file_bytes(&dir.join("chatstore.db")), before);
+    assert_eq!(file_bytes(&main), bytes, "the backup itself is not touched");
+    let users = on(&dir, &["--json", "users", "list"]).ok().json();
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(2),
+        "bob is still there"
+    );
+    assert_ne!(on(&dir, &["restore", "no-such-backup", "--force"]).code, 0);
+}
+
+#[test]
+fn a_restore_is_refused_while_a_host_has_the_store_open() {
+    let (_tmp, dir) = store_with_ada();
+    let taken = on(&dir, &["--json", "backup"]).ok().json();
+    let backup = taken["backup"]["path"].as_str().expect("path").to_owned();
+    let host = library(&dir);
+    let refused = on(&dir, &["restore", &backup, "--force"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("stop it first"), "{refused:?}");
+    drop(host);
+    on(&dir, &["restore", &backup, "--force"]).ok();
+}
+
+#[test]
+fn check_says_healthy_or_not_in_its_exit_code() {
+    let (_tmp, dir) = store_with_ada();
+    seed(&dir);
+    let healthy = on(&dir, &["--json", "check", "--contents"]).ok().json();
+    assert_eq!(healthy["healthy"], true);
+
+    // An attachment lost from files.db: the message now points at nothing.
+    {
+        let conn = rusqlite::Connection::open(dir.join("files.db")).expect("files.db");
+        conn.execute("DELETE FROM blobs", [])
+            .expect("lose the blobs");
+    }
+    let damaged = on(&dir, &["--json", "check"]);
+    assert_eq!(damaged.code, 2, "{damaged:?}");
+    let report = damaged.json();
+    assert_eq!(report["healthy"], false);
+    let human = on(&dir, &["check"]);
+    assert_eq!(human.code, 2);
+    assert!(human.stdout.contains("attachments missing"), "{human:?}");
+}
+
+#[test]
+fn check_fails_on_a_damaged_main_file() {
+    let (_tmp, dir) = store_with_ada();
+    seed(&dir);
+    on(&dir, &["vacuum"]).ok(); // everything into the file itself, none in its log
+    let path = dir.join("chatstore.db");
+    let mut bytes = file_bytes(&path);
+    assert!(bytes.len() > 4096, "more than the header page");
+    for byte in &mut bytes[4096..] {
+        *byte = 0xa5;
+    }
+    std::fs::write(&path, &bytes).expect("damage");
+    let result = on(&dir, &["check"]);
+    assert_ne!(result.code, 0, "{result:?}");
+}
+
+#[test]
+fn cleanup_dry_run_deletes_nothing_and_the_real_run_deletes_the_same() {
+    let (_tmp, dir) = store_with_ada();
+    seed(&dir);
+    {
+        let chat = library(&dir);
+        let store = chat.store();
+        let ada = store.user_by_username("ada").expect("ada");
+        let (_, token) = store
+            .create_session(ada.id, &NewSession::default())
+            .expect("session");
+        store.revoke_session(&token).expect("revoked");
+        let gone = store
+            .create_conversation(ada.id, &NewConversation::titled("Old"))
+            .expect("conversation");
+        store
+            .append_message(ada.id, gone.id, &NewMessage::user("forget me"))
+            .expect("message");
+        store
+            .delete_conversation(ada.id, gone.id)
+            .expect("soft delete");
+    }
+    let args = ["--json", "cleanup", "--purge-after-days", "0"];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    for _ in 0..2 {
+        let report = on(&dir, &dry).ok().json();
+        assert_eq!(report["dry_run"], true);
+        assert_eq!(report["report"]["expired_sessions"], 1);
+        assert_eq!(report["report"]["purged_conversations"], 1);
+    }
+    assert!(
+        std::fs::read_dir(&dir).expect("dir").all(|e| !e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains("dry-run")),
+        "the scratch copy is gone"
+    );
+    let real = on(&dir, &args).ok().json();
+    assert_eq!(real["report"]["expired_sessions"], 1);
+    assert_eq!(real["report"]["purged_conversations"], 1);
+    let after = on(&dir, &args).ok().json();
+    assert_eq!(after["report"]["purged_conversations"], 0);
+    assert!(on(&dir, &["cleanup"]).ok().stdout.contains("cleaned up"));
+}
+
+#[test]
+fn vacuum_reports_both_files() {
+    let (_tmp, dir) = store_with_ada();
+    let report = on(&dir, &["--json", "vacuum"]).ok().json();
+    assert_eq!(report["vacuumed"].as_array().map(Vec::len), Some(2));
+    assert_eq!(on(&dir, &["check"]).code, 0);
+}
+
+#[test]
+fn the_environment_names_the_store_as_for_a_host() {
+    let (_tmp, dir) = store_with_ada();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chatstore"))
+        .args(["--json", "users", "list"])
+        .env("DATABASE_URL", dir.join("chatstore.db"))
+        .env_remove("BLOB_STORAGE_PATH")
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let users: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(users[0]["username"], "ada");
+}
