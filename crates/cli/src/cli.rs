@@ -62,6 +62,8 @@ pub enum Command {
     Usage(UsageArgs),
     /// Search a user's messages.
     Search(SearchArgs),
+    /// Copy the whole store into another (SQLite or PostgreSQL), resumably, and verify.
+    Copy(CopyArgs),
 }
 
 /// `migrate`.
@@ -241,4 +243,25 @@ pub struct SearchArgs {
     /// The words to look for.
     #[arg(required = true, num_args = 1.., value_name = "QUERY")]
     pub query: Vec<String>,
+}
+
+/// `copy`: the store the global options name is copied into the one named here.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("to").required(true).args(["to_store", "to_url"]))]
+pub struct CopyArgs {
+    /// The target: the directory of a SQLite store (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to_store: Option<PathBuf>,
+    /// The target: a PostgreSQL server.
+    #[arg(long, value_name = "URL")]
+    pub to_url: Option<String>,
+    /// The target's PostgreSQL schema (created if missing).
+    #[arg(long, value_name = "NAME", requires = "to_url")]
+    pub to_schema: Option<String>,
+    /// Rows per transaction on the target.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+    /// Skip the comparison of both stores after copying.
+    #[arg(long)]
+    pub no_verify: bool,
 }

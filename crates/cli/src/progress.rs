@@ -40,3 +40,41 @@ impl Drop for Spinner {
         }
     }
 }
+
+/// A progress bar over items of several kinds (the tables of a copy), on stderr when
+/// it is a terminal; finished (and cleared) when dropped.
+#[derive(Debug)]
+pub struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    /// Starts an empty bar, if stderr is a terminal.
+    pub fn start() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Bar(Some(bar))
+    }
+
+    /// Shows `done` of `total` of `item`.
+    pub fn set(&self, item: &str, done: u64, total: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(item.to_owned());
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -133,3 +133,54 @@ fn migrate_down_and_up_on_postgres() {
         .json();
     assert_eq!(now["current"], chatstore_postgres::LATEST_VERSION);
 }
+
+#[test]
+fn a_store_is_copied_to_postgres_and_back() {
+    let Some(schema) = Schema::new() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let source = tmp.path().join("source");
+    let back = tmp.path().join("back");
+    let (source, back) = (
+        source.to_str().expect("UTF-8"),
+        back.to_str().expect("UTF-8"),
+    );
+    run(&["--store", source, "init"]).ok();
+    run_with_stdin(
+        &[
+            "--store",
+            source,
+            "users",
+            "create",
+            "ada",
+            "ada@example.com",
+            "--password-stdin",
+        ],
+        "correct horse battery staple\n",
+    )
+    .ok();
+    let there = run(&[
+        "--store",
+        source,
+        "--json",
+        "copy",
+        "--to-url",
+        &schema.url,
+        "--to-schema",
+        &schema.name,
+    ])
+    .ok()
+    .json();
+    assert_eq!(there["verified"], true, "{there}");
+    let users = run(&schema.args(&["--json", "users", "list"])).ok().json();
+    assert_eq!(users[0]["username"], "ada");
+    let home = run(&schema.args(&["--json", "copy", "--to-store", back]))
+        .ok()
+        .json();
+    assert_eq!(home["verified"], true, "{home}");
+    let users = run(&["--store", back, "--json", "users", "list"])
+        .ok()
+        .json();
+    assert_eq!(users[0]["username"], "ada");
+}

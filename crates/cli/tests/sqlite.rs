@@ -537,3 +537,100 @@ fn the_environment_names_the_store_as_for_a_host() {
     let users: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(users[0]["username"], "ada");
 }
+
+#[test]
+fn copy_makes_a_verified_copy_that_logs_in_and_a_second_run_writes_nothing() {
+    let (tmp, dir) = store_with_ada();
+    seed(&dir);
+    let copy = tmp.path().join("copy");
+    let to = copy.to_str().expect("UTF-8");
+    let first = on(&dir, &["--json", "copy", "--to-store", to]).ok().json();
+    assert_eq!(first["verified"], true);
+    assert!(
+        first["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .all(|check| check["matches"] == true),
+        "{first}"
+    );
+    assert_eq!(first["attachments"]["copied"], 1);
+    let again = on(&dir, &["--json", "copy", "--to-store", to]).ok().json();
+    let written: u64 = again["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .map(|t| t["written"].as_u64().expect("written"))
+        .sum();
+    assert_eq!(written, 0, "{again}");
+    assert_eq!(again["attachments"]["copied"], 0);
+    let copied = library(&copy);
+    copied
+        .store()
+        .authenticate("ada", &Password::new(PASSWORD))
+        .expect("ada logs in on the copy with her password");
+    drop(copied);
+    assert_eq!(on(&copy, &["--json", "check"]).ok().json()["healthy"], true);
+}
+
+#[test]
+fn copy_refuses_a_target_with_other_data_and_bad_arguments() {
+    let (tmp, dir) = store_with_ada();
+    let (_other_tmp, other) = store_with_ada();
+    let before = file_bytes(&other.join("chatstore.db"));
+    let refused = on(
+        &dir,
+        &["copy", "--to-store", other.to_str().expect("UTF-8")],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("rows the source does not have"),
+        "{refused:?}"
+    );
+    let after = library(&other);
+    assert_eq!(
+        after
+            .store()
+            .list_users(&Default::default())
+            .expect("users")
+            .items
+            .len(),
+        1,
+        "the target keeps what it had, and only that"
+    );
+    drop(after);
+    assert_eq!(
+        file_bytes(&other.join("chatstore.db")),
+        before,
+        "not a byte written"
+    );
+
+    assert_eq!(on(&dir, &["copy"]).code, 2, "a target is required");
+    let same = on(&dir, &["copy", "--to-store", dir.to_str().expect("UTF-8")]);
+    assert_eq!(same.code, 2, "{same:?}");
+    let zero = on(
+        &dir,
+        &[
+            "copy",
+            "--to-store",
+            tmp.path().join("x").to_str().expect("UTF-8"),
+            "--batch",
+            "0",
+        ],
+    );
+    assert_eq!(zero.code, 2, "{zero:?}");
+    assert_eq!(
+        on(
+            &tmp.path().join("missing"),
+            &[
+                "copy",
+                "--to-store",
+                tmp.path().join("y").to_str().expect("UTF-8")
+            ]
+        )
+        .code,
+        1,
+        "a missing source is not created"
+    );
+    assert!(!tmp.path().join("missing").exists());
+}

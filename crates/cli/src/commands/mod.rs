@@ -11,6 +11,7 @@ use crate::output::Output;
 pub mod backup;
 pub mod check;
 pub mod cleanup;
+pub mod copy;
 pub mod init;
 pub mod migrate;
 pub mod search;
@@ -34,5 +35,6 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Users(args) => users::run(global, args),
         Command::Usage(args) => usage::run(global, args),
         Command::Search(args) => search::run(global, args),
+        Command::Copy(args) => copy::run(global, args),
     }
 }
