@@ -8,6 +8,8 @@ use chatstore::transfer::{
     Column, Dialect, Kind, Row, Table, TableSql, TableTransfer, Value, check_key, check_rows,
     keys_not_in,
 };
+use std::collections::HashMap;
+
 use chatstore::{Error, Result, Timestamp};
 use postgres::types::ToSql;
 use time::OffsetDateTime;
@@ -26,17 +28,7 @@ struct Postgres;
 
 impl Dialect for Postgres {
     fn param(&self, n: usize, kind: Kind) -> String {
-        let cast = match kind {
-            Kind::Id => "uuid",
-            Kind::Text => "text",
-            Kind::Integer => "bigint",
-            Kind::Real => "double precision",
-            Kind::Bool => "boolean",
-            Kind::Time => "timestamptz",
-            Kind::Json => "jsonb",
-            Kind::Bytes => "bytea",
-        };
-        format!("${n}::{cast}")
+        format!("${n}::{}", pg_type(kind))
     }
 
     fn select(&self, column: &Column) -> String {
@@ -53,18 +45,95 @@ impl Dialect for Postgres {
             ""
         }
     }
+}
 
-    fn derived_columns(&self, table: &Table) -> Vec<(&'static str, String)> {
-        let next = table.columns.len() + 1;
-        match table.name {
-            "messages" => vec![(
-                "search_vector",
-                format!("to_tsvector('simple', {})", self.param(next, Kind::Text)),
-            )],
-            "chunk_embeddings" => vec![("version", self.param(next, Kind::Integer))],
-            _ => Vec::new(),
-        }
+/// A column PostgreSQL derives from a copied row, with the value that goes with it.
+struct Derived {
+    /// The column.
+    column: &'static str,
+    /// What its value is made from: the search text, or the embedding's version.
+    kind: Kind,
+    /// The expression writing the column from that value.
+    write: fn(&str) -> String,
+    /// Whether a row whose key was there already and is overwritten takes a new value
+    /// (an embedding whose vector changed gets a new version, so indexes reread it).
+    renewed: bool,
+}
+
+/// What PostgreSQL writes beside a copied row of `table`.
+fn derived(table: &Table) -> &'static [Derived] {
+    match table.name {
+        "messages" => &[Derived {
+            column: "search_vector",
+            kind: Kind::Text,
+            write: |text| format!("to_tsvector('simple', {text})"),
+            renewed: false,
+        }],
+        "chunk_embeddings" => &[Derived {
+            column: "version",
+            kind: Kind::Integer,
+            write: |version| version.to_owned(),
+            renewed: true,
+        }],
+        _ => &[],
     }
+}
+
+/// The type name of a kind in a cast.
+fn pg_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Id => "uuid",
+        Kind::Text => "text",
+        Kind::Integer => "bigint",
+        Kind::Real => "double precision",
+        Kind::Bool => "boolean",
+        Kind::Time => "timestamptz",
+        Kind::Json => "jsonb",
+        Kind::Bytes => "bytea",
+    }
+}
+
+/// One statement inserting a whole batch: every column (and derived value) bound as an
+/// array and unnested, `conflict` deciding what happens to keys already there; returns
+/// the first key column of each row written. One round trip per batch instead of one
+/// per row.
+fn batch_statement(table: &Table, conflict: &str) -> String {
+    let derived = derived(table);
+    let mut names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    names.extend(derived.iter().map(|d| d.column));
+    let arrays: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| c.kind)
+        .chain(derived.iter().map(|d| d.kind))
+        .enumerate()
+        .map(|(i, kind)| format!("${}::{}[]", i + 1, pg_type(kind)))
+        .collect();
+    let renewed: String = derived
+        .iter()
+        .filter(|d| d.renewed)
+        .map(|d| format!("{0} = excluded.{0}, ", d.column))
+        .collect();
+    let conflict = conflict.replacen("DO UPDATE SET ", &format!("DO UPDATE SET {renewed}"), 1);
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("r.{}", c.name))
+        .chain(
+            derived
+                .iter()
+                .map(|d| (d.write)(&format!("r.{}", d.column))),
+        )
+        .collect();
+    format!(
+        "INSERT INTO {name} ({columns}){overriding} SELECT {values} FROM unnest({arrays}) AS r({columns}) {conflict} RETURNING {name}.{key}",
+        name = table.name,
+        columns = names.join(", "),
+        overriding = Postgres.overriding(table),
+        values = values.join(", "),
+        arrays = arrays.join(", "),
+        key = table.columns[0].name,
+    )
 }
 
 fn sql(table: &Table) -> TableSql {
@@ -121,16 +190,16 @@ impl TableTransfer for PgStore {
     }
 
     fn insert_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {
-        self.write_rows(table, rows, &sql(table).insert)
+        self.write_rows(table, rows, &sql(table).insert_conflict)
     }
 
     fn refresh_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {
-        self.write_rows(table, rows, &sql(table).refresh)
+        self.write_rows(table, rows, &sql(table).refresh_conflict)
     }
 
     fn mirror_rows(&self, table: &Table, rows: &[Row]) -> Result<()> {
         check_rows(table, rows)?;
-        if !Postgres.derived_columns(table).is_empty() {
+        if !derived(table).is_empty() {
             return Err(Error::validation(
                 "table",
                 format!("{} cannot be mirrored", table.name),
@@ -171,32 +240,87 @@ impl TableTransfer for PgStore {
 }
 
 impl PgStore {
-    /// Runs `statement` (an insert of one row with its derived values) for every row,
-    /// in one transaction; a new long message gets its search parts.
-    fn write_rows(&self, table: &Table, rows: &[Row], statement: &str) -> Result<u64> {
+    /// Writes `rows` in one statement and one transaction, `conflict` deciding about
+    /// keys already there; a written message too long for one search vector gets its
+    /// search parts.
+    fn write_rows(&self, table: &Table, rows: &[Row], conflict: &str) -> Result<u64> {
         check_rows(table, rows)?;
-        let prepared = prepare(table, rows)?;
-        self.db.write(|c| {
-            let versions = take_versions(c, table, rows.len())?;
-            let mut written = 0;
-            for (i, (params, search_parts)) in prepared.iter().enumerate() {
-                let mut params = refs(params);
-                let version;
-                if let Some(first) = versions {
-                    version = first + i as i64;
-                    params.push(&version);
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let statement = batch_statement(table, conflict);
+        let mut arrays: Params = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| column_array(rows, i, column.kind))
+            .collect();
+        let mut parts: HashMap<Uuid, Vec<String>> = HashMap::new();
+        if table.name == "messages" {
+            let content = table.columns.iter().position(|c| c.name == "content");
+            let mut texts = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (Some(Value::Id(id)), Some(Value::Text(text))) =
+                    (row.first(), content.map(|i| &row[i]))
+                else {
+                    return Err(Error::validation(
+                        "row",
+                        "a message needs its id and content",
+                    ));
+                };
+                let (own, rest) = crate::search::search_texts(text);
+                texts.push(own);
+                if !rest.is_empty() {
+                    parts.insert(*id, rest);
                 }
-                let added = c.execute(statement, &params)?;
-                if added == 1
-                    && !search_parts.is_empty()
-                    && let Some(Value::Id(id)) = rows[i].first()
-                {
-                    crate::search::replace_search_parts(c, *id, search_parts)?;
-                }
-                written += added;
             }
-            Ok(written)
+            arrays.push(Box::new(texts));
+        }
+        self.db.write(|c| {
+            let mut params = refs(&arrays);
+            let versions: Vec<i64>;
+            if let Some(first) = take_versions(c, table, rows.len())? {
+                versions = (first..).take(rows.len()).collect();
+                params.push(&versions);
+            }
+            let written = c.rows(&statement, &params)?;
+            if !parts.is_empty() {
+                for row in &written {
+                    let id: Uuid = row.value(0)?;
+                    if let Some(rest) = parts.get(&id) {
+                        crate::search::replace_search_parts(c, id, rest)?;
+                    }
+                }
+            }
+            Ok(written.len() as u64)
         })
+    }
+}
+
+/// Column `i` of every row, as the array its column's type takes; NULL where a row
+/// holds NULL (rows are checked, so every other value is of the column's kind).
+fn column_array(rows: &[Row], i: usize, kind: Kind) -> Box<dyn ToSql + Sync> {
+    macro_rules! array {
+        ($variant:ident, $convert:expr) => {
+            Box::new(
+                rows.iter()
+                    .map(|row| match &row[i] {
+                        Value::$variant(value) => Some($convert(value)),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+    }
+    match kind {
+        Kind::Id => array!(Id, |v: &Uuid| *v),
+        Kind::Text => array!(Text, |v: &String| v.clone()),
+        Kind::Integer => array!(Integer, |v: &i64| *v),
+        Kind::Real => array!(Real, |v: &f64| *v),
+        Kind::Bool => array!(Bool, |v: &bool| *v),
+        Kind::Time => array!(Time, |v: &Timestamp| at(*v)),
+        Kind::Json => array!(Json, |v: &serde_json::Value| v.clone()),
+        Kind::Bytes => array!(Bytes, |v: &Vec<u8>| v.clone()),
     }
 }
 
@@ -204,27 +328,6 @@ type Params = Vec<Box<dyn ToSql + Sync>>;
 
 fn refs(params: &Params) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|param| param.as_ref()).collect()
-}
-
-/// Each row's parameters, with the derived values that do not depend on the
-/// transaction (a message's search text) and a long message's search parts.
-fn prepare(table: &Table, rows: &[Row]) -> Result<Vec<(Params, Vec<String>)>> {
-    let content = table.columns.iter().position(|c| c.name == "content");
-    rows.iter()
-        .map(|row| {
-            let mut params = bind(row, table.columns);
-            let mut parts = Vec::new();
-            if table.name == "messages" {
-                let Some(Value::Text(text)) = content.map(|i| &row[i]) else {
-                    return Err(Error::validation("row", "a message needs its content"));
-                };
-                let (own, rest) = crate::search::search_texts(text);
-                params.push(Box::new(own));
-                parts = rest;
-            }
-            Ok((params, parts))
-        })
-        .collect()
 }
 
 /// The first of `count` embedding versions, taken from the commit-ordered counter,

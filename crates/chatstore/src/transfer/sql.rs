@@ -19,13 +19,6 @@ pub trait Dialect {
     fn overriding(&self, _table: &Table) -> &'static str {
         ""
     }
-
-    /// Columns a backend derives from a row and writes beside it, each with the
-    /// expression that writes it; their parameters are numbered after the table's
-    /// columns (PostgreSQL's search vector and embedding version).
-    fn derived_columns(&self, _table: &Table) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
 }
 
 /// The statements of one table.
@@ -43,14 +36,18 @@ pub struct TableSql {
     pub contains_key: String,
     /// Every key, in key order.
     pub all_keys: String,
-    /// Inserts one row unless its key exists; every column's parameter, then the
-    /// derived columns' ([`Dialect::derived_columns`]).
+    /// Inserts one row unless its key exists; every column's parameter.
     pub insert: String,
     /// Inserts one row, or overwrites the changeable columns of the row with its key
-    /// where they differ; every column's parameter, then the derived columns'.
+    /// where they differ; every column's parameter.
     pub refresh: String,
     /// Deletes the row with a key; the key's parameters.
     pub delete_key: String,
+    /// The conflict clause of [`TableSql::insert`], for a backend's own form of the
+    /// insert (PostgreSQL inserts a whole batch from arrays).
+    pub insert_conflict: String,
+    /// The conflict clause of [`TableSql::refresh`].
+    pub refresh_conflict: String,
 }
 
 impl TableSql {
@@ -73,28 +70,17 @@ impl TableSql {
         let key_params = params(dialect, table.key(), 1);
         let limit_after = dialect.param(table.key_len + 1, Kind::Integer);
         let limit_first = dialect.param(1, Kind::Integer);
-        let derived = dialect.derived_columns(table);
         let insert_head = format!(
-            "INSERT INTO {name} ({}{}){} VALUES ({}{})",
+            "INSERT INTO {name} ({}){} VALUES ({})",
             names(table.columns),
-            derived
-                .iter()
-                .map(|(column, _)| format!(", {column}"))
-                .collect::<String>(),
             dialect.overriding(table),
             params(dialect, table.columns, 1),
-            derived
-                .iter()
-                .map(|(_, value)| format!(", {value}"))
-                .collect::<String>(),
         );
         let on_key = format!("ON CONFLICT ({key_names})");
         let mutable: Vec<&Column> = table.mutable().collect();
         let update = mutable
             .iter()
-            .map(|column| column.name)
-            .chain(derived.iter().map(|(column, _)| *column))
-            .map(|column| format!("{column} = excluded.{column}"))
+            .map(|column| format!("{0} = excluded.{0}", column.name))
             .collect::<Vec<_>>()
             .join(", ");
         let differs = mutable
@@ -102,6 +88,12 @@ impl TableSql {
             .map(|column| format!("{name}.{0} IS DISTINCT FROM excluded.{0}", column.name))
             .collect::<Vec<_>>()
             .join(" OR ");
+        let insert_conflict = format!("{on_key} DO NOTHING");
+        let refresh_conflict = if differs.is_empty() {
+            insert_conflict.clone()
+        } else {
+            format!("{on_key} DO UPDATE SET {update} WHERE {differs}")
+        };
         TableSql {
             count: format!("SELECT count(*) FROM {name}"),
             first_rows: format!(
@@ -122,13 +114,11 @@ impl TableSql {
             ),
             contains_key: format!("SELECT 1 FROM {name} WHERE ({key_names}) = ({key_params})"),
             all_keys: format!("SELECT {select_key} FROM {name} ORDER BY {key_names}"),
-            insert: format!("{insert_head} {on_key} DO NOTHING"),
-            refresh: if differs.is_empty() {
-                format!("{insert_head} {on_key} DO NOTHING")
-            } else {
-                format!("{insert_head} {on_key} DO UPDATE SET {update} WHERE {differs}")
-            },
+            insert: format!("{insert_head} {insert_conflict}"),
+            refresh: format!("{insert_head} {refresh_conflict}"),
             delete_key: format!("DELETE FROM {name} WHERE ({key_names}) = ({key_params})"),
+            insert_conflict,
+            refresh_conflict,
         }
     }
 }
