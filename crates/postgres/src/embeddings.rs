@@ -89,6 +89,20 @@ pub(crate) fn latest_version(conn: &mut Conn<'_, '_>) -> Result<u64> {
         .map(Option::unwrap_or_default)
 }
 
+/// Takes `count` embedding versions from the commit-ordered counter (its row lock,
+/// held to commit, orders the writers); returns the last: the versions are
+/// last-count+1 ..= last.
+pub(crate) fn take_versions(conn: &mut Conn<'_, '_>, count: i64) -> Result<i64> {
+    conn.row(
+        "UPDATE embedding_version SET latest = latest + $1 WHERE id = 1 RETURNING latest",
+        &[&count],
+    )?
+    .ok_or_else(|| Error::Corrupt {
+        detail: "embedding_version has no row".to_owned(),
+    })?
+    .value(0)
+}
+
 /// Inserts the embeddings of `chunks` (one vector each, encoded), numbering them with
 /// versions taken at once from `embedding_version`: latest-n+1 ..= latest.
 fn insert_embeddings(
@@ -102,15 +116,7 @@ fn insert_embeddings(
     }
     let count = i64::try_from(chunks.len())
         .map_err(|_| Error::validation("chunks", "too many in one call"))?;
-    let latest: i64 = conn
-        .row(
-            "UPDATE embedding_version SET latest = latest + $1 WHERE id = 1 RETURNING latest",
-            &[&count],
-        )?
-        .ok_or_else(|| Error::Corrupt {
-            detail: "embedding_version has no row".to_owned(),
-        })?
-        .value(0)?;
+    let latest = take_versions(conn, count)?;
     let ids: Vec<Uuid> = chunks.iter().map(|k| k.id.stored()).collect();
     conn.execute(
         "INSERT INTO chunk_embeddings (version, collection, chunk_id, vector)

@@ -4,12 +4,12 @@
 //! very long one), an embedding's version from the commit-ordered counter, and the
 //! identity sequences of roles and permissions once everything is in.
 
+use std::collections::HashMap;
+
 use chatstore::transfer::{
     Column, Dialect, Kind, Row, Table, TableSql, TableTransfer, Value, check_key, check_rows,
     keys_not_in,
 };
-use std::collections::HashMap;
-
 use chatstore::{Error, Result, Timestamp};
 use postgres::types::ToSql;
 use time::OffsetDateTime;
@@ -337,16 +337,9 @@ fn take_versions(c: &mut Conn<'_, '_>, table: &Table, count: usize) -> Result<Op
         return Ok(None);
     }
     let count = i64::try_from(count).map_err(|_| Error::validation("rows", "too many"))?;
-    let latest: i64 = c
-        .row(
-            "UPDATE embedding_version SET latest = latest + $1 WHERE id = 1 RETURNING latest",
-            &[&count],
-        )?
-        .ok_or_else(|| Error::Corrupt {
-            detail: "embedding_version has no row".to_owned(),
-        })?
-        .value(0)?;
-    Ok(Some(latest - count + 1))
+    Ok(Some(
+        crate::embeddings::take_versions(c, count)? - count + 1,
+    ))
 }
 
 /// Values as their columns' types take them; NULL typed by its column.
