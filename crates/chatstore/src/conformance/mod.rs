@@ -200,6 +200,8 @@ macro_rules! conformance_suite {
             conversations_disallowed_transitions_change_nothing,
             conversations_purge,
             conversations_purge_deleted_before_cut_off,
+            conversations_temporary_ones_expire,
+            conversations_retention_purges_old_archived_and_idle,
             conversations_hide_and_unhide,
             conversations_auto_hide_idle,
             conversations_auto_hide_uses_configured_idle_time,
