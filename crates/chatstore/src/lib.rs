@@ -41,6 +41,7 @@ pub mod conversations;
 pub mod documents;
 pub mod embeddings;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod json;
 pub mod maintenance;

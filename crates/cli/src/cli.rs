@@ -64,6 +64,8 @@ pub enum Command {
     Search(SearchArgs),
     /// Copy the whole store into another (SQLite or PostgreSQL), resumably, and verify.
     Copy(CopyArgs),
+    /// Export a user's data (or one conversation) as JSON, Markdown and CSV with files.
+    Export(ExportArgs),
 }
 
 /// `migrate`.
@@ -272,4 +274,18 @@ pub struct CopyArgs {
     /// Skip the comparison of both stores after copying.
     #[arg(long)]
     pub no_verify: bool,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Whose data (username or email).
+    #[arg(long, value_name = "U")]
+    pub user: String,
+    /// A new or empty directory to write the export to.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this conversation (its id).
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
 }

@@ -694,3 +694,58 @@ fn cleanup_retires_archived_conversations_by_age_and_temporary_ones_when_expired
         .conversation(ada.id, kept)
         .expect("the other conversation stays");
 }
+
+#[test]
+fn export_writes_a_users_data_and_refuses_a_used_directory_or_unknown_user() {
+    let (tmp, dir) = store_with_ada();
+    seed(&dir);
+    let out = tmp.path().join("ada-export");
+    let o = out.to_str().expect("UTF-8");
+    let done = on(&dir, &["--json", "export", "--user", "ada", "--out", o])
+        .ok()
+        .json();
+    assert_eq!(done["summary"]["conversations"], 1);
+    assert_eq!(done["summary"]["files"], 1);
+    assert_eq!(done["summary"]["usage_records"], 1);
+    let export: serde_json::Value =
+        serde_json::from_slice(&file_bytes(&out.join("export.json"))).expect("export.json");
+    assert_eq!(export["user"]["username"], "ada");
+    assert_eq!(
+        export["conversations"][0]["messages"][0]["content"],
+        "Who is eligible for a joint account?"
+    );
+    let path = export["conversations"][0]["attachments"][0]["path"]
+        .as_str()
+        .expect("path");
+    assert_eq!(file_bytes(&out.join(path)), b"the form");
+    assert!(out.join("messages.csv").is_file() && out.join("usage.csv").is_file());
+    assert!(!export.to_string().contains("argon2"), "no password hash");
+
+    let again = on(&dir, &["export", "--user", "ada", "--out", o]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("not empty"), "{again:?}");
+    let nobody = on(
+        &dir,
+        &[
+            "export",
+            "--user",
+            "nobody",
+            "--out",
+            tmp.path().join("x").to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(nobody.code, 1, "{nobody:?}");
+    let bad = on(
+        &dir,
+        &[
+            "export",
+            "--user",
+            "ada",
+            "--conversation",
+            "nope",
+            "--out",
+            tmp.path().join("y").to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+}

@@ -45,6 +45,7 @@ use super::blob::{bytes, hash};
 use super::support::{admin, conversation, days, document, global_document, secs, user};
 use super::test_config;
 use crate::NewConversation;
+use crate::UsageStore;
 use crate::chunking::{ChunkingOptions, TextPart};
 use crate::embeddings::{EmbedError, Embedder};
 use crate::{
@@ -784,6 +785,143 @@ pub fn chat_cleanup_retires_expired_and_old_conversations_with_their_files<C: Ch
     assert!(keys_of(chat.blobs(), archived.id).is_empty());
     assert_err!(s.conversation(ada.id, old.id), Error::NotFound { .. });
     assert_photo(&chat, ada.id, stays.id, "kept");
+}
+
+/// A whole-user export holds every conversation (deleted ones too) with its messages,
+/// branches and attachments (bytes and thumbnails as files), the user's own documents
+/// with chunks and their usage, as JSON, Markdown and CSV, and nothing of another
+/// user's; a conversation export holds that conversation only. A directory that is not
+/// empty, or another user's conversation, is refused with nothing written.
+pub fn chat_export_writes_everything_of_the_users_and_nothing_else<C: ChatBackend>(backend: &C) {
+    let (chat, clock) = fresh(backend);
+    let s = chat.store();
+    let (ada, bob) = (user(s, "ada"), user(s, "bob"));
+    let talk = conversation(s, ada.id, "Lighthouses");
+    let first = s
+        .append_message(
+            ada.id,
+            talk.id,
+            &NewMessage::user("Which lamp, \"exactly\"?"),
+        )
+        .expect("append");
+    s.append_message(
+        ada.id,
+        talk.id,
+        &NewMessage::assistant("A Fresnel lens,\nfirst order."),
+    )
+    .expect("append");
+    s.append_message(
+        ada.id,
+        talk.id,
+        &NewMessage::user("Or a second order?").reply_to(first.id),
+    )
+    .expect("branch");
+    let with_file = with_photo(&chat, ada.id, talk.id, "lens");
+    let old = conversation(s, ada.id, "Old");
+    s.delete_conversation(ada.id, old.id).expect("soft delete");
+    let manual = document(s, ada.id, "manual.pdf");
+    s.record_usage(
+        ada.id,
+        &crate::NewUsage::new("openai", "gpt-4o", crate::OperationType::Chat, 10, 5),
+    )
+    .expect("usage");
+    let theirs = conversation(s, bob.id, "Bob's secrets");
+    s.append_message(bob.id, theirs.id, &NewMessage::user("bob's words"))
+        .expect("append");
+    document(s, bob.id, "bob.pdf");
+    clock.advance(secs(5));
+
+    let dir = scratch_dir("export");
+    let summary = chat.export_user(ada.id, &dir).expect("export");
+    assert_eq!(
+        (summary.conversations, summary.messages, summary.files),
+        (2, 4, 2)
+    );
+    assert_eq!((summary.documents, summary.usage_records), (1, 1));
+    let text = std::fs::read_to_string(dir.join("export.json")).expect("export.json");
+    assert!(!text.contains("bob"), "nothing of bob's");
+    let export: crate::export::UserExport = serde_json::from_str(&text).expect("it parses");
+    assert_eq!(export.format, crate::export::FORMAT);
+    assert_eq!(export.user.id, ada.id);
+    let exported_talk = export
+        .conversations
+        .iter()
+        .find(|c| c.conversation.id == talk.id)
+        .expect("the conversation");
+    let query = crate::MessageQuery {
+        limit: 100,
+        ..crate::MessageQuery::default()
+    };
+    assert_eq!(
+        exported_talk.messages,
+        s.messages(ada.id, talk.id, &query).expect("messages").items
+    );
+    assert!(
+        export
+            .conversations
+            .iter()
+            .any(|c| c.conversation.id == old.id)
+    );
+    assert_eq!(export.documents[0].document.id, manual.id);
+    for file in &exported_talk.attachments {
+        assert_eq!(file.message_id, with_file.id);
+        let bytes = std::fs::read(dir.join(&file.path)).expect("the file");
+        let (_, expected) = if file.thumbnail {
+            chat.message_thumbnail(ada.id, with_file.id, 0)
+                .expect("thumbnail")
+        } else {
+            chat.message_file(ada.id, with_file.id, 0).expect("file")
+        };
+        assert!(bytes == expected, "{} holds the bytes", file.path);
+        assert_eq!(file.size, bytes.len() as u64);
+    }
+    let mut csv = csv::Reader::from_path(dir.join("messages.csv")).expect("messages.csv");
+    let contents: Vec<String> = csv
+        .records()
+        .map(|r| r.expect("a row")[7].to_owned())
+        .collect();
+    assert!(
+        contents.contains(&"A Fresnel lens,\nfirst order.".to_owned()),
+        "commas and lines survive: {contents:?}"
+    );
+    let markdown: String = std::fs::read_dir(dir.join("conversations"))
+        .expect("conversations/")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("markdown"))
+        .collect();
+    assert!(markdown.contains("# Lighthouses") && markdown.contains("A Fresnel lens"));
+    assert!(markdown.contains("a branch"), "the branch is shown");
+
+    let again = chat.export_user(ada.id, &dir);
+    assert_err!(
+        again,
+        Error::Validation {
+            field: "directory",
+            ..
+        }
+    );
+    let one = scratch_dir("one");
+    let summary = chat
+        .export_conversation(ada.id, talk.id, &one)
+        .expect("one conversation");
+    assert_eq!((summary.conversations, summary.documents), (1, 0));
+    let foreign = scratch_dir("foreign");
+    assert_err!(
+        chat.export_conversation(ada.id, theirs.id, &foreign),
+        Error::NotFound { .. }
+    );
+    assert!(!foreign.join("export.json").exists());
+    for d in [dir, one, foreign] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// A fresh directory name under the system's temporary directory.
+fn scratch_dir(label: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "chatstore-{label}-{}-{}",
+        std::process::id(),
+        crate::MessageId::new()
+    ))
 }
 
 /// vectors, stay.
@@ -1784,6 +1922,7 @@ macro_rules! chat_conformance_suite {
             chat_a_refused_append_leaves_nothing_behind,
             chat_purging_conversations_removes_their_attachments,
             chat_cleanup_retires_expired_and_old_conversations_with_their_files,
+            chat_export_writes_everything_of_the_users_and_nothing_else,
             chat_deleting_a_user_removes_their_attachments_and_vectors,
             chat_deleting_a_document_removes_its_vectors,
             chat_a_refused_deletion_removes_nothing,
