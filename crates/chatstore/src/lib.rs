@@ -98,7 +98,7 @@ pub use search::{SearchHit, SearchQuery, SearchStore};
 pub use secrets::{Password, PasswordHasher, PasswordParams, SessionToken};
 pub use sessions::{NewSession, Session, SessionStore};
 pub use store::Store;
-pub use system::{Retirement, SystemStore};
+pub use system::{ConversationSize, Retirement, StoreFigures, SystemStore, UserSize};
 pub use timestamp::{Clock, ManualClock, SystemClock, Timestamp};
 pub use usage::{
     DailyUsage, NewUsage, OperationType, TimeRange, UsageBreakdown, UsageRecord, UsageStore,

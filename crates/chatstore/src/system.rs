@@ -54,6 +54,45 @@ impl Retirement {
     }
 }
 
+/// What an operator's summary of a store shows (seed 000's admin figures).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoreFigures {
+    /// Login sessions neither expired nor revoked.
+    pub active_sessions: u64,
+    /// Every message, by role.
+    pub messages_by_role: crate::RoleCounts,
+    /// The conversations with the most messages, most first.
+    pub largest_conversations: Vec<ConversationSize>,
+    /// The users with the most messages, most first.
+    pub busiest_users: Vec<UserSize>,
+}
+
+/// A conversation and how many messages it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConversationSize {
+    /// The conversation.
+    pub id: crate::ConversationId,
+    /// Its owner.
+    pub user_id: crate::UserId,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its messages.
+    pub message_count: u64,
+}
+
+/// A user and how much they have written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserSize {
+    /// The user.
+    pub id: crate::UserId,
+    /// Their username.
+    pub username: String,
+    /// Their conversations.
+    pub conversations: u64,
+    /// The messages in them.
+    pub messages: u64,
+}
+
 /// Operations across all users: sweeps, retention and attachment migrations.
 pub trait SystemStore: Send + Sync {
     /// Which of these messages exist, in any conversation of any user (at most
@@ -90,6 +129,10 @@ pub trait SystemStore: Send + Sync {
     /// leave except by finishing; this frees such documents to be ingested again. Their
     /// previous chunks stay.
     fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>>;
+
+    /// The figures an operator's summary shows: active sessions, messages by role, and
+    /// the `top` largest conversations and busiest users (ties by id).
+    fn store_figures(&self, top: u32) -> Result<StoreFigures>;
 
     /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
     fn delete_expired_sessions(&self) -> Result<u64>;

@@ -285,7 +285,13 @@ fn stats_usage_and_search_read_the_store() {
     assert_eq!(stats["users"], 1);
     assert_eq!(stats["attachments"]["keys"], 1);
     assert_eq!(stats["usage"]["requests"], 1);
-    assert!(on(&dir, &["stats"]).ok().stdout.contains("schema version"));
+    assert_eq!(stats["rows"]["messages"], 1);
+    assert_eq!(stats["rows"]["users"], 1);
+    assert_eq!(stats["messages_by_role"]["user"], 1);
+    assert_eq!(stats["largest_conversations"][0]["title"], "Eligibility");
+    assert_eq!(stats["busiest_users"][0]["username"], "ada");
+    let human = on(&dir, &["stats"]).ok().stdout;
+    assert!(human.contains("schema version") && human.contains("busiest users"), "{human}");
 
     let usage = on(&dir, &["--json", "usage", "--user", "ada"]).ok().json();
     assert_eq!(usage["total"]["total_tokens"], 1500);

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement, SystemStore,
-    Timestamp, attachments, validate,
+    Cleanup, ConversationSize, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement,
+    RoleCounts, StoreFigures, SystemStore, Timestamp, UserSize, attachments, validate,
 };
 use uuid::Uuid;
 
@@ -51,6 +51,71 @@ impl SystemStore for PgStore {
             return Err(Error::not_found("message", id));
         }
         Ok(())
+    }
+
+    fn store_figures(&self, top: u32) -> Result<StoreFigures> {
+        let top = i64::from(validate::page_limit(top)?);
+        let now = at(self.now());
+        self.db.read_snapshot(|c| {
+            let active_sessions = c
+                .row(
+                    "SELECT count(*) FROM user_sessions
+                     WHERE revoked_at IS NULL AND expires_at > $1",
+                    &[&now],
+                )?
+                .map(|row| row.uint(0))
+                .transpose()?
+                .unwrap_or(0);
+            let mut messages_by_role = RoleCounts::default();
+            for row in c.rows("SELECT role, count(*) FROM messages GROUP BY role", &[])? {
+                let n: u64 = row.uint(1)?;
+                match row.text(0)?.as_str() {
+                    "user" => messages_by_role.user = n,
+                    "assistant" => messages_by_role.assistant = n,
+                    _ => messages_by_role.system += n,
+                }
+            }
+            let largest_conversations = c
+                .rows(
+                    "SELECT id, user_id, title, message_count FROM conversations
+                     ORDER BY message_count DESC, id LIMIT $1",
+                    &[&top],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(ConversationSize {
+                        id: row.id(0)?,
+                        user_id: row.id(1)?,
+                        title: row.opt_text(2)?,
+                        message_count: row.uint(3)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let busiest_users = c
+                .rows(
+                    "SELECT u.id, u.username, count(v.id),
+                            coalesce(sum(v.message_count), 0)::bigint AS m
+                     FROM users u JOIN conversations v ON v.user_id = u.id
+                     GROUP BY u.id ORDER BY m DESC, u.id LIMIT $1",
+                    &[&top],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(UserSize {
+                        id: row.id(0)?,
+                        username: row.text(1)?,
+                        conversations: row.uint(2)?,
+                        messages: row.uint(3)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(StoreFigures {
+                active_sessions,
+                messages_by_role,
+                largest_conversations,
+                busiest_users,
+            })
+        })
     }
 
     fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {

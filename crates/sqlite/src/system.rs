@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement, SystemStore,
-    Timestamp, attachments, validate,
+    Cleanup, ConversationSize, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement,
+    RoleCounts, StoreFigures, SystemStore, Timestamp, UserSize, attachments, validate,
 };
 use rusqlite::ToSql;
 
@@ -84,6 +84,66 @@ impl SystemStore for SqliteStore {
                 messages_with_files,
                 documents: Vec::new(),
                 deleted: deleted as u64,
+            })
+        })
+    }
+
+    fn store_figures(&self, top: u32) -> Result<StoreFigures> {
+        let top = i64::from(validate::page_limit(top)?);
+        let now = self.now().to_string();
+        self.db.read_snapshot(|c| {
+            let active_sessions = c
+                .row(
+                    "SELECT count(*) FROM user_sessions
+                     WHERE revoked_at IS NULL AND expires_at > ?1",
+                    &[&now],
+                    |row| row.uint(0),
+                )?
+                .unwrap_or(0);
+            let mut messages_by_role = RoleCounts::default();
+            for (role, n) in c.rows(
+                "SELECT role, count(*) FROM messages GROUP BY role",
+                &[],
+                |row| Ok((row.text(0)?, row.uint::<u64>(1)?)),
+            )? {
+                match role.as_str() {
+                    "user" => messages_by_role.user = n,
+                    "assistant" => messages_by_role.assistant = n,
+                    _ => messages_by_role.system += n,
+                }
+            }
+            let largest_conversations = c.rows(
+                "SELECT id, user_id, title, message_count FROM conversations
+                 ORDER BY message_count DESC, id LIMIT ?1",
+                &[&top],
+                |row| {
+                    Ok(ConversationSize {
+                        id: row.parse(0)?,
+                        user_id: row.parse(1)?,
+                        title: row.opt_text(2)?,
+                        message_count: row.uint(3)?,
+                    })
+                },
+            )?;
+            let busiest_users = c.rows(
+                "SELECT u.id, u.username, count(v.id), coalesce(sum(v.message_count), 0) AS m
+                 FROM users u JOIN conversations v ON v.user_id = u.id
+                 GROUP BY u.id ORDER BY m DESC, u.id LIMIT ?1",
+                &[&top],
+                |row| {
+                    Ok(UserSize {
+                        id: row.parse(0)?,
+                        username: row.text(1)?,
+                        conversations: row.uint(2)?,
+                        messages: row.uint(3)?,
+                    })
+                },
+            )?;
+            Ok(StoreFigures {
+                active_sessions,
+                messages_by_role,
+                largest_conversations,
+                busiest_users,
             })
         })
     }

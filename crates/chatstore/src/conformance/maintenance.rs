@@ -180,3 +180,51 @@ pub fn maintenance_now_is_the_configured_clock(backend: &dyn Backend) {
     let chat = conversation(s, ada.id, "timed");
     assert_eq!((ada.created_at, chat.created_at), (now, now));
 }
+
+/// The operator's figures: sessions neither expired nor revoked, every message by role,
+/// and the largest conversations and busiest users, most first, at most `top`.
+pub fn maintenance_store_figures_count_what_an_operator_asks(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    user(s, "carol");
+    s.create_session(ada.id, &crate::NewSession::default())
+        .expect("session");
+    let (_, gone) = s
+        .create_session(bob.id, &crate::NewSession::default())
+        .expect("session");
+    s.revoke_session(&gone).expect("revoke");
+    let big = conversation(s, ada.id, "big");
+    let small = conversation(s, bob.id, "small");
+    for _ in 0..3 {
+        say(s, ada.id, big.id, "question");
+        answer(s, ada.id, big.id, "answer");
+    }
+    say(s, bob.id, small.id, "hello");
+    let figures = s.store_figures(10).expect("figures");
+    assert_eq!(figures.active_sessions, 1);
+    assert_eq!(
+        (
+            figures.messages_by_role.user,
+            figures.messages_by_role.assistant
+        ),
+        (4, 3)
+    );
+    let sizes: Vec<_> = figures
+        .largest_conversations
+        .iter()
+        .map(|c| (c.id, c.message_count))
+        .collect();
+    assert_eq!(sizes, [(big.id, 6), (small.id, 1)]);
+    let users: Vec<_> = figures
+        .busiest_users
+        .iter()
+        .map(|u| (u.username.as_str(), u.conversations, u.messages))
+        .collect();
+    assert_eq!(users, [("ada", 1, 6), ("bob", 1, 1)]);
+    let top = s.store_figures(1).expect("figures");
+    assert_eq!(top.largest_conversations.len(), 1);
+    assert_eq!(top.busiest_users.len(), 1);
+    assert_err!(s.store_figures(0), crate::Error::Validation { .. });
+}

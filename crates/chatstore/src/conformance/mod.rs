@@ -288,6 +288,7 @@ macro_rules! conformance_suite {
             maintenance_vacuum_keeps_data,
             maintenance_backup_writes_a_file,
             maintenance_backup_writes_a_stream,
+            maintenance_store_figures_count_what_an_operator_asks,
             isolation_conversations,
             isolation_messages,
             isolation_search,
