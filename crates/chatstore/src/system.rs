@@ -134,6 +134,16 @@ pub trait SystemStore: Send + Sync {
     /// the `top` largest conversations and busiest users (ties by id).
     fn store_figures(&self, top: u32) -> Result<StoreFigures>;
 
+    /// Trims the embedding cache: entries cached before `cached_before` go, and then
+    /// all but the `keep_at_most` most recently cached (each limit only when given).
+    /// Returns how many entries went. A trimmed entry costs one more call to the
+    /// embedding model when its text comes again, nothing else.
+    fn trim_embedding_cache(
+        &self,
+        cached_before: Option<Timestamp>,
+        keep_at_most: Option<u64>,
+    ) -> Result<u64>;
+
     /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
     fn delete_expired_sessions(&self) -> Result<u64>;
 

@@ -166,6 +166,12 @@ pub struct CleanupArgs {
     /// their status; kept when not given.
     #[arg(long, value_name = "DAYS")]
     pub delete_idle_after_days: Option<u32>,
+    /// Drop embedding cache entries cached more than this many days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub embedding_cache_max_age_days: Option<u32>,
+    /// Keep at most this many embedding cache entries (the newest).
+    #[arg(long, value_name = "N")]
+    pub embedding_cache_max_entries: Option<u64>,
     /// Do not hide idle conversations.
     #[arg(long)]
     pub no_hide_idle: bool,

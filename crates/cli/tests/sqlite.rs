@@ -291,7 +291,10 @@ fn stats_usage_and_search_read_the_store() {
     assert_eq!(stats["largest_conversations"][0]["title"], "Eligibility");
     assert_eq!(stats["busiest_users"][0]["username"], "ada");
     let human = on(&dir, &["stats"]).ok().stdout;
-    assert!(human.contains("schema version") && human.contains("busiest users"), "{human}");
+    assert!(
+        human.contains("schema version") && human.contains("busiest users"),
+        "{human}"
+    );
 
     let usage = on(&dir, &["--json", "usage", "--user", "ada"]).ok().json();
     assert_eq!(usage["total"]["total_tokens"], 1500);
@@ -754,4 +757,25 @@ fn export_writes_a_users_data_and_refuses_a_used_directory_or_unknown_user() {
         ],
     );
     assert_eq!(bad.code, 2, "{bad:?}");
+}
+
+#[test]
+fn cleanup_trims_the_embedding_cache_only_when_asked() {
+    let (_tmp, dir) = store_with_ada();
+    {
+        let chat = library(&dir);
+        let entries: Vec<(String, Vec<f32>)> = (0..3)
+            .map(|i| (format!("key{i}"), vec![i as f32]))
+            .collect();
+        chatstore::EmbeddingStore::cache_embeddings(chat.store(), &entries).expect("cache");
+    }
+    let plain = on(&dir, &["--json", "cleanup"]).ok().json();
+    assert_eq!(plain["report"]["embedding_cache_entries"], 0);
+    let trimmed = on(
+        &dir,
+        &["--json", "cleanup", "--embedding-cache-max-entries", "1"],
+    )
+    .ok()
+    .json();
+    assert_eq!(trimmed["report"]["embedding_cache_entries"], 2);
 }

@@ -118,6 +118,28 @@ impl SystemStore for PgStore {
         })
     }
 
+    fn trim_embedding_cache(
+        &self,
+        cached_before: Option<Timestamp>,
+        keep_at_most: Option<u64>,
+    ) -> Result<u64> {
+        let before = cached_before.map(at);
+        let keep = keep_at_most.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        self.db.write(|c| {
+            let old = c.execute(
+                "DELETE FROM embedding_cache WHERE created_at < $1",
+                &[&before],
+            )?;
+            let surplus = c.execute(
+                "DELETE FROM embedding_cache WHERE $1::bigint IS NOT NULL AND key IN (
+                     SELECT key FROM embedding_cache
+                     ORDER BY created_at DESC, key DESC OFFSET $1)",
+                &[&keep],
+            )?;
+            Ok(old + surplus)
+        })
+    }
+
     fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {
         let expired_by = at(rule.expired_by);
         let archived_before = rule.archived_before.map(at);

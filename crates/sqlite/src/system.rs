@@ -148,6 +148,28 @@ impl SystemStore for SqliteStore {
         })
     }
 
+    fn trim_embedding_cache(
+        &self,
+        cached_before: Option<Timestamp>,
+        keep_at_most: Option<u64>,
+    ) -> Result<u64> {
+        let before = cached_before.map(|at| at.to_string());
+        let keep = keep_at_most.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        self.db.write(|c| {
+            let old = c.execute(
+                "DELETE FROM embedding_cache WHERE created_at < ?1",
+                &[&before],
+            )?;
+            let surplus = c.execute(
+                "DELETE FROM embedding_cache WHERE ?1 IS NOT NULL AND key IN (
+                     SELECT key FROM embedding_cache
+                     ORDER BY created_at DESC, key DESC LIMIT -1 OFFSET ?1)",
+                &[&keep],
+            )?;
+            Ok((old + surplus) as u64)
+        })
+    }
+
     fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {
         let now = self.now();
         let cutoff = (now - idle_for.unwrap_or(self.config.auto_hide_after)).to_string();

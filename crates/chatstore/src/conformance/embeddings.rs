@@ -655,3 +655,36 @@ pub fn embeddings_load_leaves_out_unknown_chunks(backend: &dyn Backend) {
     );
     assert_loaded(s, &doc, 0, &chunks, Some(ada.id));
 }
+
+/// Trimming the cache by age drops the entries cached before the cut-off; by size keeps
+/// the most recently cached (an entry cached again counts as new); neither limit
+/// removes nothing.
+pub fn embeddings_cache_is_trimmed_by_age_and_size(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let keys: Vec<String> = (0..5)
+        .map(|i| cache_key(None, "minilm", &format!("text {i}")))
+        .collect();
+    for key in &keys {
+        s.cache_embeddings(&[(key.clone(), vec![1.0, 2.0])])
+            .expect("cache");
+        f.clock.advance(std::time::Duration::from_secs(60));
+    }
+    s.cache_embeddings(&[(keys[0].clone(), vec![3.0, 4.0])])
+        .expect("cached again: now the newest");
+    let present = |s: &dyn Store| -> Vec<bool> {
+        s.cached_embeddings(&keys)
+            .expect("read")
+            .iter()
+            .map(Option::is_some)
+            .collect()
+    };
+    assert_eq!(s.trim_embedding_cache(None, None).expect("trim"), 0);
+    let cut = f.clock.now() - std::time::Duration::from_secs(150);
+    assert_eq!(s.trim_embedding_cache(Some(cut), None).expect("trim"), 2);
+    assert_eq!(present(s), [true, false, false, true, true]);
+    assert_eq!(s.trim_embedding_cache(None, Some(2)).expect("trim"), 1);
+    assert_eq!(present(s), [true, false, false, false, true]);
+    assert_eq!(s.trim_embedding_cache(None, Some(0)).expect("trim"), 2);
+    assert_eq!(present(s), [false; 5]);
+}

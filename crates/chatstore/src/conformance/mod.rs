@@ -263,6 +263,7 @@ macro_rules! conformance_suite {
             embeddings_go_with_chunks_documents_and_users,
             embeddings_changes_since_a_version,
             embeddings_cache,
+            embeddings_cache_is_trimmed_by_age_and_size,
             embeddings_load_leaves_out_unknown_chunks,
             agent_logs_record_and_read_back,
             agent_logs_oldest_first,

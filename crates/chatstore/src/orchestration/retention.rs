@@ -21,6 +21,11 @@ pub struct CleanupPlan {
     /// Conversations of any status are purged once idle (no message since, or since
     /// creation) longer than this (`None`: kept).
     pub delete_idle_after: Option<Duration>,
+    /// Embedding cache entries older than this are dropped (`None`: kept).
+    pub embedding_cache_max_age: Option<Duration>,
+    /// The embedding cache keeps at most this many entries, the newest (`None`: no
+    /// limit).
+    pub embedding_cache_max_entries: Option<u64>,
     /// Hide conversations idle longer than the store's configured auto-hide period.
     pub hide_idle: bool,
     /// Blobs without a message are removed once stored longer ago than this (at least
@@ -37,6 +42,8 @@ impl Default for CleanupPlan {
             purge_deleted_after: Some(Duration::from_secs(30 * 24 * 3600)),
             delete_archived_after: None,
             delete_idle_after: None,
+            embedding_cache_max_age: None,
+            embedding_cache_max_entries: None,
             hide_idle: true,
             orphan_grace: ORPHAN_GRACE,
         }
@@ -57,6 +64,8 @@ pub struct CleanupReport {
     pub purged_messages_with_files: u64,
     /// Idle conversations hidden.
     pub hidden_conversations: u64,
+    /// Embedding cache entries dropped.
+    pub embedding_cache_entries: u64,
     /// Orphan blobs removed.
     pub orphan_blobs: u64,
 }
@@ -83,6 +92,10 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         })?;
         report.retired_conversations = retired.deleted;
         report.purged_messages_with_files += retired.messages_with_files.len() as u64;
+        report.embedding_cache_entries = self.store.trim_embedding_cache(
+            plan.embedding_cache_max_age.map(|age| now - age),
+            plan.embedding_cache_max_entries,
+        )?;
         if plan.hide_idle {
             report.hidden_conversations = self.store.auto_hide_idle_conversations(None)?;
         }

@@ -27,6 +27,8 @@ pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
         purge_deleted_after: Some(days(args.purge_after_days)),
         delete_archived_after: args.delete_archived_after_days.map(days),
         delete_idle_after: args.delete_idle_after_days.map(days),
+        embedding_cache_max_age: args.embedding_cache_max_age_days.map(days),
+        embedding_cache_max_entries: args.embedding_cache_max_entries,
         hide_idle: !args.no_hide_idle,
         ..CleanupPlan::default()
     };
@@ -73,6 +75,7 @@ pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
             report.purged_messages_with_files,
         ),
         ("idle conversations hidden", report.hidden_conversations),
+        ("embedding cache entries", report.embedding_cache_entries),
         ("orphan attachments", report.orphan_blobs),
     ] {
         table.row(vec![what.to_owned(), n.to_string()]);
