@@ -101,8 +101,8 @@ pub use store::Store;
 pub use system::{ConversationSize, Retirement, StoreFigures, SystemStore, UserSize};
 pub use timestamp::{Clock, ManualClock, SystemClock, Timestamp};
 pub use usage::{
-    DailyUsage, NewUsage, OperationType, TimeRange, UsageBreakdown, UsageRecord, UsageStore,
-    UsageTotals,
+    DailyUsage, ModelUsage, NewUsage, OperationType, TimeRange, UsageBreakdown, UsageRecord,
+    UsageStore, UsageTotals,
 };
 pub use users::{ExplainabilityLevel, NewUser, ProfileUpdate, User, UserQuery, UserStore};
 pub use vector::{

@@ -226,6 +226,17 @@ pub struct UsageBreakdown {
     pub totals: UsageTotals,
 }
 
+/// Usage of one model of one provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Sums.
+    pub totals: UsageTotals,
+}
+
 /// Usage on one UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyUsage {
@@ -284,6 +295,14 @@ pub trait UsageStore: Send + Sync {
 
     /// The user's usage per UTC day in the range, days without usage left out.
     fn daily_usage(&self, user: UserId, range: TimeRange) -> Result<Vec<DailyUsage>>;
+
+    /// The user's usage in the range per provider and model, sorted by provider and
+    /// then model (byte order).
+    fn usage_by_model(&self, user: UserId, range: TimeRange) -> Result<Vec<ModelUsage>>;
+
+    /// Everyone's usage in the range per provider and model, sorted as
+    /// [`UsageStore::usage_by_model`].
+    fn system_usage_by_model(&self, range: TimeRange) -> Result<Vec<ModelUsage>>;
 
     /// Every record of the user's in the range, oldest first (for exports and audits).
     fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>>;

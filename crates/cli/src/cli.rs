@@ -243,6 +243,8 @@ pub struct UsageArgs {
 pub enum UsageBy {
     /// Per provider and kind of operation.
     Provider,
+    /// Per provider and model.
+    Model,
     /// Per UTC day (needs `--user`).
     Day,
 }

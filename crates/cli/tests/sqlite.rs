@@ -286,6 +286,9 @@ fn stats_usage_and_search_read_the_store() {
     assert_eq!(stats["attachments"]["keys"], 1);
     assert_eq!(stats["usage"]["requests"], 1);
     assert_eq!(stats["rows"]["messages"], 1);
+    let by_model = on(&dir, &["--json", "usage", "--by", "model"]).ok().json();
+    assert_eq!(by_model["by_model"][0]["model"], "gpt-4o");
+    assert_eq!(by_model["by_model"][0]["totals"]["requests"], 1);
     assert_eq!(stats["rows"]["users"], 1);
     assert_eq!(stats["messages_by_role"]["user"], 1);
     assert_eq!(stats["largest_conversations"][0]["title"], "Eligibility");

@@ -4,8 +4,8 @@
 
 use chatstore::usage::RECORD_COLUMNS;
 use chatstore::{
-    ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageRecord,
-    UsageStore, UsageTotals, UserId,
+    ConversationId, DailyUsage, Error, ModelUsage, NewUsage, Result, TimeRange, UsageBreakdown,
+    UsageRecord, UsageStore, UsageTotals, UserId,
 };
 use postgres::Row;
 use postgres::types::ToSql;
@@ -35,6 +35,14 @@ fn breakdown_from_row(row: &Row) -> Result<UsageBreakdown> {
     Ok(UsageBreakdown {
         provider: row.text(0)?,
         operation_type: row.parse(1)?,
+        totals: totals_from_row(row, 2)?,
+    })
+}
+
+fn model_from_row(row: &Row) -> Result<ModelUsage> {
+    Ok(ModelUsage {
+        provider: row.text(0)?,
+        model: row.text(1)?,
         totals: totals_from_row(row, 2)?,
     })
 }
@@ -195,6 +203,34 @@ impl UsageStore for PgStore {
                 })
             },
         )
+    }
+
+    fn usage_by_model(&self, user: UserId, range: TimeRange) -> Result<Vec<ModelUsage>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT provider, model, {TOTALS} FROM token_usage
+                 WHERE user_id = $1 AND created_at >= $2 AND created_at < $3
+                 GROUP BY provider, model ORDER BY provider, model"
+            ),
+            model_from_row,
+        )
+    }
+
+    fn system_usage_by_model(&self, range: TimeRange) -> Result<Vec<ModelUsage>> {
+        let (start, end) = (at(range.start), at(range.end));
+        let rows = self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "SELECT provider, model, {TOTALS} FROM token_usage
+                     WHERE created_at >= $1 AND created_at < $2
+                     GROUP BY provider, model ORDER BY provider, model"
+                ),
+                &[&start, &end],
+            )
+        })?;
+        rows.iter().map(model_from_row).collect()
     }
 
     fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {

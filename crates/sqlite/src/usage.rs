@@ -3,8 +3,8 @@
 
 use chatstore::usage::RECORD_COLUMNS;
 use chatstore::{
-    ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageRecord,
-    UsageStore, UsageTotals, UserId,
+    ConversationId, DailyUsage, Error, ModelUsage, NewUsage, Result, TimeRange, UsageBreakdown,
+    UsageRecord, UsageStore, UsageTotals, UserId,
 };
 use rusqlite::{Row, ToSql};
 
@@ -37,6 +37,14 @@ fn breakdown_from_row(row: &Row<'_>) -> Result<UsageBreakdown> {
     Ok(UsageBreakdown {
         provider: row.text(0)?,
         operation_type: row.parse(1)?,
+        totals: totals_from_row(row, 2)?,
+    })
+}
+
+fn model_from_row(row: &Row<'_>) -> Result<ModelUsage> {
+    Ok(ModelUsage {
+        provider: row.text(0)?,
+        model: row.text(1)?,
         totals: totals_from_row(row, 2)?,
     })
 }
@@ -194,6 +202,33 @@ impl UsageStore for SqliteStore {
                 })
             },
         )
+    }
+
+    fn usage_by_model(&self, user: UserId, range: TimeRange) -> Result<Vec<ModelUsage>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT provider, model, {TOTALS} FROM token_usage
+                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                 GROUP BY provider, model ORDER BY provider, model"
+            ),
+            model_from_row,
+        )
+    }
+
+    fn system_usage_by_model(&self, range: TimeRange) -> Result<Vec<ModelUsage>> {
+        self.db.read(|c| {
+            c.rows(
+                &format!(
+                    "SELECT provider, model, {TOTALS} FROM token_usage
+                     WHERE created_at >= ?1 AND created_at < ?2
+                     GROUP BY provider, model ORDER BY provider, model"
+                ),
+                &[&range.start.to_string(), &range.end.to_string()],
+                model_from_row,
+            )
+        })
     }
 
     fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {

@@ -282,6 +282,7 @@ macro_rules! conformance_suite {
             usage_token_counts_are_bounded_and_sums_exact,
             usage_survives_conversation_purge,
             usage_records_list_a_users_calls_in_order,
+            usage_breakdown_by_model,
             maintenance_schema_version,
             maintenance_now_is_the_configured_clock,
             maintenance_integrity_check_passes,

@@ -545,3 +545,56 @@ pub fn usage_records_list_a_users_calls_in_order(backend: &dyn Backend) {
         Error::NotFound { .. }
     );
 }
+
+/// Usage per provider and model, for one user and for everyone, sorted by provider and
+/// model, with exact sums.
+pub fn usage_breakdown_by_model(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let call = |provider: &str, model: &str, prompt: u64| {
+        NewUsage::new(provider, model, crate::OperationType::Chat, prompt, 1)
+    };
+    s.record_usage(ada.id, &call("openai", "gpt-4o", 10))
+        .expect("record");
+    s.record_usage(ada.id, &call("openai", "gpt-4o", 20))
+        .expect("record");
+    s.record_usage(ada.id, &call("openai", "gpt-4o-mini", 5))
+        .expect("record");
+    s.record_usage(ada.id, &call("ollama", "llama3", 7))
+        .expect("record");
+    s.record_usage(bob.id, &call("openai", "gpt-4o", 100))
+        .expect("record");
+    let mine: Vec<_> = s
+        .usage_by_model(ada.id, TimeRange::ALL)
+        .expect("by model")
+        .into_iter()
+        .map(|m| {
+            (
+                m.provider,
+                m.model,
+                m.totals.requests,
+                m.totals.prompt_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            ("ollama".to_owned(), "llama3".to_owned(), 1, 7),
+            ("openai".to_owned(), "gpt-4o".to_owned(), 2, 30),
+            ("openai".to_owned(), "gpt-4o-mini".to_owned(), 1, 5),
+        ]
+    );
+    let everyone = s.system_usage_by_model(TimeRange::ALL).expect("everyone");
+    let gpt = everyone
+        .iter()
+        .find(|m| m.model == "gpt-4o")
+        .expect("gpt-4o");
+    assert_eq!((gpt.totals.requests, gpt.totals.prompt_tokens), (3, 130));
+    assert_err!(
+        s.usage_by_model(UserId::new(), TimeRange::ALL),
+        Error::NotFound { .. }
+    );
+}

@@ -1,4 +1,4 @@
-//! `chatstore usage [--user U] [--by provider|day]`: token usage with its cost.
+//! `chatstore usage [--user U] [--by provider|model|day]`: token usage with its cost.
 
 use chatstore::{TimeRange, UsageStore, UsageTotals};
 use serde_json::json;
@@ -31,6 +31,20 @@ pub fn run(global: &Global, args: UsageArgs) -> Result<Output> {
                 Ok(Output::new(json!({ "user": user.username, "days": days }),
                     format!("usage of {whose} by day\n\n{}", table.render())))
             }
+            (UsageBy::Model, user) => {
+                let rows = match &user {
+                    Some(user) => store.usage_by_model(user.id, TimeRange::ALL)?,
+                    None => store.system_usage_by_model(TimeRange::ALL)?,
+                };
+                let mut table = Table::new(&HEADERS_MODEL);
+                for r in &rows {
+                    table.row(cells(vec![r.provider.clone(), r.model.clone()], &r.totals));
+                }
+                Ok(Output::new(
+                    json!({ "user": user.map(|u| u.username), "by_model": rows }),
+                    format!("usage of {whose} by model\n\n{}", table.render()),
+                ))
+            }
             (_, user) => {
                 let rows = match &user {
                     Some(user) => store.usage_by_provider(user.id, TimeRange::ALL)?,
@@ -60,6 +74,16 @@ pub fn run(global: &Global, args: UsageArgs) -> Result<Output> {
 const HEADERS_PROVIDER: [&str; 8] = [
     "provider",
     "operation",
+    "requests",
+    "prompt",
+    "completion",
+    "total",
+    "embedding",
+    "cost",
+];
+const HEADERS_MODEL: [&str; 8] = [
+    "provider",
+    "model",
     "requests",
     "prompt",
     "completion",
