@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp};
+use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp, UserId};
 
 /// Operations across all users: sweeps, retention and attachment migrations.
 pub trait SystemStore: Send + Sync {
@@ -60,6 +60,18 @@ pub trait SystemStore: Send + Sync {
     /// leave except by finishing; this frees such documents to be ingested again. Their
     /// previous chunks stay.
     fn fail_interrupted_processing(&self, started_before: Timestamp) -> Result<Vec<DocumentId>>;
+
+    /// Replaces a user's password hash with one made by another application (an
+    /// imported account), stored as it is, and revokes the user's sessions as a password
+    /// change does. The hash must pass [`crate::validate::password_hash`] (a scheme
+    /// chatstore verifies); the user's next successful login verifies it in its own
+    /// scheme and replaces it with argon2id. An unknown user is [`crate::Error::NotFound`].
+    fn set_password_hash(&self, id: UserId, stored: &str) -> Result<()>;
+
+    /// The scheme of a user's stored password hash, `None` when chatstore does not know
+    /// it (that user cannot log in until their password is reset): an operator sees
+    /// who still has an imported hash. An unknown user is [`crate::Error::NotFound`].
+    fn password_scheme(&self, id: UserId) -> Result<Option<crate::HashScheme>>;
 
     /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
     fn delete_expired_sessions(&self) -> Result<u64>;

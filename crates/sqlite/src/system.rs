@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, DocumentId, Error, FileMeta, Message, MessageId, Result, SystemStore, Timestamp,
-    attachments, validate,
+    Cleanup, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result, SystemStore,
+    Timestamp, UserId, attachments, validate,
 };
 
 use crate::SqliteStore;
@@ -46,6 +46,33 @@ impl SystemStore for SqliteStore {
             return Err(Error::not_found("message", id));
         }
         Ok(())
+    }
+
+    fn set_password_hash(&self, id: UserId, stored: &str) -> Result<()> {
+        validate::password_hash(stored)?;
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+                &[&stored, &now, &id.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            crate::sessions::revoke_all(c, id, &now).map(drop)
+        })
+    }
+
+    fn password_scheme(&self, id: UserId) -> Result<Option<HashScheme>> {
+        let stored = self.db.read(|c| {
+            c.row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                &[&id.to_string()],
+                |row| row.text(0),
+            )
+        })?;
+        let stored = stored.ok_or_else(|| Error::not_found("user", id))?;
+        Ok(HashScheme::of(&stored))
     }
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
