@@ -28,6 +28,8 @@
 
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp, UserId};
 
 /// Operations across all users: sweeps, retention and attachment migrations.
@@ -72,6 +74,12 @@ pub trait SystemStore: Send + Sync {
     /// it (that user cannot log in until their password is reset): an operator sees
     /// who still has an imported hash. An unknown user is [`crate::Error::NotFound`].
     fn password_scheme(&self, id: UserId) -> Result<Option<crate::HashScheme>>;
+
+    /// The id a record brought over from another system was given here, found by where
+    /// it came from (`source`, say "seed002"), its `kind` ("user", "conversation",
+    /// "message", ...) and the id it had there; `None` when it was not imported. Old
+    /// links are redirected with it; see the `imported_ids` table.
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>>;
 
     /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
     fn delete_expired_sessions(&self) -> Result<u64>;

@@ -79,6 +79,17 @@ impl SystemStore for PgStore {
         Ok(HashScheme::of(&stored.text(0)?))
     }
 
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>> {
+        let row = self.db.read(|c| {
+            c.row(
+                "SELECT new_id FROM imported_ids
+                 WHERE source = $1 AND kind = $2 AND original_id = $3",
+                &[&source, &kind, &original_id],
+            )
+        })?;
+        row.map(|row| row.value::<Uuid>(0)).transpose()
+    }
+
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
         let before = at(deleted_before);
         self.db.write(|c| {

@@ -7,6 +7,8 @@ use chatstore::{
     Timestamp, UserId, attachments, validate,
 };
 
+use uuid::Uuid;
+
 use crate::SqliteStore;
 use crate::conversations::messages_with_files;
 use crate::embeddings::latest_version;
@@ -73,6 +75,20 @@ impl SystemStore for SqliteStore {
         })?;
         let stored = stored.ok_or_else(|| Error::not_found("user", id))?;
         Ok(HashScheme::of(&stored))
+    }
+
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>> {
+        self.db.read(|c| {
+            c.row(
+                "SELECT new_id FROM imported_ids
+                 WHERE source = ?1 AND kind = ?2 AND original_id = ?3",
+                &[&source, &kind, &original_id],
+                |row| {
+                    let text = row.str(0)?;
+                    Uuid::try_parse(text).map_err(|e| row.corrupt(0, e))
+                },
+            )
+        })
     }
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
