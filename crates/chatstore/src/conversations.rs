@@ -2,6 +2,8 @@
 //! archived, closed, deleted), visibility (hidden by hand or for being idle) and the LLM
 //! and document selection they use.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::enums::string_enum;
@@ -154,9 +156,25 @@ pub struct Conversation {
     pub llm_model: Option<String>,
     /// Documents that retrieval is restricted to; empty means all accessible documents.
     pub selected_document_ids: Vec<DocumentId>,
+    /// When a temporary conversation expires: from then on it is never listed, found
+    /// or written to, and the cleanup removes it ([`crate::SystemStore::purge_retired_conversations`]).
+    pub expires_at: Option<Timestamp>,
 }
 
 impl Conversation {
+    /// True when the conversation is temporary and its time is up at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Not-found for an expired conversation, exactly as for a missing one: what every
+    /// backend reports once a temporary conversation's time is up.
+    pub fn check_unexpired(&self, now: Timestamp) -> Result<()> {
+        if self.is_expired(now) {
+            return Err(crate::Error::not_found("conversation", self.id));
+        }
+        Ok(())
+    }
     /// Checks that the conversation's status allows `op`; otherwise the
     /// [`crate::ConflictKind::InvalidState`] conflict every backend reports.
     pub fn check(&self, op: ConversationOp) -> Result<()> {
@@ -216,9 +234,21 @@ pub struct NewConversation {
     pub llm_model: Option<String>,
     /// Documents to restrict retrieval to; each must be visible to the user.
     pub selected_document_ids: Vec<DocumentId>,
+    /// A temporary conversation: it expires this long after it is created (see
+    /// [`Conversation::expires_at`]). At least a second, at most [`MAX_LIFETIME`].
+    pub expires_in: Option<Duration>,
 }
 
+/// The longest a temporary conversation may be given to live: ten years.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 impl NewConversation {
+    /// This conversation, temporary: it expires `lifetime` after it is created.
+    pub fn temporary(mut self, lifetime: Duration) -> NewConversation {
+        self.expires_in = Some(lifetime);
+        self
+    }
+
     /// A conversation with a title.
     pub fn titled(title: &str) -> NewConversation {
         NewConversation {
@@ -252,11 +282,20 @@ impl NewConversation {
         let title = prepare_title(self.title.as_deref())?;
         let (llm_provider, llm_model) =
             prepare_model(self.llm_provider.as_deref(), self.llm_model.as_deref())?;
+        if let Some(lifetime) = self.expires_in
+            && !(Duration::from_secs(1)..=MAX_LIFETIME).contains(&lifetime)
+        {
+            return Err(crate::Error::validation(
+                "expires_in",
+                "must be between a second and ten years",
+            ));
+        }
         Ok(PreparedConversation {
             title,
             llm_provider,
             llm_model,
             selected_document_ids: validate::document_selection(&self.selected_document_ids)?,
+            expires_in: self.expires_in,
         })
     }
 }
@@ -272,6 +311,15 @@ pub struct PreparedConversation {
     pub llm_model: Option<String>,
     /// Selected documents, sorted and without repeats (each still to be checked visible).
     pub selected_document_ids: Vec<DocumentId>,
+    /// How long a temporary conversation lives.
+    pub expires_in: Option<Duration>,
+}
+
+impl PreparedConversation {
+    /// When the conversation expires if created at `now`, for a temporary one.
+    pub fn expires_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.expires_in.map(|lifetime| now + lifetime)
+    }
 }
 
 /// Checks a conversation's title (on creation and [`ConversationStore::rename_conversation`])
@@ -465,7 +513,29 @@ mod tests {
                 llm_provider: None,
                 llm_model: None,
                 selected_document_ids: Vec::new(),
+                expires_in: None,
             }
+        );
+        for bad in [Duration::ZERO, Duration::from_millis(999), MAX_LIFETIME * 2] {
+            assert!(
+                matches!(
+                    NewConversation::titled("t").temporary(bad).prepare(),
+                    Err(crate::Error::Validation {
+                        field: "expires_in",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        let temporary = NewConversation::titled("t")
+            .temporary(Duration::from_secs(60))
+            .prepare()
+            .unwrap();
+        let now = Timestamp::from_unix_micros(1_000_000).unwrap();
+        assert_eq!(
+            temporary.expires_at(now),
+            Some(Timestamp::from_unix_micros(61_000_000).unwrap())
         );
         let (a, b) = (DocumentId::new(), DocumentId::new());
         let selection = NewConversation {

@@ -97,7 +97,7 @@ pub use search::{SearchHit, SearchQuery, SearchStore};
 pub use secrets::{HashScheme, Password, PasswordHasher, PasswordParams, SessionToken};
 pub use sessions::{NewSession, Session, SessionStore};
 pub use store::Store;
-pub use system::SystemStore;
+pub use system::{Retirement, SystemStore};
 pub use timestamp::{Clock, ManualClock, SystemClock, Timestamp};
 pub use usage::{
     DailyUsage, NewUsage, OperationType, TimeRange, UsageBreakdown, UsageRecord, UsageStore,

@@ -32,6 +32,30 @@ use uuid::Uuid;
 
 use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp, UserId};
 
+/// Which conversations a retention cleanup purges (of every user, whatever their status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retirement {
+    /// Temporary conversations whose expiry is at or before this time.
+    pub expired_by: Timestamp,
+    /// Archived conversations archived before this time, if given (seed 000: "delete
+    /// archived after 90 days").
+    pub archived_before: Option<Timestamp>,
+    /// Conversations whose last activity (last message, or creation) is before this
+    /// time, if given.
+    pub idle_before: Option<Timestamp>,
+}
+
+impl Retirement {
+    /// Expired temporary conversations only, as of `now`.
+    pub fn expired(now: Timestamp) -> Retirement {
+        Retirement {
+            expired_by: now,
+            archived_before: None,
+            idle_before: None,
+        }
+    }
+}
+
 /// Operations across all users: sweeps, retention and attachment migrations.
 pub trait SystemStore: Send + Sync {
     /// Which of these messages exist, in any conversation of any user (at most
@@ -50,6 +74,12 @@ pub trait SystemStore: Send + Sync {
     /// Returns what other stores must remove ([`crate::ChatStore::purge_deleted_conversations`] does
     /// that).
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup>;
+
+    /// Purges every conversation (of every user) that `rule` retires: temporary ones
+    /// expired by then, and, where the rule says so, archived or idle ones past their
+    /// age. Returns what other stores must remove
+    /// ([`crate::ChatStore::clean_up`] does that).
+    fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup>;
 
     /// Hides (with `auto_hidden` set) every visible conversation, of every user, with no
     /// activity — message or opening — for longer than `idle_for` (the configured

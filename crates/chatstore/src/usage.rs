@@ -284,7 +284,16 @@ pub trait UsageStore: Send + Sync {
 
     /// The user's usage per UTC day in the range, days without usage left out.
     fn daily_usage(&self, user: UserId, range: TimeRange) -> Result<Vec<DailyUsage>>;
+
+    /// Every record of the user's in the range, oldest first (for exports and audits).
+    fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>>;
 }
+
+/// The columns of a usage record, in the order [`UsageRecord`]'s fields are read by
+/// every backend.
+pub const RECORD_COLUMNS: &str = "id, user_id, conversation_id, message_id, agent_log_id, \
+     provider, model, operation_type, prompt_tokens, completion_tokens, total_tokens, \
+     embedding_tokens, estimated_cost, currency, created_at";
 
 #[cfg(test)]
 mod tests {

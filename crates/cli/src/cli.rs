@@ -156,6 +156,14 @@ pub struct CleanupArgs {
     /// Purge conversations soft-deleted more than this many days ago.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub purge_after_days: u32,
+    /// Purge archived conversations archived more than this many days ago (seed 000's
+    /// "delete archived after 90 days"); kept when not given.
+    #[arg(long, value_name = "DAYS")]
+    pub delete_archived_after_days: Option<u32>,
+    /// Purge conversations with no message for more than this many days, whatever
+    /// their status; kept when not given.
+    #[arg(long, value_name = "DAYS")]
+    pub delete_idle_after_days: Option<u32>,
     /// Do not hide idle conversations.
     #[arg(long)]
     pub no_hide_idle: bool,

@@ -634,3 +634,63 @@ fn copy_refuses_a_target_with_other_data_and_bad_arguments() {
     );
     assert!(!tmp.path().join("missing").exists());
 }
+
+#[test]
+fn cleanup_retires_archived_conversations_by_age_and_temporary_ones_when_expired() {
+    let (_tmp, dir) = store_with_ada();
+    let (archived, temporary, kept) = {
+        let chat = library(&dir);
+        let store = chat.store();
+        let ada = store.user_by_username("ada").expect("ada");
+        let archived = store
+            .create_conversation(ada.id, &NewConversation::titled("Archived"))
+            .expect("conversation");
+        store
+            .archive_conversation(ada.id, archived.id)
+            .expect("archive");
+        let temporary = store
+            .create_conversation(
+                ada.id,
+                &NewConversation::titled("Brief").temporary(std::time::Duration::from_secs(1)),
+            )
+            .expect("temporary");
+        let kept = store
+            .create_conversation(ada.id, &NewConversation::titled("Kept"))
+            .expect("conversation");
+        (archived.id, temporary.id, kept.id)
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let dry = on(
+        &dir,
+        &[
+            "--json",
+            "cleanup",
+            "--dry-run",
+            "--delete-archived-after-days",
+            "0",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(dry["report"]["retired_conversations"], 2, "{dry}");
+    let without_age = on(&dir, &["--json", "cleanup"]).ok().json();
+    assert_eq!(
+        without_age["report"]["retired_conversations"], 1,
+        "only the expired one without an age for archives"
+    );
+    let with_age = on(
+        &dir,
+        &["--json", "cleanup", "--delete-archived-after-days", "0"],
+    )
+    .ok()
+    .json();
+    assert_eq!(with_age["report"]["retired_conversations"], 1);
+    let chat = library(&dir);
+    let ada = chat.store().user_by_username("ada").expect("ada");
+    for gone in [archived, temporary] {
+        assert!(chat.store().conversation(ada.id, gone).is_err());
+    }
+    chat.store()
+        .conversation(ada.id, kept)
+        .expect("the other conversation stays");
+}

@@ -27,17 +27,19 @@ use ConversationStatus::{Active, Archived, Closed};
 pub(crate) const CONVERSATION_COLUMNS: &str = "v.id, v.user_id, v.title, v.status, \
      v.message_count, v.created_at, v.updated_at, v.last_message_at, v.last_opened_at, \
      v.archived_at, v.closed_at, v.deleted_at, v.is_hidden, v.hidden_at, v.auto_hidden, \
-     v.llm_provider, v.llm_model, v.selected_document_ids";
+     v.llm_provider, v.llm_model, v.selected_document_ids, v.expires_at";
 
 /// The listing query: statuses a text array ($2), visibility a boolean array of the
-/// `is_hidden` values shown ($3), the page size $4. It reads only the covering index.
+/// `is_hidden` values shown ($3), the page size $4, the time expired temporary
+/// conversations are left out at ($5). It reads only the covering index.
 macro_rules! list_sql {
     ($keyset:literal) => {
         concat!(
             "SELECT v.id, v.title, v.status, v.message_count, v.last_activity_at, v.is_hidden,
                     v.auto_hidden
              FROM conversations v
-             WHERE v.user_id = $1 AND v.status = ANY($2) AND v.is_hidden = ANY($3)",
+             WHERE v.user_id = $1 AND v.status = ANY($2) AND v.is_hidden = ANY($3)
+               AND (v.expires_at IS NULL OR v.expires_at > $5)",
             $keyset,
             " ORDER BY v.last_activity_at DESC, v.id DESC LIMIT $4"
         )
@@ -46,8 +48,8 @@ macro_rules! list_sql {
 
 /// The first page of a listing.
 const LIST_FIRST_PAGE: &str = list_sql!("");
-/// A later page: rows after the cursor ($5, $6).
-const LIST_NEXT_PAGE: &str = list_sql!(" AND (v.last_activity_at, v.id) < ($5, $6)");
+/// A later page: rows after the cursor ($6, $7).
+const LIST_NEXT_PAGE: &str = list_sql!(" AND (v.last_activity_at, v.id) < ($6, $7)");
 
 /// The statuses a listing shows (every status but deleted when none are named).
 fn listed_statuses(statuses: &[ConversationStatus]) -> Vec<&'static str> {
@@ -93,6 +95,7 @@ fn conversation_from_row(row: &Row) -> Result<Conversation> {
         llm_provider: row.opt_text(15)?,
         llm_model: row.opt_text(16)?,
         selected_document_ids: row.json_or_default(17)?,
+        expires_at: row.opt_ts(18)?,
     })
 }
 
@@ -199,13 +202,16 @@ impl PgStore {
         set: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Conversation> {
-        let now = at(self.now());
+        let time = self.now();
+        let now = at(time);
         let stored = id.stored();
         let sql = format!(
             "UPDATE conversations v SET {set} WHERE v.id = $1 RETURNING {CONVERSATION_COLUMNS}"
         );
         self.db.write(|c| {
-            lock_conversation(c, user, id)?.check(op)?;
+            let current = lock_conversation(c, user, id)?;
+            current.check_unexpired(time)?;
+            current.check(op)?;
             let mut all: Vec<&(dyn ToSql + Sync)> = vec![&stored, &now];
             all.extend_from_slice(params);
             let row = c.row(&sql, &all)?;
@@ -218,7 +224,9 @@ impl ConversationStore for PgStore {
     fn create_conversation(&self, user: UserId, new: &NewConversation) -> Result<Conversation> {
         let new = new.prepare()?;
         let id = ConversationId::new();
-        let now = at(self.now());
+        let time = self.now();
+        let now = at(time);
+        let expires_at = new.expires_at(time).map(at);
         let selection = selection_json(&new.selected_document_ids)?;
         self.db.write(|c| {
             crate::users::require_user(c, user)?;
@@ -228,8 +236,9 @@ impl ConversationStore for PgStore {
             let row = c.row(
                 &format!(
                     "INSERT INTO conversations AS v (id, user_id, title, created_at, updated_at,
-                         last_activity_at, llm_provider, llm_model, selected_document_ids)
-                     VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)
+                         last_activity_at, llm_provider, llm_model, selected_document_ids,
+                         expires_at)
+                     VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8)
                      RETURNING {CONVERSATION_COLUMNS}"
                 ),
                 &[
@@ -240,6 +249,7 @@ impl ConversationStore for PgStore {
                     &new.llm_provider,
                     &new.llm_model,
                     &selection,
+                    &expires_at,
                 ],
             )?;
             found(row, id)
@@ -247,7 +257,9 @@ impl ConversationStore for PgStore {
     }
 
     fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
-        self.db.read(|c| load_conversation(c, user, id))
+        let found = self.db.read(|c| load_conversation(c, user, id))?;
+        found.check_unexpired(self.now())?;
+        Ok(found)
     }
 
     fn list_conversations(
@@ -268,12 +280,12 @@ impl ConversationStore for PgStore {
             .transpose()?
             .map(|(time, id)| (at(time), id.stored()));
         let statuses = listed_statuses(&query.statuses);
-        let (owner, fetch) = (user.stored(), i64::from(limit) + 1);
+        let (owner, fetch, now) = (user.stored(), i64::from(limit) + 1, at(self.now()));
         let rows = self.db.read(|c| match &after {
-            None => c.rows(LIST_FIRST_PAGE, &[&owner, &statuses, &hidden, &fetch]),
+            None => c.rows(LIST_FIRST_PAGE, &[&owner, &statuses, &hidden, &fetch, &now]),
             Some((time, id)) => c.rows(
                 LIST_NEXT_PAGE,
-                &[&owner, &statuses, &hidden, &fetch, time, id],
+                &[&owner, &statuses, &hidden, &fetch, &now, time, id],
             ),
         })?;
         let items = rows

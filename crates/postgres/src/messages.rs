@@ -147,12 +147,14 @@ impl MessageStore for PgStore {
                         hidden_at = CASE WHEN auto_hidden THEN NULL ELSE hidden_at END,
                         auto_hidden = false
                  WHERE id = $2 AND user_id = $3 AND status = 'active'
+                   AND (expires_at IS NULL OR expires_at > $1)
                  RETURNING message_count",
                 &[&now_at, &conversation_id, &user_id],
             )?;
             let Some(seq) = seq.map(|row| row.value::<i64>(0)).transpose()? else {
                 // Not the user's, or not in a status that takes messages: say which.
                 let current = load_conversation(c, user, conversation)?;
+                current.check_unexpired(now)?;
                 current.check(ConversationOp::Append)?;
                 return Err(Error::Backend {
                     detail: format!("conversation {conversation} refused a message it allows"),

@@ -154,6 +154,7 @@ const SEARCH: &str = "SELECT t.id, t.conversation_id, t.title, t.role,
                                           WHERE p.message_id = m.id
                                             AND p.search_vector @@ to_tsquery('simple', q.term))))))
        AND v.user_id = $2 AND v.status <> 'deleted'
+       AND (v.expires_at IS NULL OR v.expires_at > $9)
        AND ($4::uuid IS NULL OR v.id = $4) AND ($5::text IS NULL OR m.role = $5)
      ORDER BY score DESC, m.created_at DESC, m.id
      LIMIT $6
@@ -170,6 +171,7 @@ impl SearchStore for PgStore {
         let limit = i64::from(query.limit);
         let conversation = query.conversation.map(|c| c.stored());
         let role = query.role.map(|r| r.as_str());
+        let now = crate::row::at(self.now());
         let rows = self.db.read(|c| {
             c.rows(
                 SEARCH,
@@ -182,6 +184,7 @@ impl SearchStore for PgStore {
                     &limit,
                     &any_term,
                     &terms,
+                    &now,
                 ],
             )
         })?;

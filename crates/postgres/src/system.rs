@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result, SystemStore,
-    Timestamp, UserId, attachments, validate,
+    Cleanup, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result, Retirement,
+    SystemStore, Timestamp, UserId, attachments, validate,
 };
 use uuid::Uuid;
 
@@ -88,6 +88,35 @@ impl SystemStore for PgStore {
             )
         })?;
         row.map(|row| row.value::<Uuid>(0)).transpose()
+    }
+
+    fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {
+        let expired_by = at(rule.expired_by);
+        let archived_before = rule.archived_before.map(at);
+        let idle_before = rule.idle_before.map(at);
+        self.db.write(|c| {
+            // Locked first, as for the purge of deleted conversations: one appended to
+            // meanwhile either commits before (and may no longer be idle) or waits.
+            let ids: Vec<Uuid> = c
+                .rows(
+                    "SELECT id FROM conversations
+                     WHERE expires_at <= $1
+                        OR (status = 'archived' AND archived_at < $2)
+                        OR last_activity_at < $3
+                     FOR UPDATE",
+                    &[&expired_by, &archived_before, &idle_before],
+                )?
+                .iter()
+                .map(|row| row.value(0))
+                .collect::<Result<_>>()?;
+            let messages_with_files = messages_with_files(c, "v.id = ANY($1)", &[&ids])?;
+            let deleted = c.execute("DELETE FROM conversations WHERE id = ANY($1)", &[&ids])?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted,
+            })
+        })
     }
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {

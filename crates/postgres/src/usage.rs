@@ -2,6 +2,7 @@
 //! Sums of `bigint` columns are `numeric` in PostgreSQL: they are cast back to `bigint`,
 //! and `coalesce`d so that a range with no records sums to 0.
 
+use chatstore::usage::RECORD_COLUMNS;
 use chatstore::{
     ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageRecord,
     UsageStore, UsageTotals, UserId,
@@ -191,6 +192,37 @@ impl UsageStore for PgStore {
                 Ok(DailyUsage {
                     day: row.text(0)?,
                     totals: totals_from_row(row, 1)?,
+                })
+            },
+        )
+    }
+
+    fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM token_usage
+                 WHERE user_id = $1 AND created_at >= $2 AND created_at < $3
+                 ORDER BY created_at, id"
+            ),
+            |row| {
+                Ok(UsageRecord {
+                    id: row.id(0)?,
+                    user_id: row.id(1)?,
+                    conversation_id: row.opt_id(2)?,
+                    message_id: row.opt_id(3)?,
+                    agent_log_id: row.opt_id(4)?,
+                    provider: row.text(5)?,
+                    model: row.text(6)?,
+                    operation_type: row.parse(7)?,
+                    prompt_tokens: row.uint(8)?,
+                    completion_tokens: row.uint(9)?,
+                    total_tokens: row.uint(10)?,
+                    embedding_tokens: row.uint(11)?,
+                    estimated_cost: row.value(12)?,
+                    currency: row.text(13)?,
+                    created_at: row.ts(14)?,
                 })
             },
         )

@@ -70,6 +70,7 @@ fn conversations_follow_the_lifecycle_and_stay_private() {
         llm_provider: Some("ollama".into()),
         llm_model: Some(" llama3 ".into()),
         selected_document_ids: Vec::new(),
+        expires_in: None,
     };
     let created = store.create_conversation(ada, &new).expect("creates");
     let id = created.id;

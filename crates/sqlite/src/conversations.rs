@@ -18,12 +18,13 @@ use ConversationStatus::{Active, Archived, Closed, Deleted};
 const CONVERSATION_COLUMNS: &str = "v.id, v.user_id, v.title, v.status, v.message_count, \
      v.created_at, v.updated_at, v.last_message_at, v.last_opened_at, v.archived_at, \
      v.closed_at, v.deleted_at, v.is_hidden, v.hidden_at, v.auto_hidden, v.llm_provider, \
-     v.llm_model, v.selected_document_ids";
+     v.llm_model, v.selected_document_ids, v.expires_at";
 
 /// The listing query. Its text never changes, so it is prepared once per connection:
 /// statuses are a bit mask (?2, see [`status_mask`]), visibility a range of `is_hidden`
-/// (?3 to ?4), and the page size a parameter written `?5 + 0` (a bare `LIMIT ?` makes
-/// SQLite re-prepare the statement on every run).
+/// (?3 to ?4), the page size a parameter written `?5 + 0` (a bare `LIMIT ?` makes
+/// SQLite re-prepare the statement on every run), and the time expired temporary
+/// conversations are left out at ?6.
 macro_rules! list_sql {
     ($keyset:literal) => {
         concat!(
@@ -33,7 +34,8 @@ macro_rules! list_sql {
              WHERE v.user_id = ?1
                AND (?2 & CASE v.status WHEN 'active' THEN 1 WHEN 'archived' THEN 2
                                        WHEN 'closed' THEN 4 ELSE 8 END) <> 0
-               AND v.is_hidden BETWEEN ?3 AND ?4",
+               AND v.is_hidden BETWEEN ?3 AND ?4
+               AND (v.expires_at IS NULL OR v.expires_at > ?6)",
             $keyset,
             " ORDER BY v.last_activity_at DESC, v.id DESC LIMIT ?5 + 0"
         )
@@ -42,8 +44,8 @@ macro_rules! list_sql {
 
 /// The first page of a listing.
 const LIST_FIRST_PAGE: &str = list_sql!("");
-/// A later page: rows after the cursor (?6, ?7).
-const LIST_NEXT_PAGE: &str = list_sql!(" AND (v.last_activity_at, v.id) < (?6, ?7)");
+/// A later page: rows after the cursor (?7, ?8).
+const LIST_NEXT_PAGE: &str = list_sql!(" AND (v.last_activity_at, v.id) < (?7, ?8)");
 
 /// The bit mask of the statuses a listing shows (every status but deleted when none are
 /// named).
@@ -93,6 +95,7 @@ fn conversation_from_row(row: &Row<'_>) -> Result<Conversation> {
         llm_provider: row.opt_text(15)?,
         llm_model: row.opt_text(16)?,
         selected_document_ids: row.json(17)?,
+        expires_at: row.opt_ts(18)?,
     })
 }
 
@@ -163,11 +166,14 @@ impl SqliteStore {
         set: &str,
         params: &[&dyn ToSql],
     ) -> Result<Conversation> {
-        let now = self.now().to_string();
+        let at = self.now();
+        let now = at.to_string();
         let id_text = id.to_string();
         let sql = format!("UPDATE conversations SET {set} WHERE id = ?1");
         self.db.write(|c| {
-            load_conversation(c, user, id)?.check(op)?;
+            let current = load_conversation(c, user, id)?;
+            current.check_unexpired(at)?;
+            current.check(op)?;
             let mut all: Vec<&dyn ToSql> = vec![&id_text, &now];
             all.extend_from_slice(params);
             c.execute(&sql, &all)?;
@@ -180,14 +186,17 @@ impl ConversationStore for SqliteStore {
     fn create_conversation(&self, user: UserId, new: &NewConversation) -> Result<Conversation> {
         let new = new.prepare()?;
         let id = ConversationId::new();
-        let now = self.now().to_string();
+        let at = self.now();
+        let now = at.to_string();
+        let expires_at = new.expires_at(at).map(|at| at.to_string());
         self.db.write(|c| {
             crate::users::require_user(c, user)?;
             let selection = selection_json(c, user, &new.selected_document_ids)?;
             c.execute(
                 "INSERT INTO conversations (id, user_id, title, created_at, updated_at,
-                     last_activity_at, llm_provider, llm_model, selected_document_ids)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)",
+                     last_activity_at, llm_provider, llm_model, selected_document_ids,
+                     expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8)",
                 &[
                     &id.to_string(),
                     &user.to_string(),
@@ -196,6 +205,7 @@ impl ConversationStore for SqliteStore {
                     &new.llm_provider,
                     &new.llm_model,
                     &selection,
+                    &expires_at,
                 ],
             )?;
             load_conversation(c, user, id)
@@ -203,7 +213,9 @@ impl ConversationStore for SqliteStore {
     }
 
     fn conversation(&self, user: UserId, id: ConversationId) -> Result<Conversation> {
-        self.db.read(|c| load_conversation(c, user, id))
+        let found = self.db.read(|c| load_conversation(c, user, id))?;
+        found.check_unexpired(self.now())?;
+        Ok(found)
     }
 
     fn list_conversations(
@@ -224,8 +236,10 @@ impl ConversationStore for SqliteStore {
             .transpose()?
             .map(|(at, id)| (at.to_string(), id.to_string()));
         let (user_text, mask, fetch) = (user.to_string(), status_mask(&query.statuses), limit + 1);
+        let now = self.now().to_string();
         let items = self.db.read(|c| {
-            let first: [&dyn ToSql; 5] = [&user_text, &mask, &hidden_from, &hidden_to, &fetch];
+            let first: [&dyn ToSql; 6] =
+                [&user_text, &mask, &hidden_from, &hidden_to, &fetch, &now];
             match &after {
                 None => c.rows(LIST_FIRST_PAGE, &first, summary_from_row),
                 Some((at, id)) => {
@@ -409,9 +423,19 @@ mod tests {
     fn listing_statements_are_prepared_once() {
         let (_dir, _store, conn) = scratch();
         let user = UserId::new().to_string();
-        let first: [&dyn ToSql; 5] = [&user, &7, &0, &0, &51];
+        let now = "2026-01-02T00:00:00.000000Z";
+        let first: [&dyn ToSql; 6] = [&user, &7, &0, &0, &51, &now];
         assert_prepared_once(&conn, LIST_FIRST_PAGE, &first);
-        let next: [&dyn ToSql; 7] = [&user, &7, &0, &1, &51, &"2026-01-01T00:00:00.000000Z", &"x"];
+        let next: [&dyn ToSql; 8] = [
+            &user,
+            &7,
+            &0,
+            &1,
+            &51,
+            &now,
+            &"2026-01-01T00:00:00.000000Z",
+            &"x",
+        ];
         assert_prepared_once(&conn, LIST_NEXT_PAGE, &next);
     }
 

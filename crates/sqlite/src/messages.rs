@@ -145,6 +145,7 @@ impl MessageStore for SqliteStore {
                         hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
                         auto_hidden = 0
                  WHERE id = ?2 AND user_id = ?3 AND status = 'active'
+                   AND (expires_at IS NULL OR expires_at > ?1)
                  RETURNING message_count",
                 &[&now_text, &conversation_text, &user_text],
                 |row| row.int(0),
@@ -152,6 +153,7 @@ impl MessageStore for SqliteStore {
             let Some(seq) = seq else {
                 // Not the user's, or not in a status that takes messages: say which.
                 let current = load_conversation(c, user, conversation)?;
+                current.check_unexpired(now)?;
                 current.check(ConversationOp::Append)?;
                 return Err(Error::Backend {
                     detail: format!("conversation {conversation} refused a message it allows"),

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_agent_logs_usage"),
     migration!(7, "0007_embeddings"),
     migration!(8, "0008_embedding_removals"),
+    migration!(9, "0009_temporary_conversations"),
     migration!(10, "0010_imported_ids"),
 ];
 

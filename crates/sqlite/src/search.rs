@@ -26,7 +26,8 @@ impl SearchStore for SqliteStore {
         let conversation = query.conversation.map(|c| c.to_string());
         let role = query.role.map(|r| r.as_str());
         let user_text = user.to_string();
-        let params: [&dyn ToSql; 7] = [
+        let now = self.now().to_string();
+        let params: [&dyn ToSql; 8] = [
             &expression,
             &user_text,
             &query.highlight_start,
@@ -34,6 +35,7 @@ impl SearchStore for SqliteStore {
             &conversation,
             &role,
             &limit,
+            &now,
         ];
         self.db.read(|c| {
             c.rows(
@@ -46,6 +48,7 @@ impl SearchStore for SqliteStore {
                      JOIN conversations v ON v.id = m.conversation_id
                      WHERE messages_fts MATCH ?1 AND v.user_id = ?2 AND v.status <> 'deleted'
                        AND (?5 IS NULL OR v.id = ?5) AND (?6 IS NULL OR m.role = ?6)
+                       AND (v.expires_at IS NULL OR v.expires_at > ?8)
                      ORDER BY rank LIMIT ?7 + 0"
                 ),
                 &params,

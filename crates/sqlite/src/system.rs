@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result, SystemStore,
-    Timestamp, UserId, attachments, validate,
+    Cleanup, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result, Retirement,
+    SystemStore, Timestamp, UserId, attachments, validate,
 };
+use rusqlite::ToSql;
 
 use uuid::Uuid;
 
@@ -99,6 +100,28 @@ impl SystemStore for SqliteStore {
             let deleted = c.execute(
                 &format!("DELETE FROM conversations AS v WHERE {condition}"),
                 &[&before],
+            )?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted: deleted as u64,
+            })
+        })
+    }
+
+    fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {
+        let expired_by = rule.expired_by.to_string();
+        let archived_before = rule.archived_before.map(|at| at.to_string());
+        let idle_before = rule.idle_before.map(|at| at.to_string());
+        let params: [&dyn ToSql; 3] = [&expired_by, &archived_before, &idle_before];
+        self.db.write(|c| {
+            let condition = "(v.expires_at <= ?1
+                 OR (v.status = 'archived' AND v.archived_at < ?2)
+                 OR v.last_activity_at < ?3)";
+            let messages_with_files = messages_with_files(c, condition, &params)?;
+            let deleted = c.execute(
+                &format!("DELETE FROM conversations AS v WHERE {condition}"),
+                &params,
             )?;
             Ok(Cleanup {
                 messages_with_files,

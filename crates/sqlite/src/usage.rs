@@ -1,6 +1,7 @@
 //! [`UsageStore`] on SQLite: records are prepared (checked and priced) by the core, and
 //! the sums are read with `total()` so that no aggregate can fail on overflow.
 
+use chatstore::usage::RECORD_COLUMNS;
 use chatstore::{
     ConversationId, DailyUsage, Error, NewUsage, Result, TimeRange, UsageBreakdown, UsageRecord,
     UsageStore, UsageTotals, UserId,
@@ -190,6 +191,37 @@ impl UsageStore for SqliteStore {
                 Ok(DailyUsage {
                     day: row.text(0)?,
                     totals: totals_from_row(row, 1)?,
+                })
+            },
+        )
+    }
+
+    fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {
+        self.user_usage(
+            user,
+            range,
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM token_usage
+                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                 ORDER BY created_at, id"
+            ),
+            |row| {
+                Ok(UsageRecord {
+                    id: row.parse(0)?,
+                    user_id: row.parse(1)?,
+                    conversation_id: row.opt_parse(2)?,
+                    message_id: row.opt_parse(3)?,
+                    agent_log_id: row.opt_parse(4)?,
+                    provider: row.text(5)?,
+                    model: row.text(6)?,
+                    operation_type: row.parse(7)?,
+                    prompt_tokens: row.uint(8)?,
+                    completion_tokens: row.uint(9)?,
+                    total_tokens: row.uint(10)?,
+                    embedding_tokens: row.uint(11)?,
+                    estimated_cost: row.opt_real(12)?.unwrap_or_default(),
+                    currency: row.text(13)?,
+                    created_at: row.ts(14)?,
                 })
             },
         )

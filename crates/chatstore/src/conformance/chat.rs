@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use super::blob::{bytes, hash};
 use super::support::{admin, conversation, days, document, global_document, secs, user};
 use super::test_config;
+use crate::NewConversation;
 use crate::chunking::{ChunkingOptions, TextPart};
 use crate::embeddings::{EmbedError, Embedder};
 use crate::{
@@ -741,6 +742,50 @@ pub fn chat_purging_conversations_removes_their_attachments<C: ChatBackend>(back
 
 /// Deleting a user removes their rows and then their messages' attachments and their
 /// documents' vectors; other users' attachments and vectors, and global documents'
+/// The cleanup removes expired temporary conversations and, by the plan's ages, old
+/// archived ones, each with its attachments; the report counts them, and the other
+/// conversations and their files stay.
+pub fn chat_cleanup_retires_expired_and_old_conversations_with_their_files<C: ChatBackend>(
+    backend: &C,
+) {
+    let (chat, clock) = fresh(backend);
+    let s = chat.store();
+    let ada = user(s, "ada");
+    let brief = s
+        .create_conversation(
+            ada.id,
+            &NewConversation::titled("brief").temporary(std::time::Duration::from_secs(600)),
+        )
+        .expect("temporary");
+    let old = conversation(s, ada.id, "old");
+    let kept = conversation(s, ada.id, "kept");
+    let gone_soon = with_photo(&chat, ada.id, brief.id, "brief");
+    let archived = with_photo(&chat, ada.id, old.id, "old");
+    let stays = with_photo(&chat, ada.id, kept.id, "kept");
+    s.archive_conversation(ada.id, old.id).expect("archive");
+    clock.advance(days(2));
+
+    let plan = crate::CleanupPlan::default();
+    let report = chat.clean_up(&plan).expect("cleanup");
+    assert_eq!(report.retired_conversations, 1, "the expired one only");
+    assert!(
+        keys_of(chat.blobs(), gone_soon.id).is_empty(),
+        "its files went"
+    );
+    assert_photo(&chat, ada.id, archived.id, "old");
+
+    let plan = crate::CleanupPlan {
+        delete_archived_after: Some(days(1)),
+        ..plan
+    };
+    let report = chat.clean_up(&plan).expect("cleanup");
+    assert_eq!(report.retired_conversations, 1, "the archived one");
+    assert_eq!(report.purged_messages_with_files, 1);
+    assert!(keys_of(chat.blobs(), archived.id).is_empty());
+    assert_err!(s.conversation(ada.id, old.id), Error::NotFound { .. });
+    assert_photo(&chat, ada.id, stays.id, "kept");
+}
+
 /// vectors, stay.
 pub fn chat_deleting_a_user_removes_their_attachments_and_vectors<C: ChatBackend>(backend: &C) {
     let (chat, _clock) = fresh(backend);
@@ -1738,6 +1783,7 @@ macro_rules! chat_conformance_suite {
             chat_attachments_are_read_only_through_their_owner,
             chat_a_refused_append_leaves_nothing_behind,
             chat_purging_conversations_removes_their_attachments,
+            chat_cleanup_retires_expired_and_old_conversations_with_their_files,
             chat_deleting_a_user_removes_their_attachments_and_vectors,
             chat_deleting_a_document_removes_its_vectors,
             chat_a_refused_deletion_removes_nothing,

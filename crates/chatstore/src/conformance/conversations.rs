@@ -87,6 +87,7 @@ pub fn conversations_create_and_get(backend: &dyn Backend) {
                 llm_provider: Some("custom".into()),
                 llm_model: Some("deepseek-chat".into()),
                 selected_document_ids: Vec::new(),
+                expires_in: None,
             },
         )
         .expect("create");
@@ -717,6 +718,151 @@ pub fn conversations_purge_deleted_before_cut_off(backend: &dyn Backend) {
             .deleted,
         0
     );
+}
+
+/// A temporary conversation works like any other until its time is up; from then on
+/// it is never listed, opened, written to, changed or found by search (not-found, as a
+/// missing one), whoever asks; the purge of retired conversations removes it and
+/// nothing else. A lifetime below a second or above ten years is refused.
+pub fn conversations_temporary_ones_expire(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let kept = conversation(s, ada.id, "kept");
+    let brief = s
+        .create_conversation(
+            ada.id,
+            &NewConversation::titled("brief").temporary(std::time::Duration::from_secs(3600)),
+        )
+        .expect("a temporary conversation");
+    assert_eq!(brief.expires_at, Some(start() + secs(3600)));
+    say(s, ada.id, brief.id, "an ephemeral kumquat");
+    say(s, ada.id, kept.id, "a lasting kumquat");
+    assert_eq!(listed(s, ada.id).len(), 2);
+    let kumquats = |s: &dyn Store| {
+        s.search_messages(ada.id, &crate::SearchQuery::new("kumquat"))
+            .expect("search")
+            .len()
+    };
+    assert_eq!(kumquats(s), 2);
+
+    f.clock.advance(secs(3600));
+    assert_eq!(
+        listed(s, ada.id),
+        vec![kept.id],
+        "an expired one is not listed"
+    );
+    let all = ConversationQuery {
+        statuses: vec![Active, Archived, Closed, Deleted],
+        visibility: Visibility::All,
+        ..ConversationQuery::default()
+    };
+    assert_eq!(
+        s.list_conversations(ada.id, &all)
+            .expect("list")
+            .items
+            .len(),
+        1,
+        "not under any status or visibility"
+    );
+    assert_err!(s.conversation(ada.id, brief.id), Error::NotFound { .. });
+    assert_err!(
+        s.append_message(ada.id, brief.id, &NewMessage::user("too late")),
+        Error::NotFound { .. }
+    );
+    assert_err!(
+        s.rename_conversation(ada.id, brief.id, Some("renamed")),
+        Error::NotFound { .. }
+    );
+    assert_err!(
+        s.archive_conversation(ada.id, brief.id),
+        Error::NotFound { .. }
+    );
+    assert_eq!(kumquats(s), 1, "search leaves it out");
+
+    let nothing_old = crate::Retirement::expired(start());
+    assert_eq!(
+        s.purge_retired_conversations(&nothing_old)
+            .expect("purge")
+            .deleted,
+        0,
+        "not expired as of an earlier time"
+    );
+    let cleanup = s
+        .purge_retired_conversations(&crate::Retirement::expired(f.clock.now()))
+        .expect("purge");
+    assert_eq!(cleanup.deleted, 1);
+    assert_eq!(
+        s.conversation(ada.id, kept.id).expect("kept").message_count,
+        1
+    );
+    assert_eq!(messages_of(s, ada.id, kept.id).len(), 1);
+
+    for bad in [0, 10 * 366 * 24 * 3600] {
+        assert_err!(
+            s.create_conversation(
+                ada.id,
+                &NewConversation::titled("bad").temporary(std::time::Duration::from_secs(bad))
+            ),
+            Error::Validation {
+                field: "expires_in",
+                ..
+            }
+        );
+    }
+    assert_eq!(listed(s, ada.id), vec![kept.id], "nothing was created");
+}
+
+/// Retention by age: archived conversations archived before the cut-off and
+/// conversations idle (no message, or none since creation) before theirs are purged,
+/// of every user; recent ones, and every one when the rule names no age, stay.
+pub fn conversations_retention_purges_old_archived_and_idle(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let archived = conversation(s, ada.id, "archived long ago");
+    say(s, ada.id, archived.id, "old news");
+    s.archive_conversation(ada.id, archived.id)
+        .expect("archive");
+    let idle = conversation(s, bob.id, "idle");
+    let busy = conversation(s, ada.id, "busy");
+    f.clock.advance(days(100));
+    say(s, ada.id, busy.id, "still here");
+    let recent_archive = conversation(s, bob.id, "archived today");
+    s.archive_conversation(bob.id, recent_archive.id)
+        .expect("archive");
+    let now = f.clock.now();
+
+    let none = crate::Retirement::expired(now);
+    assert_eq!(
+        s.purge_retired_conversations(&none).expect("purge").deleted,
+        0
+    );
+    let archived_rule = crate::Retirement {
+        archived_before: Some(now - days(90)),
+        ..none
+    };
+    assert_eq!(
+        s.purge_retired_conversations(&archived_rule)
+            .expect("purge")
+            .deleted,
+        1
+    );
+    assert_err!(s.conversation(ada.id, archived.id), Error::NotFound { .. });
+    let idle_rule = crate::Retirement {
+        idle_before: Some(now - days(90)),
+        ..none
+    };
+    assert_eq!(
+        s.purge_retired_conversations(&idle_rule)
+            .expect("purge")
+            .deleted,
+        1
+    );
+    assert_err!(s.conversation(bob.id, idle.id), Error::NotFound { .. });
+    assert_eq!(listed(s, ada.id), vec![busy.id]);
+    assert_eq!(listed(s, bob.id), vec![recent_archive.id]);
 }
 
 /// A hand hide sets `is_hidden`/`hidden_at` and survives opening; unhiding clears it.

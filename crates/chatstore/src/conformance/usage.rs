@@ -514,3 +514,34 @@ pub fn usage_token_counts_are_bounded_and_sums_exact(backend: &dyn Backend) {
         .sum();
     assert_eq!(system, 3 * MAX + 10, "bob's and ada's calls");
 }
+
+/// A user's records come back whole, oldest first, within the half-open range, and
+/// never another user's; an unknown user is not-found.
+pub fn usage_records_list_a_users_calls_in_order(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let talk = conversation(s, ada.id, "costs");
+    let first = s.record_usage(ada.id, &chat(10, 5)).expect("record");
+    f.clock.advance(days(1));
+    let mut linked = chat(100, 50);
+    linked.conversation_id = Some(talk.id);
+    let second = s.record_usage(ada.id, &linked).expect("record");
+    s.record_usage(bob.id, &chat(1, 1)).expect("bob's");
+    f.clock.advance(days(1));
+    let third = s.record_usage(ada.id, &chat(7, 7)).expect("record");
+    assert_eq!(
+        s.usage_records(ada.id, TimeRange::ALL).expect("records"),
+        vec![first.clone(), second.clone(), third]
+    );
+    let range = TimeRange::new(start(), start() + days(2)).expect("range");
+    assert_eq!(
+        s.usage_records(ada.id, range).expect("records"),
+        vec![first, second]
+    );
+    assert_err!(
+        s.usage_records(UserId::new(), TimeRange::ALL),
+        Error::NotFound { .. }
+    );
+}

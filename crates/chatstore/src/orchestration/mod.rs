@@ -150,6 +150,12 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
         self.clean(self.store.purge_deleted_conversations(deleted_before))
     }
 
+    /// Purges the conversations `rule` retires (expired temporary ones, old archived or
+    /// idle ones) with their attachments and vectors.
+    pub fn purge_retired_conversations(&self, rule: &crate::Retirement) -> Result<Cleanup> {
+        self.clean(self.store.purge_retired_conversations(rule))
+    }
+
     /// Deletes a document with its chunks and their vectors.
     pub fn delete_document(&self, user: UserId, id: DocumentId) -> Result<Cleanup> {
         self.clean(self.store.delete_document(user, id))

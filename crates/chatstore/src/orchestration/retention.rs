@@ -15,6 +15,12 @@ pub struct CleanupPlan {
     /// Soft-deleted conversations are purged once deleted longer ago than this
     /// (`None`: kept until purged by hand).
     pub purge_deleted_after: Option<Duration>,
+    /// Archived conversations are purged once archived longer ago than this (`None`:
+    /// kept).
+    pub delete_archived_after: Option<Duration>,
+    /// Conversations of any status are purged once idle (no message since, or since
+    /// creation) longer than this (`None`: kept).
+    pub delete_idle_after: Option<Duration>,
     /// Hide conversations idle longer than the store's configured auto-hide period.
     pub hide_idle: bool,
     /// Blobs without a message are removed once stored longer ago than this (at least
@@ -23,10 +29,14 @@ pub struct CleanupPlan {
 }
 
 impl Default for CleanupPlan {
-    /// Purge after 30 days, hide idle conversations, orphan grace of [`ORPHAN_GRACE`].
+    /// Purge soft-deleted conversations after 30 days, keep archived and idle ones,
+    /// hide idle conversations, orphan grace of [`ORPHAN_GRACE`]. Expired temporary
+    /// conversations are always purged.
     fn default() -> Self {
         CleanupPlan {
             purge_deleted_after: Some(Duration::from_secs(30 * 24 * 3600)),
+            delete_archived_after: None,
+            delete_idle_after: None,
             hide_idle: true,
             orphan_grace: ORPHAN_GRACE,
         }
@@ -40,6 +50,9 @@ pub struct CleanupReport {
     pub expired_sessions: u64,
     /// Soft-deleted conversations purged.
     pub purged_conversations: u64,
+    /// Expired temporary conversations, and archived or idle ones past the plan's age,
+    /// purged.
+    pub retired_conversations: u64,
     /// Messages with attachments among the purged ones (their blobs went too).
     pub purged_messages_with_files: u64,
     /// Idle conversations hidden.
@@ -63,6 +76,13 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
             report.purged_conversations = purged.deleted;
             report.purged_messages_with_files = purged.messages_with_files.len() as u64;
         }
+        let retired = self.purge_retired_conversations(&crate::Retirement {
+            expired_by: now,
+            archived_before: plan.delete_archived_after.map(|age| now - age),
+            idle_before: plan.delete_idle_after.map(|age| now - age),
+        })?;
+        report.retired_conversations = retired.deleted;
+        report.purged_messages_with_files += retired.messages_with_files.len() as u64;
         if plan.hide_idle {
             report.hidden_conversations = self.store.auto_hide_idle_conversations(None)?;
         }

@@ -195,6 +195,7 @@ pub const TABLES: &[Table] = &[
             col("llm_provider", Text),
             col("llm_model", Text),
             col("selected_document_ids", Json),
+            col("expires_at", Time),
         ],
     ),
     Table {

@@ -22,10 +22,11 @@ use crate::progress::Spinner;
 /// Runs `cleanup`.
 pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
     let target = Target::resolve(global)?;
+    let days = |n: u32| Duration::from_secs(u64::from(n) * 24 * 3600);
     let plan = CleanupPlan {
-        purge_deleted_after: Some(Duration::from_secs(
-            u64::from(args.purge_after_days) * 24 * 3600,
-        )),
+        purge_deleted_after: Some(days(args.purge_after_days)),
+        delete_archived_after: args.delete_archived_after_days.map(days),
+        delete_idle_after: args.delete_idle_after_days.map(days),
         hide_idle: !args.no_hide_idle,
         ..CleanupPlan::default()
     };
@@ -64,7 +65,11 @@ pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
             report.purged_conversations,
         ),
         (
-            "  their messages with attachments",
+            "expired, old archived or idle conversations purged",
+            report.retired_conversations,
+        ),
+        (
+            "  messages with attachments among the purged",
             report.purged_messages_with_files,
         ),
         ("idle conversations hidden", report.hidden_conversations),
