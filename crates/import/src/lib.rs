@@ -108,17 +108,20 @@ impl Default for ImportOptions {
     }
 }
 
-/// Where an import is: the kind of record being written and how many of them.
+/// Where an import is: the kind of record being written, how many of them are done
+/// and how many there are.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
     /// `user`, `conversation`, `message`, ...
     pub kind: &'a str,
+    /// How many records of that kind are written (or found already there).
+    pub done: u64,
     /// How many records of that kind there are to write.
     pub total: u64,
 }
 
 /// Imports the database at `path`, of the schema `source` names, into `target`.
-/// Calls `progress` as each kind of record starts. See the crate documentation for
+/// Calls `progress` as records are written. See the crate documentation for
 /// what is guaranteed.
 pub fn import(
     source: Source,
@@ -182,12 +185,15 @@ impl Plan {
             ));
         }
         let writer = Writer::new(target, self.source, options.now);
-        progress(Progress {
-            kind: "user",
-            total: self.users.len() as u64,
-        });
         let users = std::mem::take(&mut self.users);
-        let present = users::write(&writer, &mut self.report, "users", users, options.strict)?;
+        let present = users::write(
+            &writer,
+            &mut self.report,
+            "users",
+            users,
+            options.strict,
+            progress,
+        )?;
 
         let (conversations, orphaned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.conversations)
             .into_iter()
@@ -214,21 +220,14 @@ impl Plan {
             );
         }
         let (conversations, messages) = chat::assemble(self.source, conversations, messages)?;
-        progress(Progress {
-            kind: "conversation",
-            total: conversations.len() as u64,
-        });
         writer.write(
             &mut self.report,
             "conversation",
             "conversations",
             &conversations,
+            progress,
         )?;
-        progress(Progress {
-            kind: "message",
-            total: messages.len() as u64,
-        });
-        writer.write(&mut self.report, "message", "messages", &messages)?;
+        writer.write(&mut self.report, "message", "messages", &messages, progress)?;
         Ok(self.report)
     }
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chatstore::transfer::Value;
 use chatstore::{Error, ExplainabilityLevel, HashScheme, Result, Timestamp, UserId, validate};
 
+use crate::Progress;
 use crate::report::{ImportReport, MustReset};
 use crate::writer::{Record, Writer, row, target_table};
 
@@ -158,7 +159,9 @@ pub(crate) fn write(
     table: &str,
     users: Vec<PlannedUser>,
     strict: bool,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<HashSet<String>> {
+    let total = users.len() as u64;
     let roles: HashMap<String, Value> = writer
         .read_all("roles")?
         .into_iter()
@@ -169,7 +172,12 @@ pub(crate) fn write(
         .collect();
     let grants = target_table("user_roles")?;
     let mut written = HashSet::new();
-    for user in users {
+    for (done, user) in users.into_iter().enumerate() {
+        progress(Progress {
+            kind: "user",
+            done: done as u64,
+            total,
+        });
         if !writer.write_one(report, "user", "users", &user.record)? {
             let why = "its email or username belongs to another account in the target".to_owned();
             if strict {

@@ -10,6 +10,7 @@ use chatstore::transfer::{Row, Table, TableTransfer, Value, table};
 use chatstore::{Error, Result, Timestamp};
 use uuid::Uuid;
 
+use crate::Progress;
 use crate::report::ImportReport;
 
 /// Rows per transaction.
@@ -77,13 +78,19 @@ impl<'a> Writer<'a> {
         kind: &str,
         table_name: &str,
         records: &[Record],
+        progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<()> {
         let table = target_table(table_name)?;
+        let total = records.len() as u64;
+        let mut done = 0;
+        progress(Progress { kind, done, total });
         for batch in records.chunks(BATCH) {
             let rows: Vec<Row> = batch.iter().map(|r| r.row.clone()).collect();
             let inserted = self.target.insert_rows(table, &rows)?;
             self.remember(kind, batch)?;
             report.written(kind, inserted, rows.len() as u64 - inserted);
+            done += rows.len() as u64;
+            progress(Progress { kind, done, total });
         }
         Ok(())
     }

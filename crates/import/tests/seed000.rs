@@ -2,6 +2,8 @@
 //! `CHATSTORE_PG_URL` is set): fixture databases made with the seed's own DDL.
 
 mod common;
+#[path = "fixtures/seed000.rs"]
+mod fixtures;
 
 use chatstore::transfer::{TableTransfer, table};
 use chatstore::{
@@ -10,121 +12,13 @@ use chatstore::{
 };
 use chatstore_import::{ImportOptions, Source, import};
 use common::{Failing, Fixture, PASSWORD, sqlite_store};
-
-/// The seed's DDL, as seed 000 (DATABASE_GUIDE, "Detailed Table Specifications") gives it.
-const SEED000_DDL: &str = "
-CREATE TABLE users (
-    user_id VARCHAR(255) PRIMARY KEY,
-    email VARCHAR(255) UNIQUE NOT NULL,
-    password_hash VARCHAR(255) NOT NULL,
-    full_name VARCHAR(255) NOT NULL,
-    is_active BOOLEAN DEFAULT TRUE,
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    last_login DATETIME,
-    metadata TEXT  -- JSON string
-);
-CREATE INDEX idx_email ON users(email);
-CREATE INDEX idx_is_active ON users(is_active);
-
-CREATE TABLE user_sessions (
-    id VARCHAR(36) PRIMARY KEY,
-    user_id VARCHAR(255) NOT NULL,
-    session_token VARCHAR(255) UNIQUE NOT NULL,
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    expires_at DATETIME NOT NULL,
-    last_activity_at DATETIME,
-    is_expired BOOLEAN DEFAULT FALSE,
-    FOREIGN KEY(user_id) REFERENCES users(user_id)
-);
-CREATE INDEX idx_session_token ON user_sessions(session_token);
-CREATE INDEX idx_user_active_sessions ON user_sessions(user_id, is_expired);
-
-CREATE TABLE conversations (
-    id VARCHAR(36) PRIMARY KEY,
-    user_id VARCHAR(255) NOT NULL,
-    title VARCHAR(255),
-    status VARCHAR(20) DEFAULT 'ACTIVE',  -- Enum
-    message_count INTEGER DEFAULT 0,
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    last_message_at DATETIME,
-    archived_at DATETIME,
-    is_hidden BOOLEAN DEFAULT FALSE,
-    hidden_at DATETIME,
-    auto_hidden BOOLEAN DEFAULT FALSE,
-    last_opened_at DATETIME,
-    FOREIGN KEY(user_id) REFERENCES users(user_id)
-);
-CREATE INDEX idx_user_id ON conversations(user_id);
-CREATE INDEX idx_status ON conversations(status);
-CREATE INDEX idx_is_hidden ON conversations(is_hidden);
-CREATE INDEX idx_last_message ON conversations(user_id, last_message_at);
-CREATE INDEX idx_visibility_priority ON conversations(user_id, is_hidden, last_opened_at, last_message_at);
-
-CREATE TABLE messages (
-    id VARCHAR(36) PRIMARY KEY,
-    conversation_id VARCHAR(36) NOT NULL,
-    role VARCHAR(20) NOT NULL,  -- 'user', 'assistant', 'system'
-    content TEXT NOT NULL,
-    msg_metadata JSON,
-    created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-    FOREIGN KEY(conversation_id) REFERENCES conversations(id) ON DELETE CASCADE
-);
-CREATE INDEX idx_conversation_id ON messages(conversation_id);
-CREATE INDEX idx_role ON messages(role);
-CREATE INDEX idx_conversation_created ON messages(conversation_id, created_at);
-CREATE INDEX idx_role_created ON messages(role, created_at);
-";
-
-/// Hashes of [`PASSWORD`] the old app could have stored, made with Python:
-/// `werkzeug.security.generate_password_hash(pw, method="pbkdf2:sha256:1000")` (Werkzeug
-/// 3.1.9) and `bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4))` (bcrypt 5.0.0).
-const WERKZEUG: &str = "pbkdf2:sha256:1000$k46zJWKXi1IhJCCp$93359e0abd2bb6a940874841dacbcb78166bea7548077fb508081f61781b6dee";
-const BCRYPT: &str = "$2b$04$C/2/AdcXDnP4vb79RHAjzeAxflQZAi7MPWKKvXrP7pZn0yL6albBK";
-
-const ELIGIBILITY: &str = "550e8400-e29b-41d4-a716-446655440000";
+use fixtures::{ELIGIBILITY, SEED000_DDL, sample_sql};
 
 /// The seed's sample: its two users and the eligibility conversation of its examples,
 /// an archived and a hidden conversation, and a user with a hash of an unknown format.
 fn sample() -> Fixture {
     let fixture = Fixture::new("organic-fishstick.db", SEED000_DDL);
-    fixture.exec(&format!(
-        "INSERT INTO users VALUES
-           ('admin@example.com', 'admin@example.com', '{WERKZEUG}', 'Admin', 1,
-            '2026-02-10 10:00:00', '2026-02-15 09:00:00', '{{\"theme\": \"dark\"}}'),
-           ('user1@example.com', 'user1@example.com', '{BCRYPT}', 'John Doe', 1,
-            '2026-02-11 14:30:00', NULL, NULL),
-           ('old@example.com', 'old@example.com', 'md5$abc$0123456789', 'Old Timer', 0,
-            '2025-01-01 08:00:00', NULL, NULL);
-         INSERT INTO user_sessions VALUES
-           ('s1', 'user1@example.com', 'plain-token', '2026-02-15 14:00:00',
-            '2026-02-16 14:00:00', NULL, 0);
-         INSERT INTO conversations VALUES
-           ('{ELIGIBILITY}', 'user1@example.com', 'Eligibility Q', 'ACTIVE', 5,
-            '2026-02-15 14:14:00', '2026-02-15 14:18:15', '2026-02-15 14:18:15', NULL, 0, NULL, 0,
-            '2026-02-15 14:20:00'),
-           ('conv-archived', 'user1@example.com', 'Old question', 'ARCHIVED', 1,
-            '2026-01-05 09:00:00', '2026-01-20 10:00:00', '2026-01-05 09:00:00',
-            '2026-01-20 10:00:00', 0, NULL, 0, NULL),
-           ('conv-hidden', 'admin@example.com', NULL, 'ACTIVE', 0,
-            '2026-02-01 08:00:00', '2026-02-01 08:00:00', NULL, NULL, 1,
-            '2026-02-08 08:00:00', 1, NULL);
-         INSERT INTO messages VALUES
-           ('m1', '{ELIGIBILITY}', 'user', 'What is account eligibility?', NULL,
-            '2026-02-15 14:15:00', '2026-02-15 14:15:00'),
-           ('m2', '{ELIGIBILITY}', 'assistant', 'The eligibility is determined by...',
-            '{{\"request_id\": \"req-550e8400\", \"source\": \"llm_generation\", \"tokens\": 245,
-              \"model_name\": \"llama3.2:3b\", \"latency_ms\": 1234,
-              \"sources\": [{{\"source\": \"document.pdf\", \"page\": 5, \"score\": 0.87}}]}}',
-            '2026-02-15 14:15:30', '2026-02-15 14:15:30'),
-           ('m4', '{ELIGIBILITY}', 'assistant', 'Joint accounts must...', NULL,
-            '2026-02-15 14:18:15', '2026-02-15 14:18:15'),
-           ('m3', '{ELIGIBILITY}', 'user', 'What about joint accounts?', NULL,
-            '2026-02-15 14:18:00', '2026-02-15 14:18:00'),
-           ('m5', 'conv-archived', 'USER', 'Is this still open?', NULL,
-            '2026-01-05 09:00:00', '2026-01-05 09:00:00');"
-    ));
+    fixture.exec(&sample_sql());
     fixture
 }
 

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod check;
 pub mod cleanup;
 pub mod copy;
+pub mod import;
 pub mod init;
 pub mod migrate;
 pub mod search;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Usage(args) => usage::run(global, args),
         Command::Search(args) => search::run(global, args),
         Command::Copy(args) => copy::run(global, args),
+        Command::Import(args) => import::run(global, args),
     }
 }
