@@ -94,6 +94,20 @@ impl IdKind {
         Uuid::from_u128((raw & !0xF) | u128::from(self.tag()))
     }
 
+    /// A UUIDv7 of this kind for a record made elsewhere: its 48-bit time is `created`
+    /// (in milliseconds, clamped to the layout's range) and its other bits come from
+    /// blake3 of `seed`, so the same record always gets the same id.
+    fn derive(self, created: crate::Timestamp, seed: &[u8]) -> Uuid {
+        let millis = (created.unix_micros().max(0) / 1000).min((1 << 48) - 1) as u64;
+        let hash = blake3::hash(seed);
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&hash.as_bytes()[..10]);
+        let raw = uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
+            .as_u128();
+        Uuid::from_u128((raw & !0xF) | u128::from(self.tag()))
+    }
+
     /// Checks that `uuid` is a chatstore id of this kind.
     fn check(self, uuid: Uuid) -> Result<Uuid, Error> {
         let found = (uuid.get_version_num() == 7)
@@ -130,6 +144,14 @@ macro_rules! typed_id {
             #[allow(clippy::new_without_default)]
             pub fn new() -> Self {
                 Self(Self::KIND.mint())
+            }
+
+            /// The id of a record brought over from another system (an import): time-ordered
+            /// by `created`, the record's original creation time, and otherwise derived from
+            /// `seed` (say, the source, the kind and the original id), so that the same
+            /// record is given the same id every time and importing it again finds it.
+            pub fn derived(created: crate::Timestamp, seed: &[u8]) -> Self {
+                Self(Self::KIND.derive(created, seed))
             }
 
             /// Wraps a UUID, checking that it is a chatstore id of this kind.
@@ -294,6 +316,31 @@ mod tests {
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<MessageId>(&json).unwrap(), id);
         assert_eq!(id.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn derived_ids_are_stable_time_ordered_and_of_their_kind() {
+        let created: crate::Timestamp = "2024-03-01T12:00:00.123456Z".parse().unwrap();
+        let a = MessageId::derived(created, b"seed001/message/42");
+        assert_eq!(a, MessageId::derived(created, b"seed001/message/42"));
+        assert_ne!(a, MessageId::derived(created, b"seed001/message/43"));
+        assert_eq!(a.to_string().parse::<MessageId>().unwrap(), a);
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        let (seconds, nanos) = a.as_uuid().get_timestamp().unwrap().to_unix();
+        assert_eq!((seconds, nanos), (1_709_294_400, 123_000_000));
+        let later: crate::Timestamp = "2024-03-01T12:00:01Z".parse().unwrap();
+        assert!(MessageId::derived(later, b"seed001/message/1") > a);
+        assert!(
+            UserId::from_uuid(ConversationId::derived(created, b"x").as_uuid()).is_err(),
+            "the kind is carried"
+        );
+        let before_1970: crate::Timestamp = "1960-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            UserId::derived(before_1970, b"x")
+                .as_uuid()
+                .get_version_num(),
+            7
+        );
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub use page::{Cursor, Order, Page};
 pub use pricing::{Cost, Price, PriceTable};
 pub use rbac::{Permission, RbacStore, Role};
 pub use search::{SearchHit, SearchQuery, SearchStore};
-pub use secrets::{Password, PasswordHasher, PasswordParams, SessionToken};
+pub use secrets::{HashScheme, Password, PasswordHasher, PasswordParams, SessionToken};
 pub use sessions::{NewSession, Session, SessionStore};
 pub use store::Store;
 pub use system::{ConversationSize, Retirement, StoreFigures, SystemStore, UserSize};

@@ -1,5 +1,11 @@
 //! Password hashing (argon2id) and session tokens (random 256-bit, stored as a blake3 hash).
 //!
+//! Hashes made by other applications (imported users) verify in their own scheme
+//! ([`HashScheme`]: argon2i/d, bcrypt, werkzeug's scrypt and PBKDF2, passlib's PBKDF2)
+//! and are replaced by argon2id at the first successful login
+//! ([`PasswordHasher::login`]); a hash of a format chatstore does not know never
+//! verifies, and its user must reset their password.
+//!
 //! Nothing in this module keeps or prints a plaintext secret: [`Password`] and
 //! [`SessionToken`] redact themselves in `Debug`, and only hashes reach a database.
 //!
@@ -21,6 +27,13 @@ use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
 
 use crate::{Error, Result};
+
+mod legacy;
+
+#[cfg(feature = "conformance")]
+pub(crate) use legacy::vectors;
+
+pub use legacy::HashScheme;
 
 /// A plaintext password on its way to being hashed or checked. `Debug` prints
 /// `Password(****)`; the text is reachable only through [`Password::expose`].
@@ -137,16 +150,25 @@ impl PasswordHasher {
             })
     }
 
-    /// Checks a password against a stored PHC hash in constant time. A hash that cannot
-    /// be parsed is [`Error::Corrupt`].
+    /// Checks a password against a stored hash in constant time: an argon2 PHC string,
+    /// or a hash of another scheme [`HashScheme`] knows (an imported user's). A hash of
+    /// no known scheme, or one that does not parse, is [`Error::Corrupt`].
     pub fn verify(&self, password: &Password, stored: &str) -> Result<bool> {
-        let parsed = PasswordHash::new(stored).map_err(|e| Error::Corrupt {
-            detail: format!("stored password hash is malformed: {e}"),
-        })?;
-        Ok(self
-            .argon2
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok())
+        let malformed = |detail: String| Error::Corrupt {
+            detail: format!("stored password hash is malformed: {detail}"),
+        };
+        match HashScheme::of(stored) {
+            Some(HashScheme::Argon2) => {
+                let parsed = PasswordHash::new(stored).map_err(|e| malformed(e.to_string()))?;
+                Ok(self
+                    .argon2
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok())
+            }
+            Some(scheme) => legacy::verify(password.expose().as_bytes(), stored)
+                .ok_or_else(|| malformed(format!("not a valid {scheme} hash"))),
+            None => Err(malformed("not of a known scheme".into())),
+        }
     }
 
     /// Spends the time of one verification without checking anything; call it when a
@@ -164,8 +186,11 @@ impl PasswordHasher {
     /// its stored hash) or `None`: an unknown account spends the time of a verification
     /// too and is [`Error::InvalidCredentials`], as is a wrong password, so neither time
     /// nor answer tells them apart; a deactivated account with the right password is
-    /// [`Error::UserInactive`]. On success, the account and, when the stored hash was made
-    /// with other parameters, the new hash to store in its place.
+    /// [`Error::UserInactive`]. A stored hash that is malformed or of no known scheme
+    /// never authenticates: [`Error::InvalidCredentials`] too. On success, the account
+    /// and, when the stored hash was made with other parameters or another scheme (an
+    /// imported user's bcrypt, werkzeug or passlib hash), the argon2id hash to store in
+    /// its place.
     pub fn login<'a>(
         &self,
         password: &Password,
@@ -175,8 +200,18 @@ impl PasswordHasher {
             self.verify_decoy(password);
             return Err(Error::InvalidCredentials);
         };
-        if !self.verify(password, stored)? {
-            return Err(Error::InvalidCredentials);
+        match self.verify(password, stored) {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::InvalidCredentials),
+            Err(Error::Corrupt { .. }) => {
+                tracing::warn!(
+                    user = %user.id,
+                    "stored password hash is of no known scheme; the user must reset it"
+                );
+                self.verify_decoy(password);
+                return Err(Error::InvalidCredentials);
+            }
+            Err(e) => return Err(e),
         }
         if !user.is_active {
             return Err(Error::UserInactive);
@@ -304,6 +339,95 @@ mod tests {
         assert!(stronger.needs_rehash(&hash));
         assert!(stronger.verify(&Password::new("password1"), &hash).unwrap());
         assert!(cheap.needs_rehash("$2b$12$bcrypt.hash.from.elsewhere"));
+    }
+
+    fn account() -> crate::User {
+        let now: crate::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        crate::User {
+            id: crate::UserId::new(),
+            username: "ada".into(),
+            email: "ada@example.com".into(),
+            full_name: None,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            preferred_llm: "ollama".into(),
+            explainability_level: crate::ExplainabilityLevel::ALL[0],
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn imported_hashes_verify_and_are_rehashed_to_argon2id_at_login() {
+        use legacy::vectors::{ALL, PASSWORD};
+        // Other parameters than the vectors' argon2 ones (m=64), so every vector is replaced.
+        let hasher = PasswordHasher::new(PasswordParams {
+            memory_kib: 128,
+            ..PasswordParams::fast_for_tests()
+        })
+        .unwrap();
+        let user = account();
+        for stored in ALL {
+            assert!(
+                hasher.verify(&Password::new(PASSWORD), stored).unwrap(),
+                "{stored}"
+            );
+            assert!(
+                !hasher
+                    .verify(&Password::new("not the password"), stored)
+                    .unwrap()
+            );
+            assert!(hasher.needs_rehash(stored), "{stored}");
+            assert!(matches!(
+                hasher.login(&Password::new("not the password"), Some((&user, stored))),
+                Err(Error::InvalidCredentials)
+            ));
+            let (_, rehashed) = hasher
+                .login(&Password::new(PASSWORD), Some((&user, stored)))
+                .unwrap();
+            let rehashed = rehashed.expect("a foreign or weaker hash is replaced");
+            assert!(
+                rehashed.starts_with("$argon2id$v=19$m=128,t=1,p=1$"),
+                "{rehashed}"
+            );
+            assert!(!hasher.needs_rehash(&rehashed));
+            assert!(hasher.verify(&Password::new(PASSWORD), &rehashed).unwrap());
+        }
+    }
+
+    #[test]
+    fn unknown_or_malformed_hashes_never_authenticate() {
+        let hasher = PasswordHasher::new(PasswordParams::fast_for_tests()).unwrap();
+        let user = account();
+        let password = Password::new("correct horse battery");
+        for stored in [
+            "",
+            "correct horse battery",
+            "md5$salt$0123",
+            "$1$salt$hash",
+            "$2b$04$truncated",
+            "scrypt:1024:8:1$salt$nothex",
+            "pbkdf2:sha256:1000$salt",
+            "$pbkdf2-sha256$1000$***$***",
+            "$argon2id$v=19$m=64,t=1,p=1$garbage",
+            "$argon2id$v=19$m=0,t=1,p=1$ZsgzJKe0Jf1IsgBTXwueCw$KbS2a15I436zAQvIr4VxnrkkQlQdW55",
+        ] {
+            assert!(
+                matches!(
+                    hasher.verify(&password, stored),
+                    Err(Error::Corrupt { .. }) | Ok(false)
+                ),
+                "{stored}"
+            );
+            assert!(
+                matches!(
+                    hasher.login(&password, Some((&user, stored))),
+                    Err(Error::InvalidCredentials)
+                ),
+                "{stored}"
+            );
+        }
     }
 
     #[test]

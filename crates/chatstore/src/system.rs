@@ -28,7 +28,9 @@
 
 use std::time::Duration;
 
-use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp};
+use uuid::Uuid;
+
+use crate::{Cleanup, DocumentId, FileMeta, Message, MessageId, Result, Timestamp, UserId};
 
 /// Which conversations a retention cleanup purges (of every user, whatever their status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +145,23 @@ pub trait SystemStore: Send + Sync {
         cached_before: Option<Timestamp>,
         keep_at_most: Option<u64>,
     ) -> Result<u64>;
+    /// Replaces a user's password hash with one made by another application (an
+    /// imported account), stored as it is, and revokes the user's sessions as a password
+    /// change does. The hash must pass [`crate::validate::password_hash`] (a scheme
+    /// chatstore verifies); the user's next successful login verifies it in its own
+    /// scheme and replaces it with argon2id. An unknown user is [`crate::Error::NotFound`].
+    fn set_password_hash(&self, id: UserId, stored: &str) -> Result<()>;
+
+    /// The scheme of a user's stored password hash, `None` when chatstore does not know
+    /// it (that user cannot log in until their password is reset): an operator sees
+    /// who still has an imported hash. An unknown user is [`crate::Error::NotFound`].
+    fn password_scheme(&self, id: UserId) -> Result<Option<crate::HashScheme>>;
+
+    /// The id a record brought over from another system was given here, found by where
+    /// it came from (`source`, say "seed002"), its `kind` ("user", "conversation",
+    /// "message", ...) and the id it had there; `None` when it was not imported. Old
+    /// links are redirected with it; see the `imported_ids` table.
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>>;
 
     /// Deletes sessions that have expired or were revoked (TTL cleanup); returns how many.
     fn delete_expired_sessions(&self) -> Result<u64>;

@@ -96,6 +96,34 @@ pub fn password(raw: &str) -> Result<()> {
     }
 }
 
+/// The longest password hash accepted from elsewhere (an imported account).
+pub const MAX_PASSWORD_HASH_LEN: usize = 1024;
+
+/// Checks a password hash made by another application (an imported account): at most
+/// [`MAX_PASSWORD_HASH_LEN`] bytes of printable ASCII, of a scheme chatstore verifies.
+/// Returns the scheme.
+///
+/// ```
+/// use chatstore::{secrets::HashScheme, validate};
+///
+/// assert_eq!(validate::password_hash("$2b$12$abc").unwrap(), HashScheme::Bcrypt);
+/// assert!(validate::password_hash("md5$abc").is_err());
+/// ```
+pub fn password_hash(stored: &str) -> Result<crate::secrets::HashScheme> {
+    if stored.len() > MAX_PASSWORD_HASH_LEN || !stored.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::validation(
+            "password_hash",
+            "must be at most 1024 bytes of printable ASCII",
+        ));
+    }
+    crate::secrets::HashScheme::of(stored).ok_or_else(|| {
+        Error::validation(
+            "password_hash",
+            "is of no scheme chatstore verifies (argon2, bcrypt, werkzeug scrypt or pbkdf2, passlib pbkdf2)",
+        )
+    })
+}
+
 /// Trims a required short text and checks it is non-empty and at most
 /// [`MAX_SHORT_TEXT`] characters.
 pub fn required_text(field: &'static str, raw: &str) -> Result<String> {

@@ -66,6 +66,8 @@ pub enum Command {
     Copy(CopyArgs),
     /// Export a user's data (or one conversation) as JSON, Markdown and CSV with files.
     Export(ExportArgs),
+    /// Import the Python app's database into the store (created if missing), resumably.
+    Import(ImportArgs),
 }
 
 /// `migrate`.
@@ -296,4 +298,28 @@ pub struct ExportArgs {
     /// Only this conversation (its id).
     #[arg(long, value_name = "ID")]
     pub conversation: Option<String>,
+}
+
+/// Which of the Python app's databases `import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportSource {
+    /// Seed 000's `organic-fishstick.db`: users, conversations, messages.
+    Seed000,
+}
+
+/// `import`: the Python app's database into the store the global options name.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The schema of the database.
+    #[arg(value_enum)]
+    pub source: ImportSource,
+    /// The database file (opened read-only: it is never changed).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The attachment database (`files.db`) beside it, for sources that have one.
+    #[arg(long, value_name = "FILES_DB")]
+    pub files: Option<PathBuf>,
+    /// Stop at the first bad record, before anything is written, instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
 }

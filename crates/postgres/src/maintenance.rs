@@ -27,6 +27,7 @@ pub const TABLES: &[&str] = &[
     "document_chunks",
     "agent_logs",
     "token_usage",
+    "imported_ids",
     "embedding_collections",
     "embedding_version",
     "chunk_embeddings",

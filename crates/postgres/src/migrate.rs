@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_embedding_notifications"),
     migration!(10, "0010_blobs"),
     migration!(11, "0011_temporary_conversations"),
+    migration!(12, "0012_imported_ids"),
 ];
 
 /// The schema version this code writes.

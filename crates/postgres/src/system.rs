@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, ConversationSize, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement,
-    RoleCounts, StoreFigures, SystemStore, Timestamp, UserSize, attachments, validate,
+    Cleanup, ConversationSize, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result,
+    Retirement, RoleCounts, StoreFigures, SystemStore, Timestamp, UserId, UserSize, attachments,
+    validate,
 };
 use uuid::Uuid;
 
@@ -138,6 +139,43 @@ impl SystemStore for PgStore {
             )?;
             Ok(old + surplus)
         })
+    }
+
+    fn set_password_hash(&self, id: UserId, stored: &str) -> Result<()> {
+        validate::password_hash(stored)?;
+        let now = at(self.now());
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                &[&stored, &now, &id.stored()],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            crate::sessions::revoke_all(c, id, now).map(drop)
+        })
+    }
+
+    fn password_scheme(&self, id: UserId) -> Result<Option<HashScheme>> {
+        let stored = self.db.read(|c| {
+            c.row(
+                "SELECT password_hash FROM users WHERE id = $1",
+                &[&id.stored()],
+            )
+        })?;
+        let stored = stored.ok_or_else(|| Error::not_found("user", id))?;
+        Ok(HashScheme::of(&stored.text(0)?))
+    }
+
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>> {
+        let row = self.db.read(|c| {
+            c.row(
+                "SELECT new_id FROM imported_ids
+                 WHERE source = $1 AND kind = $2 AND original_id = $3",
+                &[&source, &kind, &original_id],
+            )
+        })?;
+        row.map(|row| row.value::<Uuid>(0)).transpose()
     }
 
     fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {

@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "embedding_removals",
     "embedding_removals_forgotten",
     "embedding_version",
+    "imported_ids",
     "message_search_parts",
     "messages",
     "permissions",

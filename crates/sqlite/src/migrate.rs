@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_embeddings"),
     migration!(8, "0008_embedding_removals"),
     migration!(9, "0009_temporary_conversations"),
+    migration!(10, "0010_imported_ids"),
 ];
 
 /// The schema version this code writes.

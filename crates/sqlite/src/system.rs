@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use chatstore::{
-    Cleanup, ConversationSize, DocumentId, Error, FileMeta, Message, MessageId, Result, Retirement,
-    RoleCounts, StoreFigures, SystemStore, Timestamp, UserSize, attachments, validate,
+    Cleanup, ConversationSize, DocumentId, Error, FileMeta, HashScheme, Message, MessageId, Result,
+    Retirement, RoleCounts, StoreFigures, SystemStore, Timestamp, UserId, UserSize, attachments,
+    validate,
 };
 use rusqlite::ToSql;
+
+use uuid::Uuid;
 
 use crate::SqliteStore;
 use crate::conversations::messages_with_files;
@@ -47,6 +50,47 @@ impl SystemStore for SqliteStore {
             return Err(Error::not_found("message", id));
         }
         Ok(())
+    }
+
+    fn set_password_hash(&self, id: UserId, stored: &str) -> Result<()> {
+        validate::password_hash(stored)?;
+        let now = self.now().to_string();
+        self.db.write(|c| {
+            let changed = c.execute(
+                "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+                &[&stored, &now, &id.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(Error::not_found("user", id));
+            }
+            crate::sessions::revoke_all(c, id, &now).map(drop)
+        })
+    }
+
+    fn password_scheme(&self, id: UserId) -> Result<Option<HashScheme>> {
+        let stored = self.db.read(|c| {
+            c.row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                &[&id.to_string()],
+                |row| row.text(0),
+            )
+        })?;
+        let stored = stored.ok_or_else(|| Error::not_found("user", id))?;
+        Ok(HashScheme::of(&stored))
+    }
+
+    fn imported_id(&self, source: &str, kind: &str, original_id: &str) -> Result<Option<Uuid>> {
+        self.db.read(|c| {
+            c.row(
+                "SELECT new_id FROM imported_ids
+                 WHERE source = ?1 AND kind = ?2 AND original_id = ?3",
+                &[&source, &kind, &original_id],
+                |row| {
+                    let text = row.str(0)?;
+                    Uuid::try_parse(text).map_err(|e| row.corrupt(0, e))
+                },
+            )
+        })
     }
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {

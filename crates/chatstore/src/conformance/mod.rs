@@ -154,6 +154,7 @@ macro_rules! conformance_suite {
             users_authenticate_rejects_wrong_password_and_unknown_user,
             users_authenticate_deactivated_is_user_inactive,
             users_password_rehash_on_new_parameters,
+            users_imported_password_hashes_log_in_and_are_rehashed,
             users_set_password,
             users_update_profile,
             users_update_profile_rejects_bad_input,

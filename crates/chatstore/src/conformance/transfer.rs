@@ -71,7 +71,7 @@ struct Sample {
 /// user, a revoked session, an archived, a deleted and a hidden conversation, a branch,
 /// RAG metadata, attachments with a thumbnail, a processed document with embeddings,
 /// a cache entry, an agent run and priced usage.
-fn populate<S: Store, B: BlobStore>(
+fn populate<S: Store + TableTransfer, B: BlobStore>(
     chat: &ChatStore<S, B, NoVectorIndex>,
     clock: &ManualClock,
 ) -> Sample {
@@ -187,6 +187,20 @@ fn populate<S: Store, B: BlobStore>(
     usage.message_id = Some(answer.id);
     usage.agent_log_id = Some(run.id);
     s.record_usage(ada.id, &usage).expect("usage");
+    let imported = chat
+        .store()
+        .insert_rows(
+            table("imported_ids").expect("a copied table"),
+            &[vec![
+                Value::Text("seed002".into()),
+                Value::Text("message".into()),
+                Value::Text("42".into()),
+                Value::Id(answer.id.as_uuid()),
+                Value::Time(crate::Clock::now(clock)),
+            ]],
+        )
+        .expect("an imported id");
+    assert_eq!(imported, 1);
     Sample {
         ada: ada.id,
         bob: bob.id,

@@ -704,3 +704,75 @@ pub fn users_delete_user_removes_everything(backend: &dyn Backend) {
         .expect("the name and email are free again");
     assert_err!(s.delete_user(UserId::new()), Error::NotFound { .. });
 }
+
+/// Password hashes made by other applications (imported users: argon2i/d, bcrypt,
+/// werkzeug scrypt and PBKDF2, passlib PBKDF2) log their user in with the old password,
+/// which is then rehashed to argon2id; a wrong password, an unknown scheme or an
+/// unknown user is refused, and setting a hash revokes the user's sessions.
+pub fn users_imported_password_hashes_log_in_and_are_rehashed(backend: &dyn Backend) {
+    use crate::HashScheme;
+    use crate::secrets::vectors::{
+        ALL, PASSLIB_PBKDF2_SHA256_UNICODE, PASSWORD, UNICODE_PASSWORD, WERKZEUG_SCRYPT_UNICODE,
+    };
+    let f = fixture(backend);
+    let s = &*f.store;
+    let vectors = ALL.iter().map(|stored| (*stored, PASSWORD)).chain([
+        (WERKZEUG_SCRYPT_UNICODE, UNICODE_PASSWORD),
+        (PASSLIB_PBKDF2_SHA256_UNICODE, UNICODE_PASSWORD),
+    ]);
+    for (i, (stored, plain)) in vectors.enumerate() {
+        let name = format!("imported{i}");
+        let imported = user(s, &name);
+        let (_, token) = s
+            .create_session(imported.id, &NewSession::default())
+            .expect("session");
+        s.set_password_hash(imported.id, stored)
+            .expect("a hash of a known scheme is accepted");
+        assert_err!(s.validate_session(&token), Error::InvalidSession);
+        let scheme = HashScheme::of(stored);
+        assert_eq!(s.password_scheme(imported.id).expect("scheme"), scheme);
+        assert_err!(
+            s.authenticate(&name, &Password::new(password(&name))),
+            Error::InvalidCredentials,
+            "the password registered before the import is replaced ({stored})"
+        );
+        assert_err!(
+            s.authenticate(&name, &Password::new("not the old password")),
+            Error::InvalidCredentials,
+            "a wrong password is refused ({stored})"
+        );
+        assert_eq!(s.password_scheme(imported.id).expect("scheme"), scheme);
+        let logged_in = s
+            .authenticate(&name, &Password::new(plain))
+            .unwrap_or_else(|e| panic!("the old password logs in ({stored}): {e:?}"));
+        assert!(logged_in.last_login_at.is_some());
+        assert_eq!(
+            s.password_scheme(imported.id).expect("scheme"),
+            Some(HashScheme::Argon2),
+            "the first login rehashes to argon2id ({stored})"
+        );
+        s.authenticate(&format!("{name}@example.com"), &Password::new(plain))
+            .expect("the rehashed password logs in again");
+        assert_err!(
+            s.authenticate(&name, &Password::new("not the old password")),
+            Error::InvalidCredentials
+        );
+    }
+    let ada = user(s, "ada");
+    for unknown in ["md5$salt$0123", "", "$1$salt$hash", "sha256 with spaces"] {
+        assert_err!(
+            s.set_password_hash(ada.id, unknown),
+            Error::Validation {
+                field: "password_hash",
+                ..
+            }
+        );
+    }
+    s.authenticate("ada", &Password::new(password("ada")))
+        .expect("a refused hash changes nothing");
+    assert_err!(
+        s.set_password_hash(UserId::new(), ALL[0]),
+        Error::NotFound { .. }
+    );
+    assert_err!(s.password_scheme(UserId::new()), Error::NotFound { .. });
+}

@@ -346,6 +346,17 @@ pub const TABLES: &[Table] = &[
             col("created_at", Time),
         ],
     ),
+    append(
+        "imported_ids",
+        3,
+        &[
+            col("source", Text),
+            col("kind", Text),
+            col("original_id", Text),
+            col("new_id", Id),
+            col("imported_at", Time),
+        ],
+    ),
 ];
 
 /// The copied table called `name`.

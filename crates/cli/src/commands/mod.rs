@@ -13,6 +13,7 @@ pub mod check;
 pub mod cleanup;
 pub mod copy;
 pub mod export;
+pub mod import;
 pub mod init;
 pub mod migrate;
 pub mod search;
@@ -38,5 +39,6 @@ pub fn run(cli: Cli) -> Result<Output> {
         Command::Search(args) => search::run(global, args),
         Command::Copy(args) => copy::run(global, args),
         Command::Export(args) => export::run(global, args),
+        Command::Import(args) => import::run(global, args),
     }
 }

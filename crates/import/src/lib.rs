@@ -1,0 +1,233 @@
+//! Imports an existing deployment of the Python chat app chatstore replaces (its
+//! SQLite databases) into any chatstore store, on either backend.
+//!
+//! The source file is opened read-only and never changed. Every record is checked
+//! with chatstore's own rules first; a bad one is reported with its source table and
+//! id and skipped, or, with [`ImportOptions::strict`], stops the import before anything
+//! is written. Records keep their original timestamps, and their original ids beside
+//! the new ones in the `imported_ids` table ([`chatstore::SystemStore::imported_id`]
+//! finds them), so old links can be redirected. New ids are derived from the source,
+//! the kind and the original id (a UUIDv7 whose time is the record's creation time),
+//! and rows are written with `ON CONFLICT DO NOTHING`, so an import run twice writes
+//! nothing twice and an interrupted one is finished by running it again.
+//!
+//! Users keep their password hashes; chatstore verifies the old schemes and rehashes
+//! to argon2id at the next login ([`chatstore::HashScheme`]). Users whose hash format
+//! is unknown are listed in [`ImportReport::must_reset`]: they alone must reset.
+//!
+//! ```no_run
+//! # fn demo(target: &chatstore_sqlite::SqliteStore) -> chatstore::Result<()> {
+//! use chatstore_import::{ImportOptions, Source, import};
+//!
+//! let report = import(
+//!     Source::Seed000,
+//!     "organic-fishstick.db".as_ref(),
+//!     target,
+//!     &ImportOptions::default(),
+//!     &mut |_| {},
+//! )?;
+//! println!("{} records imported", report.imported());
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod chat;
+mod metadata;
+mod report;
+mod seed000;
+mod source;
+mod users;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use chatstore::transfer::TableTransfer;
+use chatstore::{Config, Error, Result, Timestamp, UserId};
+
+pub use report::{Counts, ImportReport, MustReset, Skipped};
+
+use chat::{PlannedConversation, PlannedMessage};
+use users::PlannedUser;
+use writer::Writer;
+
+/// Which of the old app's databases is imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// Seed 000's `organic-fishstick.db`: users, conversations, messages.
+    Seed000,
+}
+
+impl Source {
+    /// The source's name: `seed000`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Seed000 => seed000::SOURCE,
+        }
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Source> {
+        match text {
+            "seed000" => Ok(Source::Seed000),
+            other => Err(Error::validation(
+                "source",
+                format!("{other:?} is not a source chatstore imports (seed000)"),
+            )),
+        }
+    }
+}
+
+/// How an import runs.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Stop at the first bad record, before anything is written, instead of skipping it.
+    pub strict: bool,
+    /// The largest message accepted, in bytes ([`Config::max_message_bytes`]).
+    pub max_message_bytes: usize,
+    /// The largest metadata accepted, in bytes ([`Config::max_metadata_bytes`]).
+    pub max_metadata_bytes: usize,
+    /// The time written in `imported_ids.imported_at`.
+    pub now: Timestamp,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        let config = Config::new("");
+        ImportOptions {
+            strict: false,
+            max_message_bytes: config.max_message_bytes,
+            max_metadata_bytes: config.max_metadata_bytes,
+            now: Timestamp::now(),
+        }
+    }
+}
+
+/// Where an import is: the kind of record being written, how many of them are done
+/// and how many there are.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// `user`, `conversation`, `message`, ...
+    pub kind: &'a str,
+    /// How many records of that kind are written (or found already there).
+    pub done: u64,
+    /// How many records of that kind there are to write.
+    pub total: u64,
+}
+
+/// Imports the database at `path`, of the schema `source` names, into `target`.
+/// Calls `progress` as records are written. See the crate documentation for
+/// what is guaranteed.
+pub fn import(
+    source: Source,
+    path: &Path,
+    target: &dyn TableTransfer,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ImportReport> {
+    let db = source::SourceDb::open(path)?;
+    let plan = match source {
+        Source::Seed000 => seed000::plan(&db, options)?,
+    };
+    drop(db);
+    plan.write(target, options, progress)
+}
+
+/// Everything read and checked, before anything is written.
+pub(crate) struct Plan {
+    source: &'static str,
+    report: ImportReport,
+    users: Vec<PlannedUser>,
+    user_ids: HashMap<String, UserId>,
+    conversations: Vec<PlannedConversation>,
+    messages: Vec<PlannedMessage>,
+}
+
+impl Plan {
+    fn new(source: &'static str) -> Plan {
+        Plan {
+            source,
+            report: ImportReport {
+                source: source.to_owned(),
+                ..ImportReport::default()
+            },
+            users: Vec::new(),
+            user_ids: HashMap::new(),
+            conversations: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    fn skip(&mut self, kind: &str, table: &str, original_id: &str, reason: String) {
+        self.report.skip(kind, table, original_id, reason);
+    }
+
+    fn write(
+        mut self,
+        target: &dyn TableTransfer,
+        options: &ImportOptions,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<ImportReport> {
+        if options.strict
+            && let Some(first) = self.report.skipped.first()
+        {
+            return Err(Error::validation(
+                "import",
+                format!(
+                    "{} {} is refused ({}); nothing was imported (--strict)",
+                    first.table, first.original_id, first.reason
+                ),
+            ));
+        }
+        let writer = Writer::new(target, self.source, options.now);
+        let users = std::mem::take(&mut self.users);
+        let present = users::write(
+            &writer,
+            &mut self.report,
+            "users",
+            users,
+            options.strict,
+            progress,
+        )?;
+
+        let (conversations, orphaned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.conversations)
+            .into_iter()
+            .partition(|c| present.contains(&c.owner));
+        let mut dropped = HashSet::new();
+        for c in orphaned {
+            self.report.skip(
+                "conversation",
+                "conversations",
+                &c.original_id,
+                format!("its user {} is not imported", c.owner),
+            );
+            dropped.insert(c.original_id);
+        }
+        let (messages, orphaned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.messages)
+            .into_iter()
+            .partition(|m| !dropped.contains(&m.conversation));
+        for m in orphaned {
+            self.report.skip(
+                "message",
+                "messages",
+                &m.original_id,
+                format!("its conversation {} is not imported", m.conversation),
+            );
+        }
+        let (conversations, messages) = chat::assemble(self.source, conversations, messages)?;
+        writer.write(
+            &mut self.report,
+            "conversation",
+            "conversations",
+            &conversations,
+            progress,
+        )?;
+        writer.write(&mut self.report, "message", "messages", &messages, progress)?;
+        Ok(self.report)
+    }
+}
