@@ -89,8 +89,11 @@ pub trait EmbeddingStore: EmbeddingSource {
     /// Cached embeddings for these keys (see [`cache_key`]), `None` where missing.
     fn cached_embeddings(&self, keys: &[String]) -> Result<Vec<Option<Vec<f32>>>>;
 
-    /// Adds embeddings to the cache (replacing entries with the same key).
-    fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()>;
+    /// Adds embeddings of `owner`'s text to the cache (replacing entries with the same
+    /// key); `None` for a global document's. Deleting the owner removes their entries.
+    /// An unknown owner is [`crate::Error::NotFound`].
+    fn cache_embeddings(&self, owner: Option<UserId>, entries: &[(String, Vec<f32>)])
+    -> Result<()>;
 }
 
 /// The error an [`Embedder`] reports (any error type of the host's).

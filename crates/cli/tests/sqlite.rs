@@ -770,7 +770,7 @@ fn cleanup_trims_the_embedding_cache_only_when_asked() {
         let entries: Vec<(String, Vec<f32>)> = (0..3)
             .map(|i| (format!("key{i}"), vec![i as f32]))
             .collect();
-        chatstore::EmbeddingStore::cache_embeddings(chat.store(), &entries).expect("cache");
+        chatstore::EmbeddingStore::cache_embeddings(chat.store(), None, &entries).expect("cache");
     }
     let plain = on(&dir, &["--json", "cleanup"]).ok().json();
     assert_eq!(plain["report"]["embedding_cache_entries"], 0);

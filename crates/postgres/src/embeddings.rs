@@ -326,7 +326,11 @@ impl EmbeddingStore for PgStore {
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
-    fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()> {
+    fn cache_embeddings(
+        &self,
+        owner: Option<UserId>,
+        entries: &[(String, Vec<f32>)],
+    ) -> Result<()> {
         // One row per key, the last entry winning (as replacing one by one would): an
         // `ON CONFLICT DO UPDATE` cannot touch a row twice in one statement.
         let mut last: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
@@ -341,13 +345,18 @@ impl EmbeddingStore for PgStore {
         let keys: Vec<&str> = keep.iter().map(|&i| entries[i].0.as_str()).collect();
         let vectors: Vec<Vec<u8>> = keep.iter().map(|&i| encode(&entries[i].1)).collect();
         let now = at(self.now());
+        let owner_id = owner.map(|user| user.stored());
         self.db.write(|c| {
+            if let Some(user) = owner {
+                crate::users::require_user(c, user)?;
+            }
             c.execute(
-                "INSERT INTO embedding_cache (key, vector, created_at)
-                 SELECT e.key, e.vector, $3 FROM unnest($1::text[], $2::bytea[]) AS e(key, vector)
+                "INSERT INTO embedding_cache (key, vector, created_at, owner_id)
+                 SELECT e.key, e.vector, $3, $4 FROM unnest($1::text[], $2::bytea[]) AS e(key, vector)
                  ON CONFLICT (key) DO UPDATE
-                 SET vector = excluded.vector, created_at = excluded.created_at",
-                &[&keys, &vectors, &now],
+                 SET vector = excluded.vector, created_at = excluded.created_at,
+                     owner_id = excluded.owner_id",
+                &[&keys, &vectors, &now, &owner_id],
             )
             .map(drop)
         })

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_blobs"),
     migration!(11, "0011_temporary_conversations"),
     migration!(12, "0012_imported_ids"),
+    migration!(13, "0013_embedding_cache_owner"),
 ];
 
 /// The schema version this code writes.

@@ -633,7 +633,10 @@ fn the_embedding_cache_answers_in_the_order_asked() {
         vec![f32::MAX, f32::MIN, 1e-40, -0.0],
     );
     store
-        .cache_embeddings(&[(hello.clone(), a.clone()), (other.clone(), b.clone())])
+        .cache_embeddings(
+            None,
+            &[(hello.clone(), a.clone()), (other.clone(), b.clone())],
+        )
         .expect("cache");
     assert_eq!(
         store
@@ -655,11 +658,14 @@ fn the_embedding_cache_answers_in_the_order_asked() {
     );
     // Replaced by key; within one call the last entry for a key wins.
     store
-        .cache_embeddings(&[
-            (hello.clone(), a.clone()),
-            (world.clone(), a.clone()),
-            (hello.clone(), c.clone()),
-        ])
+        .cache_embeddings(
+            None,
+            &[
+                (hello.clone(), a.clone()),
+                (world.clone(), a.clone()),
+                (hello.clone(), c.clone()),
+            ],
+        )
         .expect("replace");
     let got = store
         .cached_embeddings(&[hello.clone(), world.clone(), other.clone(), missing.clone()])
@@ -670,7 +676,7 @@ fn the_embedding_cache_answers_in_the_order_asked() {
     };
     assert_eq!(bits(&got[0]), bits(&Some(c)));
     assert_eq!(got[1..], [Some(a), Some(b), None]);
-    store.cache_embeddings(&[]).expect("nothing to cache");
+    store.cache_embeddings(None, &[]).expect("nothing to cache");
 }
 
 #[test]

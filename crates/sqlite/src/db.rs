@@ -52,8 +52,15 @@ impl DbOptions {
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -16000;
              PRAGMA mmap_size = {};
-             PRAGMA wal_autocheckpoint = {};",
-            self.sqlite.mmap_size, self.checkpoint_pages
+             PRAGMA wal_autocheckpoint = {};
+             PRAGMA secure_delete = {};",
+            self.sqlite.mmap_size,
+            self.checkpoint_pages,
+            if self.sqlite.secure_delete {
+                "ON"
+            } else {
+                "OFF"
+            }
         ))
     }
 }

@@ -249,15 +249,24 @@ impl EmbeddingStore for SqliteStore {
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
-    fn cache_embeddings(&self, entries: &[(String, Vec<f32>)]) -> Result<()> {
+    fn cache_embeddings(
+        &self,
+        owner: Option<UserId>,
+        entries: &[(String, Vec<f32>)],
+    ) -> Result<()> {
         let now = self.now().to_string();
+        let owner_text = owner.map(|user| user.to_string());
         let encoded: Vec<(&String, Vec<u8>)> =
             entries.iter().map(|(k, v)| (k, encode(v))).collect();
         self.db.write(|c| {
+            if let Some(user) = owner {
+                crate::users::require_user(c, user)?;
+            }
             for (key, vector) in &encoded {
                 c.execute(
-                    "INSERT OR REPLACE INTO embedding_cache (key, vector, created_at) VALUES (?1, ?2, ?3)",
-                    &[key, vector, &now],
+                    "INSERT OR REPLACE INTO embedding_cache (key, vector, created_at, owner_id)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    &[key, vector, &now, &owner_text],
                 )?;
             }
             Ok(())

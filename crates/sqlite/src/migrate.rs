@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_embedding_removals"),
     migration!(9, "0009_temporary_conversations"),
     migration!(10, "0010_imported_ids"),
+    migration!(11, "0011_embedding_cache_owner"),
 ];
 
 /// The schema version this code writes.

@@ -39,6 +39,11 @@ pub struct SqliteOptions {
     /// that shows or moves the schema version by hand). A store opened so may lack
     /// tables its methods need: use it for `schema_version` and `migrate_to` only.
     pub skip_migrations: bool,
+    /// Overwrite deleted content with zeros (`PRAGMA secure_delete`), so that what a
+    /// deletion removes (a deleted user's messages, a purged attachment) does not stay
+    /// readable in the file's free pages. Off by default: it costs extra writes on
+    /// every deletion. Backups taken earlier still hold the data.
+    pub secure_delete: bool,
 }
 
 impl Default for SqliteOptions {
@@ -50,6 +55,7 @@ impl Default for SqliteOptions {
             mmap_size: 0,
             page_size: None,
             skip_migrations: false,
+            secure_delete: false,
         }
     }
 }
@@ -75,6 +81,7 @@ impl SqliteOptions {
     /// |---|---|---|
     /// | `CHATSTORE_BUSY_TIMEOUT_MS` | lock wait per statement | 5000 |
     /// | `CHATSTORE_FSYNC_EVERY_COMMIT` | `1`/`true` to fsync each commit | off |
+    /// | `CHATSTORE_SECURE_DELETE` | `1`/`true` to zero deleted content | off |
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<SqliteOptions> {
         let mut options = SqliteOptions::default();
         if let Some(ms) = whole_number(&var, "CHATSTORE_BUSY_TIMEOUT_MS")? {
@@ -82,6 +89,9 @@ impl SqliteOptions {
         }
         if let Some(on) = flag(&var, "CHATSTORE_FSYNC_EVERY_COMMIT")? {
             options.fsync_every_commit = on;
+        }
+        if let Some(on) = flag(&var, "CHATSTORE_SECURE_DELETE")? {
+            options.secure_delete = on;
         }
         Ok(options)
     }
@@ -95,6 +105,12 @@ impl SqliteOptions {
     /// Sets whether opening leaves the schema as it is ([`SqliteOptions::skip_migrations`]).
     pub fn skip_migrations(mut self, skip: bool) -> SqliteOptions {
         self.skip_migrations = skip;
+        self
+    }
+
+    /// Sets whether deleted content is overwritten ([`SqliteOptions::secure_delete`]).
+    pub fn secure_delete(mut self, on: bool) -> SqliteOptions {
+        self.secure_delete = on;
         self
     }
 

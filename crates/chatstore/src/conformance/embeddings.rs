@@ -611,19 +611,25 @@ pub fn embeddings_cache(backend: &dyn Backend) {
         vec![-1.5, 2.25],
         vec![f32::MAX, f32::MIN, 1e-40, -0.0],
     );
-    s.cache_embeddings(&[(hello.clone(), a.clone()), (other_model.clone(), b.clone())])
-        .expect("cache");
+    s.cache_embeddings(
+        None,
+        &[(hello.clone(), a.clone()), (other_model.clone(), b.clone())],
+    )
+    .expect("cache");
     assert_eq!(
         cached(&[&missing, &other_model, &hello, &other_model, &world]),
         vec![None, Some(bits(&b)), Some(bits(&a)), Some(bits(&b)), None]
     );
-    s.cache_embeddings(&[(hello.clone(), c.clone()), (world.clone(), a.clone())])
-        .expect("replace and add");
+    s.cache_embeddings(
+        None,
+        &[(hello.clone(), c.clone()), (world.clone(), a.clone())],
+    )
+    .expect("replace and add");
     assert_eq!(
         cached(&[&hello, &world, &other_model, &missing]),
         vec![Some(bits(&c)), Some(bits(&a)), Some(bits(&b)), None]
     );
-    s.cache_embeddings(&[]).expect("caching nothing");
+    s.cache_embeddings(None, &[]).expect("caching nothing");
     assert_eq!(cached(&[&hello]), vec![Some(bits(&c))]);
 }
 
@@ -666,11 +672,11 @@ pub fn embeddings_cache_is_trimmed_by_age_and_size(backend: &dyn Backend) {
         .map(|i| cache_key(None, "minilm", &format!("text {i}")))
         .collect();
     for key in &keys {
-        s.cache_embeddings(&[(key.clone(), vec![1.0, 2.0])])
+        s.cache_embeddings(None, &[(key.clone(), vec![1.0, 2.0])])
             .expect("cache");
         f.clock.advance(std::time::Duration::from_secs(60));
     }
-    s.cache_embeddings(&[(keys[0].clone(), vec![3.0, 4.0])])
+    s.cache_embeddings(None, &[(keys[0].clone(), vec![3.0, 4.0])])
         .expect("cached again: now the newest");
     let present = |s: &dyn Store| -> Vec<bool> {
         s.cached_embeddings(&keys)
@@ -687,4 +693,37 @@ pub fn embeddings_cache_is_trimmed_by_age_and_size(backend: &dyn Backend) {
     assert_eq!(present(s), [true, false, false, false, true]);
     assert_eq!(s.trim_embedding_cache(None, Some(0)).expect("trim"), 2);
     assert_eq!(present(s), [false; 5]);
+}
+
+/// Cache entries remember whose text they are of: deleting that user removes them,
+/// while global entries and other users' stay. An unknown owner is not-found, and
+/// nothing is cached.
+pub fn embeddings_cache_entries_go_with_their_owner(backend: &dyn Backend) {
+    let f = fixture(backend);
+    let s = &*f.store;
+    let ada = user(s, "ada");
+    let bob = user(s, "bob");
+    let mine = cache_key(Some(ada.id), "minilm", "ada's secret plans");
+    let his = cache_key(Some(bob.id), "minilm", "bob's notes");
+    let shared = cache_key(None, "minilm", "the handbook");
+    s.cache_embeddings(Some(ada.id), &[(mine.clone(), vec![1.0])])
+        .expect("ada's");
+    s.cache_embeddings(Some(bob.id), &[(his.clone(), vec![2.0])])
+        .expect("bob's");
+    s.cache_embeddings(None, &[(shared.clone(), vec![3.0])])
+        .expect("global");
+    let stranger = cache_key(None, "minilm", "nobody's");
+    assert_err!(
+        s.cache_embeddings(Some(UserId::new()), &[(stranger.clone(), vec![4.0])]),
+        Error::NotFound { .. }
+    );
+    s.delete_user(ada.id).expect("delete ada");
+    let keys = [mine, his, shared, stranger];
+    let present: Vec<bool> = s
+        .cached_embeddings(&keys)
+        .expect("read")
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(present, [false, true, true, false]);
 }

@@ -265,6 +265,7 @@ macro_rules! conformance_suite {
             embeddings_changes_since_a_version,
             embeddings_cache,
             embeddings_cache_is_trimmed_by_age_and_size,
+            embeddings_cache_entries_go_with_their_owner,
             embeddings_load_leaves_out_unknown_chunks,
             agent_logs_record_and_read_back,
             agent_logs_oldest_first,

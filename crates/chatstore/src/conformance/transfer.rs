@@ -173,7 +173,7 @@ fn populate<S: Store + TableTransfer, B: BlobStore>(
     s.set_selected_documents(ada.id, plans.id, &[manual.id])
         .expect("selection");
     let cache_key = cache_key(Some(ada.id), "minilm", "Trim the wick at dusk.");
-    s.cache_embeddings(&[(cache_key.clone(), vec![0.5, 0.25, -1.0])])
+    s.cache_embeddings(Some(ada.id), &[(cache_key.clone(), vec![0.5, 0.25, -1.0])])
         .expect("cache");
     let mut run = NewAgentLog::new("retriever");
     run.input_data = Some(serde_json::json!({"query": "lamp", "k": 4}));

@@ -155,7 +155,7 @@ impl<S: Store, B: BlobStore, V: VectorIndex> ChatStore<S, B, V> {
                 vectors[i] = Some(vector);
             }
         }
-        self.store.cache_embeddings(&fresh)?;
+        self.store.cache_embeddings(owner, &fresh)?;
         let vectors: Vec<Vec<f32>> = vectors.into_iter().flatten().collect();
         // A cached vector of another length (the model changed its output) is refused.
         vectors.iter().try_for_each(|v| collection.check(v))?;
