@@ -300,11 +300,16 @@ pub struct ExportArgs {
     pub conversation: Option<String>,
 }
 
-/// Which of the Python app's databases `import` reads.
+/// Which of the Python app's databases, or which conversation export, `import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportSource {
     /// Seed 000's `organic-fishstick.db`: users, conversations, messages.
     Seed000,
+    /// ChatGPT's `conversations.json` ("Export data") into the account `--user` names.
+    #[value(name = "chatgpt")]
+    ChatGpt,
+    /// Claude's `conversations.json` (its data export) into the account `--user` names.
+    Claude,
 }
 
 /// `import`: the Python app's database into the store the global options name.
@@ -313,12 +318,16 @@ pub struct ImportArgs {
     /// The schema of the database.
     #[arg(value_enum)]
     pub source: ImportSource,
-    /// The database file (opened read-only: it is never changed).
+    /// The database file or export (only read: it is never changed).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// The attachment database (`files.db`) beside it, for sources that have one.
     #[arg(long, value_name = "FILES_DB")]
     pub files: Option<PathBuf>,
+    /// The account an export's conversations go to (username, or email with an `@`);
+    /// required for `chatgpt` and `claude`, refused for the databases.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
     /// Stop at the first bad record, before anything is written, instead of skipping it.
     #[arg(long)]
     pub strict: bool,

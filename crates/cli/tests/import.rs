@@ -2,9 +2,11 @@
 //! counts and contents, old passwords logging in, a second run importing nothing, a
 //! bad record skipped or (with `--strict`) stopping the import before anything is
 //! written, and the source file's bytes unchanged. With `CHATSTORE_PG_URL`, the same
-//! import into PostgreSQL.
+//! import into PostgreSQL. ChatGPT and Claude exports imported into one user's account.
 
 mod common;
+#[path = "../../import/tests/fixtures/exports.rs"]
+mod exports;
 #[path = "../../import/tests/fixtures/seed000.rs"]
 mod fixtures;
 
@@ -142,4 +144,167 @@ fn import_refuses_a_missing_file_and_files_for_seed000() {
     assert_eq!(files.code, 2, "{files:?}");
     let unknown = run(&["import", "seed999", path_arg(&db)]);
     assert_eq!(unknown.code, 2);
+}
+
+/// A store with the user `alice`, and the export `text` beside it.
+fn store_with_alice(text: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let store = tmp.path().join("store");
+    on(&store, &["init"]).ok();
+    library(&store)
+        .create_user(&chatstore::NewUser::new(
+            "alice",
+            "alice@example.com",
+            "a long password",
+        ))
+        .expect("alice");
+    let export = tmp.path().join("conversations.json");
+    std::fs::write(&export, text).expect("export");
+    (tmp, store, export)
+}
+
+#[test]
+fn import_chatgpt_and_claude_exports_twice() {
+    for (source, text, conversations, messages, original) in [
+        ("chatgpt", exports::CHATGPT, 2, 7, exports::GPT_TREE),
+        ("claude", exports::CLAUDE, 2, 3, exports::CLAUDE_CHAT),
+    ] {
+        let (_tmp, store, export) = store_with_alice(text);
+        let args = ["import", source, path_arg(&export), "--user", "alice"];
+        let first = on(&store, &[&args[..], &["--json"]].concat()).ok().json();
+        assert_eq!(first["source"], source);
+        assert_eq!(first["kinds"]["conversation"]["imported"], conversations);
+        assert_eq!(first["kinds"]["message"]["imported"], messages);
+        let human = on(&store, &args).ok();
+        assert!(human.stdout.contains("already there"), "{}", human.stdout);
+        let again = on(&store, &[&args[..], &["--json"]].concat()).ok().json();
+        assert_eq!(again["kinds"]["message"]["imported"], 0);
+        assert_eq!(again["kinds"]["message"]["present"], messages);
+
+        let s = library(&store);
+        let alice = s.user_by_username("alice").expect("alice");
+        let id = s
+            .imported_id(source, "conversation", original)
+            .expect("lookup")
+            .expect("imported");
+        let id = ConversationId::from_uuid(id).expect("conversation id");
+        let thread = s
+            .messages(alice.id, id, &MessageQuery::default())
+            .expect("messages")
+            .items;
+        assert!(!thread.is_empty());
+        on(&store, &["check"]).ok();
+    }
+}
+
+#[test]
+fn chatgpt_branches_come_over() {
+    let (_tmp, store, export) = store_with_alice(exports::CHATGPT);
+    let report = on(
+        &store,
+        &[
+            "import",
+            "chatgpt",
+            path_arg(&export),
+            "--user",
+            "alice@example.com",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert!(
+        report["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n == "1 tool messages not imported")),
+        "{report}"
+    );
+    let s = library(&store);
+    let alice = s.user_by_username("alice").expect("alice");
+    let id = s
+        .imported_id("chatgpt", "conversation", exports::GPT_TREE)
+        .expect("lookup")
+        .expect("imported");
+    let id = ConversationId::from_uuid(id).expect("conversation id");
+    let thread = s
+        .messages(alice.id, id, &MessageQuery::default())
+        .expect("messages")
+        .items;
+    let question = thread
+        .iter()
+        .find(|m| m.content == "What is Rust?")
+        .expect("u-1");
+    let answers = thread
+        .iter()
+        .filter(|m| m.parent_id == Some(question.id))
+        .count();
+    assert_eq!(answers, 2, "the regenerated answer is a branch");
+}
+
+#[test]
+fn export_imports_refuse_bad_input() {
+    let (tmp, store, export) = store_with_alice(exports::CLAUDE);
+    let unknown = on(
+        &store,
+        &["import", "claude", path_arg(&export), "--user", "bob"],
+    );
+    assert_ne!(unknown.code, 0);
+    assert!(unknown.stderr.contains("bob"), "{}", unknown.stderr);
+    let missing_user = on(&store, &["import", "claude", path_arg(&export)]);
+    assert_eq!(missing_user.code, 2, "{missing_user:?}");
+
+    let broken = tmp.path().join("broken.json");
+    std::fs::write(&broken, "[{\"uuid\": ").expect("broken");
+    let refused = on(
+        &store,
+        &["import", "claude", path_arg(&broken), "--user", "alice"],
+    );
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("malformed JSON"),
+        "{}",
+        refused.stderr
+    );
+
+    let bad = tmp.path().join("bad.json");
+    let text = exports::CLAUDE.replacen(r#""sender": "human""#, r#""sender": "robot""#, 1);
+    std::fs::write(&bad, text).expect("bad");
+    let strict = on(
+        &store,
+        &[
+            "import",
+            "claude",
+            path_arg(&bad),
+            "--user",
+            "alice",
+            "--strict",
+        ],
+    );
+    assert_ne!(strict.code, 0);
+    assert!(strict.stderr.contains("robot"), "{}", strict.stderr);
+    let s = library(&store);
+    assert_eq!(
+        s.imported_id("claude", "conversation", exports::CLAUDE_CHAT)
+            .expect("lookup"),
+        None,
+        "nothing written"
+    );
+    let lenient = on(
+        &store,
+        &[
+            "import",
+            "claude",
+            path_arg(&bad),
+            "--user",
+            "alice",
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        lenient["skipped"][0]["original_id"],
+        "b3c4d5e6-0001-4000-8000-000000000001"
+    );
+    assert_eq!(lenient["kinds"]["message"]["imported"], 2);
 }

@@ -33,6 +33,9 @@
 #![deny(missing_docs)]
 
 mod chat;
+mod chatgpt;
+mod claude;
+mod exports;
 mod metadata;
 mod report;
 mod seed000;
@@ -79,6 +82,27 @@ impl std::str::FromStr for Source {
                 "source",
                 format!("{other:?} is not a source chatstore imports (seed000)"),
             )),
+        }
+    }
+}
+
+/// A conversation export people already have, imported into one user's account
+/// with [`import_export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportFormat {
+    /// ChatGPT's `conversations.json` ("Export data"): message trees, kept as branches.
+    ChatGpt,
+    /// Claude's `conversations.json` (its data export): linear conversations.
+    Claude,
+}
+
+impl ExportFormat {
+    /// The format's name, also its source in `imported_ids`: `chatgpt`, `claude`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::ChatGpt => chatgpt::SOURCE,
+            ExportFormat::Claude => claude::SOURCE,
         }
     }
 }
@@ -138,12 +162,58 @@ pub fn import(
     plan.write(target, options, progress)
 }
 
+/// Imports the conversations of the export at `path` into the account of `user`, who
+/// must exist in `target` ([`Error::NotFound`] otherwise). A file that is not JSON,
+/// or not an array, is refused with [`Error::Validation`] before anything is written.
+/// Everything else is as for [`import`]: checked records, original ids in
+/// `imported_ids` under [`ExportFormat::name`], original times, idempotent re-runs;
+/// what was left out on purpose (tool messages, non-text parts) is counted in
+/// [`ImportReport::notes`].
+///
+/// ```no_run
+/// # fn demo(target: &chatstore_sqlite::SqliteStore, user: chatstore::UserId) -> chatstore::Result<()> {
+/// use chatstore_import::{ExportFormat, ImportOptions, import_export};
+///
+/// let report = import_export(
+///     ExportFormat::ChatGpt,
+///     "conversations.json".as_ref(),
+///     target,
+///     user,
+///     &ImportOptions::default(),
+///     &mut |_| {},
+/// )?;
+/// println!("{} messages imported", report.counts("message").imported);
+/// # Ok(()) }
+/// ```
+pub fn import_export(
+    format: ExportFormat,
+    path: &Path,
+    target: &dyn TableTransfer,
+    user: UserId,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<ImportReport> {
+    let what = match format {
+        ExportFormat::ChatGpt => "a ChatGPT conversations.json",
+        ExportFormat::Claude => "a Claude conversations.json",
+    };
+    let conversations = exports::read(path, what)?;
+    exports::require_user(target, user)?;
+    let plan = match format {
+        ExportFormat::ChatGpt => chatgpt::plan(conversations, user, options),
+        ExportFormat::Claude => claude::plan(conversations, user, options),
+    };
+    plan.write(target, options, progress)
+}
+
 /// Everything read and checked, before anything is written.
 pub(crate) struct Plan {
     source: &'static str,
     report: ImportReport,
     users: Vec<PlannedUser>,
     user_ids: HashMap<String, UserId>,
+    /// Source ids of owners already in the target (an export's target user).
+    owners: HashSet<String>,
     conversations: Vec<PlannedConversation>,
     messages: Vec<PlannedMessage>,
 }
@@ -158,6 +228,7 @@ impl Plan {
             },
             users: Vec::new(),
             user_ids: HashMap::new(),
+            owners: HashSet::new(),
             conversations: Vec::new(),
             messages: Vec::new(),
         }
@@ -186,7 +257,7 @@ impl Plan {
         }
         let writer = Writer::new(target, self.source, options.now);
         let users = std::mem::take(&mut self.users);
-        let present = users::write(
+        let mut present = users::write(
             &writer,
             &mut self.report,
             "users",
@@ -194,6 +265,7 @@ impl Plan {
             options.strict,
             progress,
         )?;
+        present.extend(std::mem::take(&mut self.owners));
 
         let (conversations, orphaned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.conversations)
             .into_iter()

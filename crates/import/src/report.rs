@@ -42,7 +42,7 @@ pub struct MustReset {
 /// The outcome of [`crate::import`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
-    /// The source's name (`seed000`, `seed002`).
+    /// The source's name (`seed000`, `chatgpt`, `claude`).
     pub source: String,
     /// Counts per kind of record (`user`, `conversation`, `message`, ...).
     pub kinds: BTreeMap<String, Counts>,
@@ -50,6 +50,9 @@ pub struct ImportReport {
     pub skipped: Vec<Skipped>,
     /// Users who must reset their password (their hash's format is unknown).
     pub must_reset: Vec<MustReset>,
+    /// What was left out or changed on purpose, with counts (`3 tool messages not
+    /// imported`, `2 non-text parts kept as a placeholder (image_asset_pointer)`).
+    pub notes: Vec<String>,
 }
 
 impl ImportReport {

@@ -1,7 +1,8 @@
-//! `chatstore import`: the Python app's database into the store, with a progress bar;
+//! `chatstore import`: the Python app's database, or a ChatGPT or Claude export for one
+//! user, into the store, with a progress bar;
 //! run again, it imports nothing twice and finishes an interrupted import.
 
-use chatstore_import::{ImportOptions, ImportReport, Source, import};
+use chatstore_import::{ExportFormat, ImportOptions, ImportReport, Source, import, import_export};
 use serde_json::json;
 
 use crate::cli::{Global, ImportArgs, ImportSource};
@@ -13,17 +14,37 @@ use crate::with_chat;
 
 /// Runs `import`: the store the global options name is the target (created if missing).
 pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
-    let source = match args.source {
-        ImportSource::Seed000 => Source::Seed000,
+    let (name, source) = match args.source {
+        ImportSource::Seed000 => ("seed000", Ok(Source::Seed000)),
+        ImportSource::ChatGpt => ("chatgpt", Err(ExportFormat::ChatGpt)),
+        ImportSource::Claude => ("claude", Err(ExportFormat::Claude)),
     };
     if args.files.is_some() {
         return Err(CliError::usage(format!(
-            "{} has no attachment database: --files is for sources that have one",
-            source.name()
+            "{name} has no attachment database: --files is for sources that have one"
         )));
     }
+    match (&source, &args.user) {
+        (Ok(_), Some(_)) => {
+            return Err(CliError::usage(format!(
+                "{name} brings its own users: --user is for chatgpt and claude"
+            )));
+        }
+        (Err(_), None) => {
+            return Err(CliError::usage(format!(
+                "{name} needs --user: the account its conversations go to"
+            )));
+        }
+        _ => {}
+    }
     let target = Target::resolve(global)?;
-    let opened = open(&target, Mode::Create)?;
+    // An export goes to a user of an existing store; the databases may start one.
+    let mode = if source.is_ok() {
+        Mode::Create
+    } else {
+        Mode::Existing
+    };
+    let opened = open(&target, mode)?;
     let config = match &target {
         Target::Sqlite { config, .. } | Target::Postgres { config, .. } => config,
     };
@@ -34,13 +55,15 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
         now: config.clock.now(),
     };
     let bar = Bar::start();
-    let report = with_chat!(&opened, chat => import(
-        source,
-        &args.path,
-        chat.store(),
-        &options,
-        &mut |progress| bar.set(progress.kind, progress.done, progress.total),
-    ))?;
+    let mut progress = |p: chatstore_import::Progress<'_>| bar.set(p.kind, p.done, p.total);
+    let report = with_chat!(&opened, chat => match source {
+        Ok(source) => import(source, &args.path, chat.store(), &options, &mut progress)?,
+        Err(format) => {
+            let who = args.user.as_deref().unwrap_or_default();
+            let user = crate::commands::users::find(chat.store(), who)?;
+            import_export(format, &args.path, chat.store(), user.id, &options, &mut progress)?
+        }
+    });
     drop(bar);
     Ok(output(&args, &target, &report))
 }
@@ -68,6 +91,9 @@ fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
             skipped.table, skipped.original_id, skipped.reason
         ));
     }
+    for note in &report.notes {
+        human.push_str(&format!("{note}\n"));
+    }
     for user in &report.must_reset {
         human.push_str(&format!(
             "must reset their password (hash of an unknown format): {} <{}> ({})\n",
@@ -82,6 +108,7 @@ fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
             "kinds": report.kinds,
             "skipped": report.skipped,
             "must_reset": report.must_reset,
+            "notes": report.notes,
         }),
         human,
     )
