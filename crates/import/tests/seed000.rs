@@ -5,13 +5,14 @@ mod common;
 #[path = "fixtures/seed000.rs"]
 mod fixtures;
 
+use chatstore::conformance::Interrupting;
 use chatstore::transfer::{TableTransfer, table};
 use chatstore::{
     ConversationId, ConversationStatus, ConversationStore, Error, HashScheme, MessageId,
     MessageQuery, MessageRole, MessageStore, Password, SystemStore, UserStore,
 };
 use chatstore_import::{ImportOptions, Source, import};
-use common::{Failing, Fixture, PASSWORD, sqlite_store};
+use common::{Fixture, PASSWORD, sqlite_store};
 use fixtures::{ELIGIBILITY, SEED000_DDL, sample_sql};
 
 /// The seed's sample: its two users and the eligibility conversation of its examples,
@@ -294,7 +295,7 @@ fn an_interrupted_import_continues() {
     let fixture = sample();
     for fail_after in [1, 3, 4, 5, 7] {
         let (_dir, store) = sqlite_store();
-        let failing = Failing::new(&store, fail_after);
+        let failing = Interrupting::new(&store, fail_after);
         assert!(
             run(&fixture, &failing, false).is_err(),
             "the write after {fail_after} fails"

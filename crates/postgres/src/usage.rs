@@ -52,6 +52,20 @@ fn tokens(field: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::validation(field, "is too large"))
 }
 
+/// The totals of records grouped by `group` (columns, which also order the groups), in
+/// one user's records of a range (`of_user`: $1 user, $2 start, $3 end) or everyone's
+/// ($1 start, $2 end).
+fn grouped(group: &str, of_user: bool) -> String {
+    let scope = if of_user {
+        "user_id = $1 AND created_at >= $2 AND created_at < $3"
+    } else {
+        "created_at >= $1 AND created_at < $2"
+    };
+    format!(
+        "SELECT {group}, {TOTALS} FROM token_usage WHERE {scope} GROUP BY {group} ORDER BY {group}"
+    )
+}
+
 impl PgStore {
     /// Runs an aggregate over the user's records in the range ($1 user, $2 start, $3 end).
     fn user_usage<T>(
@@ -67,6 +81,18 @@ impl PgStore {
             require_user(c, user)?;
             c.rows(sql, &params)
         })?;
+        rows.iter().map(map).collect()
+    }
+
+    /// Runs an aggregate over everyone's records in the range ($1 start, $2 end).
+    fn everyone_usage<T>(
+        &self,
+        range: TimeRange,
+        sql: &str,
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let (start, end) = (at(range.start), at(range.end));
+        let rows = self.db.read(|c| c.rows(sql, &[&start, &end]))?;
         rows.iter().map(map).collect()
     }
 }
@@ -132,28 +158,17 @@ impl UsageStore for PgStore {
         self.user_usage(
             user,
             range,
-            &format!(
-                "SELECT provider, operation_type, {TOTALS} FROM token_usage
-                 WHERE user_id = $1 AND created_at >= $2 AND created_at < $3
-                 GROUP BY provider, operation_type ORDER BY provider, operation_type"
-            ),
+            &grouped("provider, operation_type", true),
             breakdown_from_row,
         )
     }
 
     fn system_usage(&self, range: TimeRange) -> Result<Vec<UsageBreakdown>> {
-        let (start, end) = (at(range.start), at(range.end));
-        let rows = self.db.read(|c| {
-            c.rows(
-                &format!(
-                    "SELECT provider, operation_type, {TOTALS} FROM token_usage
-                     WHERE created_at >= $1 AND created_at < $2
-                     GROUP BY provider, operation_type ORDER BY provider, operation_type"
-                ),
-                &[&start, &end],
-            )
-        })?;
-        rows.iter().map(breakdown_from_row).collect()
+        self.everyone_usage(
+            range,
+            &grouped("provider, operation_type", false),
+            breakdown_from_row,
+        )
     }
 
     fn usage_totals(&self, user: UserId, range: TimeRange) -> Result<UsageTotals> {
@@ -209,28 +224,13 @@ impl UsageStore for PgStore {
         self.user_usage(
             user,
             range,
-            &format!(
-                "SELECT provider, model, {TOTALS} FROM token_usage
-                 WHERE user_id = $1 AND created_at >= $2 AND created_at < $3
-                 GROUP BY provider, model ORDER BY provider, model"
-            ),
+            &grouped("provider, model", true),
             model_from_row,
         )
     }
 
     fn system_usage_by_model(&self, range: TimeRange) -> Result<Vec<ModelUsage>> {
-        let (start, end) = (at(range.start), at(range.end));
-        let rows = self.db.read(|c| {
-            c.rows(
-                &format!(
-                    "SELECT provider, model, {TOTALS} FROM token_usage
-                     WHERE created_at >= $1 AND created_at < $2
-                     GROUP BY provider, model ORDER BY provider, model"
-                ),
-                &[&start, &end],
-            )
-        })?;
-        rows.iter().map(model_from_row).collect()
+        self.everyone_usage(range, &grouped("provider, model", false), model_from_row)
     }
 
     fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {

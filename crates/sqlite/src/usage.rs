@@ -54,6 +54,20 @@ fn tokens(field: &'static str, value: u64) -> Result<i64> {
     i64::try_from(value).map_err(|_| Error::validation(field, "is too large"))
 }
 
+/// The totals of records grouped by `group` (columns, which also order the groups), in
+/// one user's records of a range (`of_user`: ?1 user, ?2 start, ?3 end) or everyone's
+/// (?1 start, ?2 end).
+fn grouped(group: &str, of_user: bool) -> String {
+    let scope = if of_user {
+        "user_id = ?1 AND created_at >= ?2 AND created_at < ?3"
+    } else {
+        "created_at >= ?1 AND created_at < ?2"
+    };
+    format!(
+        "SELECT {group}, {TOTALS} FROM token_usage WHERE {scope} GROUP BY {group} ORDER BY {group}"
+    )
+}
+
 impl SqliteStore {
     /// Runs an aggregate over the user's records in the range (?1 user, ?2 start, ?3 end).
     fn user_usage<T>(
@@ -72,6 +86,17 @@ impl SqliteStore {
             require_user(c, user)?;
             c.rows(sql, &params, map)
         })
+    }
+
+    /// Runs an aggregate over everyone's records in the range (?1 start, ?2 end).
+    fn everyone_usage<T>(
+        &self,
+        range: TimeRange,
+        sql: &str,
+        map: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let params: [&dyn ToSql; 2] = [&range.start.to_string(), &range.end.to_string()];
+        self.db.read(|c| c.rows(sql, &params, map))
     }
 }
 
@@ -134,27 +159,17 @@ impl UsageStore for SqliteStore {
         self.user_usage(
             user,
             range,
-            &format!(
-                "SELECT provider, operation_type, {TOTALS} FROM token_usage
-                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
-                 GROUP BY provider, operation_type ORDER BY provider, operation_type"
-            ),
+            &grouped("provider, operation_type", true),
             breakdown_from_row,
         )
     }
 
     fn system_usage(&self, range: TimeRange) -> Result<Vec<UsageBreakdown>> {
-        self.db.read(|c| {
-            c.rows(
-                &format!(
-                    "SELECT provider, operation_type, {TOTALS} FROM token_usage
-                     WHERE created_at >= ?1 AND created_at < ?2
-                     GROUP BY provider, operation_type ORDER BY provider, operation_type"
-                ),
-                &[&range.start.to_string(), &range.end.to_string()],
-                breakdown_from_row,
-            )
-        })
+        self.everyone_usage(
+            range,
+            &grouped("provider, operation_type", false),
+            breakdown_from_row,
+        )
     }
 
     fn usage_totals(&self, user: UserId, range: TimeRange) -> Result<UsageTotals> {
@@ -208,27 +223,13 @@ impl UsageStore for SqliteStore {
         self.user_usage(
             user,
             range,
-            &format!(
-                "SELECT provider, model, {TOTALS} FROM token_usage
-                 WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
-                 GROUP BY provider, model ORDER BY provider, model"
-            ),
+            &grouped("provider, model", true),
             model_from_row,
         )
     }
 
     fn system_usage_by_model(&self, range: TimeRange) -> Result<Vec<ModelUsage>> {
-        self.db.read(|c| {
-            c.rows(
-                &format!(
-                    "SELECT provider, model, {TOTALS} FROM token_usage
-                     WHERE created_at >= ?1 AND created_at < ?2
-                     GROUP BY provider, model ORDER BY provider, model"
-                ),
-                &[&range.start.to_string(), &range.end.to_string()],
-                model_from_row,
-            )
-        })
+        self.everyone_usage(range, &grouped("provider, model", false), model_from_row)
     }
 
     fn usage_records(&self, user: UserId, range: TimeRange) -> Result<Vec<UsageRecord>> {

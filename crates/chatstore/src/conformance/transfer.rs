@@ -598,15 +598,16 @@ pub fn copy_keeps_the_largest_message_searchable<S: CopyBackend, T: CopyBackend>
     }
 }
 
-/// A target whose row inserts fail after a number of batches, like a connection lost
-/// half-way.
-struct Interrupting<'a> {
+/// A [`TableTransfer`] whose writes fail ([`Error::Unavailable`]) after a number of
+/// batches have gone through, like a connection lost half-way: for tests of resuming.
+pub struct Interrupting<'a> {
     inner: &'a dyn TableTransfer,
     batches_left: AtomicUsize,
 }
 
 impl<'a> Interrupting<'a> {
-    fn new(inner: &'a dyn TableTransfer, batches: usize) -> Interrupting<'a> {
+    /// Wraps `inner`, letting `batches` writes through.
+    pub fn new(inner: &'a dyn TableTransfer, batches: usize) -> Interrupting<'a> {
         Interrupting {
             inner,
             batches_left: AtomicUsize::new(batches),

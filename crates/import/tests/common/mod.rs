@@ -5,10 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use chatstore::Result;
-use chatstore::transfer::{Row, Table, TableTransfer, Value};
 use chatstore_postgres::PgStore;
 use chatstore_sqlite::SqliteStore;
 
@@ -74,55 +71,4 @@ pub fn pg_schema(_test: &str) -> Option<PgSchema> {
         store,
         _schema: schema,
     })
-}
-
-/// A target whose inserts fail after `allowed` of them succeeded, as if the process
-/// died there.
-pub struct Failing<'a> {
-    inner: &'a dyn TableTransfer,
-    allowed: u32,
-    done: AtomicU32,
-}
-
-impl<'a> Failing<'a> {
-    /// Wraps `inner`, letting `allowed` inserts through.
-    pub fn new(inner: &'a dyn TableTransfer, allowed: u32) -> Failing<'a> {
-        Failing {
-            inner,
-            allowed,
-            done: AtomicU32::new(0),
-        }
-    }
-}
-
-impl TableTransfer for Failing<'_> {
-    fn count_rows(&self, table: &Table) -> Result<u64> {
-        self.inner.count_rows(table)
-    }
-    fn read_rows(&self, table: &Table, after: Option<&[Value]>, limit: u32) -> Result<Vec<Row>> {
-        self.inner.read_rows(table, after, limit)
-    }
-    fn last_key(&self, table: &Table) -> Result<Option<Row>> {
-        self.inner.last_key(table)
-    }
-    fn contains_key(&self, table: &Table, key: &[Value]) -> Result<bool> {
-        self.inner.contains_key(table, key)
-    }
-    fn insert_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {
-        if self.done.fetch_add(1, Ordering::SeqCst) >= self.allowed {
-            return Err(chatstore::Error::Backend {
-                detail: "the connection was lost".into(),
-            });
-        }
-        self.inner.insert_rows(table, rows)
-    }
-    fn refresh_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {
-        self.inner.refresh_rows(table, rows)
-    }
-    fn mirror_rows(&self, table: &Table, rows: &[Row]) -> Result<()> {
-        self.inner.mirror_rows(table, rows)
-    }
-    fn finish_copy(&self) -> Result<()> {
-        self.inner.finish_copy()
-    }
 }
