@@ -782,3 +782,69 @@ fn cleanup_trims_the_embedding_cache_only_when_asked() {
     .json();
     assert_eq!(trimmed["report"]["embedding_cache_entries"], 2);
 }
+
+/// Backups taken while a host keeps appending messages with attachments (and purging
+/// conversations) each restore into a store that passes `check`: no message points at an
+/// attachment the backup lacks.
+#[test]
+fn backups_taken_while_writing_restore_to_healthy_stores() {
+    let (tmp, dir) = store_with_ada();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (dir, stop) = (dir.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let chat = library(&dir);
+            let ada = chat.store().user_by_username("ada").expect("ada");
+            let mut written = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let talk = chat
+                    .store()
+                    .create_conversation(ada.id, &NewConversation::titled("busy"))
+                    .expect("conversation");
+                for i in 0..5u8 {
+                    chat.append_with_attachments(
+                        ada.id,
+                        talk.id,
+                        &NewMessage::user("with a file"),
+                        vec![NewAttachment::new(
+                            "f.bin",
+                            "application/octet-stream",
+                            vec![i; 30_000],
+                        )],
+                    )
+                    .expect("append");
+                    written += 1;
+                }
+                if written.is_multiple_of(15) {
+                    chat.store()
+                        .delete_conversation(ada.id, talk.id)
+                        .expect("delete");
+                    chat.purge_conversation(ada.id, talk.id).expect("purge");
+                }
+            }
+            written
+        })
+    };
+    let backups = tmp.path().join("backups");
+    let b = backups.to_str().expect("UTF-8");
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let taken = on(&dir, &["--json", "backup", "--dir", b]).ok().json();
+        names.push(taken["backup"]["name"].as_str().expect("name").to_owned());
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.join().expect("the writer");
+    assert!(written > 0, "the writer wrote during the backups");
+    for (i, name) in names.iter().enumerate() {
+        let restored = tmp.path().join(format!("restored{i}"));
+        on(
+            &restored,
+            &["restore", backups.join(name).to_str().expect("UTF-8")],
+        )
+        .ok();
+        let check = on(&restored, &["--json", "check"]);
+        assert_eq!(check.code, 0, "backup {name}: {check:?}");
+        assert_eq!(check.json()["healthy"], true);
+    }
+}
