@@ -449,6 +449,21 @@ impl RoleCounts {
     }
 }
 
+/// Counts from `(role, count)` pairs, as a `GROUP BY role` query returns them.
+impl FromIterator<(MessageRole, u64)> for RoleCounts {
+    fn from_iter<I: IntoIterator<Item = (MessageRole, u64)>>(pairs: I) -> RoleCounts {
+        let mut counts = RoleCounts::default();
+        for (role, n) in pairs {
+            match role {
+                MessageRole::User => counts.user += n,
+                MessageRole::Assistant => counts.assistant += n,
+                MessageRole::System => counts.system += n,
+            }
+        }
+        counts
+    }
+}
+
 /// Appending and reading messages. Every method takes the owner's id; another user's
 /// conversation or message is [`crate::Error::NotFound`].
 pub trait MessageStore: Send + Sync {

@@ -328,16 +328,9 @@ impl MessageStore for PgStore {
                  GROUP BY m.role",
                 &[&user.stored(), &conversation_id],
             )?;
-            let mut totals = RoleCounts::default();
-            for row in &rows {
-                let count: u64 = row.uint(1)?;
-                match row.parse::<MessageRole>(0)? {
-                    MessageRole::User => totals.user = count,
-                    MessageRole::Assistant => totals.assistant = count,
-                    MessageRole::System => totals.system = count,
-                }
-            }
-            Ok(totals)
+            rows.iter()
+                .map(|row| Ok((row.parse::<MessageRole>(0)?, row.uint::<u64>(1)?)))
+                .collect::<Result<RoleCounts>>()
         })
     }
 

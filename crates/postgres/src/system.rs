@@ -7,12 +7,41 @@ use chatstore::{
     Retirement, RoleCounts, StoreFigures, SystemStore, Timestamp, UserId, UserSize, attachments,
     validate,
 };
+use postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::conversations::messages_with_files;
 use crate::messages::{MESSAGE_COLUMNS, any_message};
 use crate::row::{RowExt, UuidId, at, json_or_null};
+
+impl PgStore {
+    /// Deletes the conversations (of any user) `condition` selects, in one transaction;
+    /// returns what other stores must remove. They are locked first: a conversation
+    /// changed meanwhile (restored, appended to) either commits before, and is judged
+    /// as it is then, or waits, and is gone when it resumes.
+    fn purge_conversations(
+        &self,
+        condition: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cleanup> {
+        let select = format!("SELECT id FROM conversations WHERE {condition} FOR UPDATE");
+        self.db.write(|c| {
+            let ids: Vec<Uuid> = c
+                .rows(&select, params)?
+                .iter()
+                .map(|row| row.value(0))
+                .collect::<Result<_>>()?;
+            let messages_with_files = messages_with_files(c, "v.id = ANY($1)", &[&ids])?;
+            let deleted = c.execute("DELETE FROM conversations WHERE id = ANY($1)", &[&ids])?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted,
+            })
+        })
+    }
+}
 
 impl SystemStore for PgStore {
     fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
@@ -67,15 +96,11 @@ impl SystemStore for PgStore {
                 .map(|row| row.uint(0))
                 .transpose()?
                 .unwrap_or(0);
-            let mut messages_by_role = RoleCounts::default();
-            for row in c.rows("SELECT role, count(*) FROM messages GROUP BY role", &[])? {
-                let n: u64 = row.uint(1)?;
-                match row.text(0)?.as_str() {
-                    "user" => messages_by_role.user = n,
-                    "assistant" => messages_by_role.assistant = n,
-                    _ => messages_by_role.system += n,
-                }
-            }
+            let messages_by_role = c
+                .rows("SELECT role, count(*) FROM messages GROUP BY role", &[])?
+                .iter()
+                .map(|row| Ok((row.parse(0)?, row.uint::<u64>(1)?)))
+                .collect::<Result<RoleCounts>>()?;
             let largest_conversations = c
                 .rows(
                     "SELECT id, user_id, title, message_count FROM conversations
@@ -182,53 +207,17 @@ impl SystemStore for PgStore {
         let expired_by = at(rule.expired_by);
         let archived_before = rule.archived_before.map(at);
         let idle_before = rule.idle_before.map(at);
-        self.db.write(|c| {
-            // Locked first, as for the purge of deleted conversations: one appended to
-            // meanwhile either commits before (and may no longer be idle) or waits.
-            let ids: Vec<Uuid> = c
-                .rows(
-                    "SELECT id FROM conversations
-                     WHERE expires_at <= $1
-                        OR (status = 'archived' AND archived_at < $2)
-                        OR last_activity_at < $3
-                     FOR UPDATE",
-                    &[&expired_by, &archived_before, &idle_before],
-                )?
-                .iter()
-                .map(|row| row.value(0))
-                .collect::<Result<_>>()?;
-            let messages_with_files = messages_with_files(c, "v.id = ANY($1)", &[&ids])?;
-            let deleted = c.execute("DELETE FROM conversations WHERE id = ANY($1)", &[&ids])?;
-            Ok(Cleanup {
-                messages_with_files,
-                documents: Vec::new(),
-                deleted,
-            })
-        })
+        self.purge_conversations(
+            "expires_at <= $1
+             OR (status = 'archived' AND archived_at < $2)
+             OR last_activity_at < $3",
+            &[&expired_by, &archived_before, &idle_before],
+        )
     }
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
         let before = at(deleted_before);
-        self.db.write(|c| {
-            // Locked first: a conversation restored meanwhile either commits before
-            // (and is no longer deleted here) or waits, and is gone when it resumes.
-            let ids: Vec<Uuid> = c
-                .rows(
-                    "SELECT id FROM conversations
-                     WHERE status = 'deleted' AND deleted_at < $1 FOR UPDATE",
-                    &[&before],
-                )?
-                .iter()
-                .map(|row| row.value(0))
-                .collect::<Result<_>>()?;
-            let messages_with_files = messages_with_files(c, "v.id = ANY($1)", &[&ids])?;
-            let deleted = c.execute("DELETE FROM conversations WHERE id = ANY($1)", &[&ids])?;
-            Ok(Cleanup {
-                messages_with_files,
-                documents: Vec::new(),
-                deleted,
-            })
-        })
+        self.purge_conversations("status = 'deleted' AND deleted_at < $1", &[&before])
     }
 
     fn auto_hide_idle_conversations(&self, idle_for: Option<Duration>) -> Result<u64> {

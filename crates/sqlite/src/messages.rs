@@ -317,15 +317,7 @@ impl MessageStore for SqliteStore {
                 &[&user.to_string(), &conversation_text],
                 |row| Ok((row.parse::<MessageRole>(0)?, row.uint::<u64>(1)?)),
             )?;
-            let mut totals = RoleCounts::default();
-            for (role, count) in counts {
-                match role {
-                    MessageRole::User => totals.user = count,
-                    MessageRole::Assistant => totals.assistant = count,
-                    MessageRole::System => totals.system = count,
-                }
-            }
-            Ok(totals)
+            Ok(counts.into_iter().collect())
         })
     }
 

@@ -17,6 +17,26 @@ use crate::embeddings::latest_version;
 use crate::messages::{WITH_FILES, any_message};
 use crate::row::{RowExt, json_or_null, json_text};
 
+impl SqliteStore {
+    /// Deletes the conversations (of any user) `condition` selects (a condition on `v`,
+    /// the conversations table), in one transaction; returns what other stores must
+    /// remove.
+    fn purge_conversations(&self, condition: &str, params: &[&dyn ToSql]) -> Result<Cleanup> {
+        self.db.write(|c| {
+            let messages_with_files = messages_with_files(c, condition, params)?;
+            let deleted = c.execute(
+                &format!("DELETE FROM conversations AS v WHERE {condition}"),
+                params,
+            )?;
+            Ok(Cleanup {
+                messages_with_files,
+                documents: Vec::new(),
+                deleted: deleted as u64,
+            })
+        })
+    }
+}
+
 impl SystemStore for SqliteStore {
     fn existing_messages(&self, ids: &[MessageId]) -> Result<Vec<MessageId>> {
         validate::id_batch(ids.len())?;
@@ -95,41 +115,19 @@ impl SystemStore for SqliteStore {
 
     fn purge_deleted_conversations(&self, deleted_before: Timestamp) -> Result<Cleanup> {
         let before = deleted_before.to_string();
-        self.db.write(|c| {
-            let condition = "v.status = 'deleted' AND v.deleted_at < ?1";
-            let messages_with_files = messages_with_files(c, condition, &[&before])?;
-            let deleted = c.execute(
-                &format!("DELETE FROM conversations AS v WHERE {condition}"),
-                &[&before],
-            )?;
-            Ok(Cleanup {
-                messages_with_files,
-                documents: Vec::new(),
-                deleted: deleted as u64,
-            })
-        })
+        self.purge_conversations("v.status = 'deleted' AND v.deleted_at < ?1", &[&before])
     }
 
     fn purge_retired_conversations(&self, rule: &Retirement) -> Result<Cleanup> {
         let expired_by = rule.expired_by.to_string();
         let archived_before = rule.archived_before.map(|at| at.to_string());
         let idle_before = rule.idle_before.map(|at| at.to_string());
-        let params: [&dyn ToSql; 3] = [&expired_by, &archived_before, &idle_before];
-        self.db.write(|c| {
-            let condition = "(v.expires_at <= ?1
-                 OR (v.status = 'archived' AND v.archived_at < ?2)
-                 OR v.last_activity_at < ?3)";
-            let messages_with_files = messages_with_files(c, condition, &params)?;
-            let deleted = c.execute(
-                &format!("DELETE FROM conversations AS v WHERE {condition}"),
-                &params,
-            )?;
-            Ok(Cleanup {
-                messages_with_files,
-                documents: Vec::new(),
-                deleted: deleted as u64,
-            })
-        })
+        self.purge_conversations(
+            "(v.expires_at <= ?1
+              OR (v.status = 'archived' AND v.archived_at < ?2)
+              OR v.last_activity_at < ?3)",
+            &[&expired_by, &archived_before, &idle_before],
+        )
     }
 
     fn store_figures(&self, top: u32) -> Result<StoreFigures> {
@@ -144,18 +142,14 @@ impl SystemStore for SqliteStore {
                     |row| row.uint(0),
                 )?
                 .unwrap_or(0);
-            let mut messages_by_role = RoleCounts::default();
-            for (role, n) in c.rows(
-                "SELECT role, count(*) FROM messages GROUP BY role",
-                &[],
-                |row| Ok((row.text(0)?, row.uint::<u64>(1)?)),
-            )? {
-                match role.as_str() {
-                    "user" => messages_by_role.user = n,
-                    "assistant" => messages_by_role.assistant = n,
-                    _ => messages_by_role.system += n,
-                }
-            }
+            let messages_by_role: RoleCounts = c
+                .rows(
+                    "SELECT role, count(*) FROM messages GROUP BY role",
+                    &[],
+                    |row| Ok((row.parse(0)?, row.uint::<u64>(1)?)),
+                )?
+                .into_iter()
+                .collect();
             let largest_conversations = c.rows(
                 "SELECT id, user_id, title, message_count FROM conversations
                  ORDER BY message_count DESC, id LIMIT ?1",
