@@ -120,5 +120,26 @@ fn dry_run(
         SqliteBlobStore::open(BlobConfig::new(&files))?,
         NoVectorIndex,
     );
-    Ok(copy.clean_up(plan)?)
+    let report = copy.clean_up(plan)?;
+    drop(copy);
+    remove_scratch(scratch)?;
+    Ok(report)
+}
+
+/// Removes the scratch copy. A reader connection the copy's pool was still opening in
+/// the background when the copy was dropped can create a `-shm` file a moment later and
+/// make one removal find the directory not empty, so removal is tried a few times.
+fn remove_scratch(scratch: tempfile::TempDir) -> std::io::Result<()> {
+    let path = scratch.keep();
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => return Ok(()),
+        }
+    }
 }
