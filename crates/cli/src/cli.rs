@@ -305,6 +305,12 @@ pub struct ExportArgs {
 pub enum ImportSource {
     /// Seed 000's `organic-fishstick.db`: users, conversations, messages.
     Seed000,
+    /// Seed 001's `chatbot.db` with its `files.db` (`--files`, else the one beside it):
+    /// users, conversations, messages with attachments, message costs.
+    Seed001,
+    /// Seed 002's RAG database: users and roles, documents and chunks, conversations,
+    /// messages with RAG metadata, agent logs, token usage.
+    Seed002,
     /// ChatGPT's `conversations.json` ("Export data") into the account `--user` names.
     #[value(name = "chatgpt")]
     ChatGpt,
@@ -321,7 +327,7 @@ pub struct ImportArgs {
     /// The database file or export (only read: it is never changed).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
-    /// The attachment database (`files.db`) beside it, for sources that have one.
+    /// The attachment database (`files.db`), for seed001 (default: the one beside PATH).
     #[arg(long, value_name = "FILES_DB")]
     pub files: Option<PathBuf>,
     /// The account an export's conversations go to (username, or email with an `@`);

@@ -44,6 +44,14 @@ pub(crate) struct PlannedMessage {
     pub created_at: Timestamp,
 }
 
+/// A role as the old apps wrote it (any case; Gemini's `model` is the assistant).
+pub(crate) fn role(raw: Option<&str>) -> std::result::Result<MessageRole, String> {
+    match raw.unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+        "model" => Ok(MessageRole::Assistant),
+        other => other.parse().map_err(|e: chatstore::Error| e.to_string()),
+    }
+}
+
 /// The id a message of `source` with `original_id` gets.
 pub(crate) fn message_id(source: &str, original_id: &str, created_at: Timestamp) -> MessageId {
     MessageId::derived(

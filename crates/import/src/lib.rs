@@ -1,5 +1,6 @@
 //! Imports an existing deployment of the Python chat app chatstore replaces (its
-//! SQLite databases) into any chatstore store, on either backend.
+//! SQLite databases: [`Source`]) into any chatstore store, on either backend, and the
+//! conversation exports people already have ([`ExportFormat`]).
 //!
 //! The source file is opened read-only and never changed. Every record is checked
 //! with chatstore's own rules first; a bad one is reported with its source table and
@@ -16,13 +17,16 @@
 //! is unknown are listed in [`ImportReport::must_reset`]: they alone must reset.
 //!
 //! ```no_run
-//! # fn demo(target: &chatstore_sqlite::SqliteStore) -> chatstore::Result<()> {
+//! # fn demo(
+//! #     target: &chatstore::ChatStore<chatstore_sqlite::SqliteStore, chatstore_blob::SqliteBlobStore>,
+//! # ) -> chatstore::Result<()> {
+//! use chatstore::transfer::Endpoint;
 //! use chatstore_import::{ImportOptions, Source, import};
 //!
 //! let report = import(
-//!     Source::Seed000,
-//!     "organic-fishstick.db".as_ref(),
-//!     target,
+//!     Source::Seed001,
+//!     "chatbot.db".as_ref(), // with the files.db beside it
+//!     Endpoint { rows: target.store(), blobs: target.blobs() },
 //!     &ImportOptions::default(),
 //!     &mut |_| {},
 //! )?;
@@ -36,22 +40,29 @@ mod chat;
 mod chatgpt;
 mod claude;
 mod exports;
+mod files;
+mod linked;
 mod metadata;
 mod report;
 mod seed000;
+mod seed001;
+mod seed002;
 mod source;
 mod users;
 mod writer;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use chatstore::transfer::TableTransfer;
-use chatstore::{Config, Error, Result, Timestamp, UserId};
+use chatstore::transfer::{Endpoint, TableTransfer};
+use chatstore::{BlobStore, Config, Error, Result, Timestamp, UserId};
 
 pub use report::{Counts, ImportReport, MustReset, Skipped};
 
 use chat::{PlannedConversation, PlannedMessage};
+use files::PlannedFile;
+use linked::Linked;
+use source::SourceDb;
 use users::PlannedUser;
 use writer::Writer;
 
@@ -61,13 +72,22 @@ use writer::Writer;
 pub enum Source {
     /// Seed 000's `organic-fishstick.db`: users, conversations, messages.
     Seed000,
+    /// Seed 001's `chatbot.db` with its `files.db`: users, conversations, messages with
+    /// their attachments (in `files.db`, or inline as base64 from before it existed),
+    /// and message costs.
+    Seed001,
+    /// Seed 002's RAG schema: users with their roles, documents and chunks,
+    /// conversations, messages with their RAG metadata, agent logs, token usage.
+    Seed002,
 }
 
 impl Source {
-    /// The source's name: `seed000`.
+    /// The source's name: `seed000`, `seed001` or `seed002`.
     pub fn name(self) -> &'static str {
         match self {
             Source::Seed000 => seed000::SOURCE,
+            Source::Seed001 => seed001::SOURCE,
+            Source::Seed002 => seed002::SOURCE,
         }
     }
 }
@@ -78,9 +98,11 @@ impl std::str::FromStr for Source {
     fn from_str(text: &str) -> Result<Source> {
         match text {
             "seed000" => Ok(Source::Seed000),
+            "seed001" => Ok(Source::Seed001),
+            "seed002" => Ok(Source::Seed002),
             other => Err(Error::validation(
                 "source",
-                format!("{other:?} is not a source chatstore imports (seed000)"),
+                format!("{other:?} is not a source chatstore imports (seed000, seed001, seed002)"),
             )),
         }
     }
@@ -118,6 +140,9 @@ pub struct ImportOptions {
     pub max_metadata_bytes: usize,
     /// The time written in `imported_ids.imported_at`.
     pub now: Timestamp,
+    /// Seed 001's attachment database; by default the `files.db` beside the source,
+    /// when there is one (without it, only attachments kept inline come over).
+    pub files: Option<PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -128,6 +153,7 @@ impl Default for ImportOptions {
             max_message_bytes: config.max_message_bytes,
             max_metadata_bytes: config.max_metadata_bytes,
             now: Timestamp::now(),
+            files: None,
         }
     }
 }
@@ -144,22 +170,24 @@ pub struct Progress<'a> {
     pub total: u64,
 }
 
-/// Imports the database at `path`, of the schema `source` names, into `target`.
-/// Calls `progress` as records are written. See the crate documentation for
-/// what is guaranteed.
+/// Imports the database at `path`, of the schema `source` names, into `target`
+/// (attachments into its blob store). Calls `progress` as records are written. See
+/// the crate documentation for what is guaranteed.
 pub fn import(
     source: Source,
     path: &Path,
-    target: &dyn TableTransfer,
+    target: Endpoint<'_>,
     options: &ImportOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<ImportReport> {
-    let db = source::SourceDb::open(path)?;
+    let db = SourceDb::open(path)?;
     let plan = match source {
         Source::Seed000 => seed000::plan(&db, options)?,
+        Source::Seed001 => seed001::plan(&db, path, options)?,
+        Source::Seed002 => seed002::plan(&db, options)?,
     };
     drop(db);
-    plan.write(target, options, progress)
+    plan.write(target.rows, Some(target.blobs), options, progress)
 }
 
 /// Imports the conversations of the export at `path` into the account of `user`, who
@@ -203,7 +231,7 @@ pub fn import_export(
         ExportFormat::ChatGpt => chatgpt::plan(conversations, user, options),
         ExportFormat::Claude => claude::plan(conversations, user, options),
     };
-    plan.write(target, options, progress)
+    plan.write(target, None, options, progress)
 }
 
 /// Everything read and checked, before anything is written.
@@ -216,6 +244,13 @@ pub(crate) struct Plan {
     owners: HashSet<String>,
     conversations: Vec<PlannedConversation>,
     messages: Vec<PlannedMessage>,
+    /// Attachments, by the source id of their message.
+    files: HashMap<String, Vec<PlannedFile>>,
+    /// The attachment database the files stored there are read from while writing.
+    files_db: Option<SourceDb>,
+    /// Records that belong to the users, conversations and messages, in the order
+    /// their links accept.
+    linked: Vec<Linked>,
 }
 
 impl Plan {
@@ -231,6 +266,9 @@ impl Plan {
             owners: HashSet::new(),
             conversations: Vec::new(),
             messages: Vec::new(),
+            files: HashMap::new(),
+            files_db: None,
+            linked: Vec::new(),
         }
     }
 
@@ -241,6 +279,7 @@ impl Plan {
     fn write(
         mut self,
         target: &dyn TableTransfer,
+        blobs: Option<&dyn BlobStore>,
         options: &ImportOptions,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<ImportReport> {
@@ -257,7 +296,7 @@ impl Plan {
         }
         let writer = Writer::new(target, self.source, options.now);
         let users = std::mem::take(&mut self.users);
-        let mut present = users::write(
+        let mut present_users = users::write(
             &writer,
             &mut self.report,
             "users",
@@ -265,11 +304,11 @@ impl Plan {
             options.strict,
             progress,
         )?;
-        present.extend(std::mem::take(&mut self.owners));
+        present_users.extend(std::mem::take(&mut self.owners));
 
         let (conversations, orphaned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.conversations)
             .into_iter()
-            .partition(|c| present.contains(&c.owner));
+            .partition(|c| present_users.contains(&c.owner));
         let mut dropped = HashSet::new();
         for c in orphaned {
             self.report.skip(
@@ -291,15 +330,43 @@ impl Plan {
                 format!("its conversation {} is not imported", m.conversation),
             );
         }
-        let (conversations, messages) = chat::assemble(self.source, conversations, messages)?;
+        let (mut conversations, mut messages) =
+            chat::assemble(self.source, conversations, messages)?;
         writer.write(
             &mut self.report,
             "conversation",
             "conversations",
-            &conversations,
+            &mut conversations,
             progress,
         )?;
-        writer.write(&mut self.report, "message", "messages", &messages, progress)?;
+        let attachments = files::Attachments::new(
+            blobs,
+            self.files_db.as_ref(),
+            std::mem::take(&mut self.files),
+        )?;
+        writer.write_prepared(
+            &mut self.report,
+            "message",
+            "messages",
+            &mut messages,
+            &mut |report, batch| attachments.store(report, batch),
+            progress,
+        )?;
+        let mut present = linked::Present::new();
+        present.insert("user", present_users);
+        present.insert("conversation", originals(&conversations));
+        present.insert("message", originals(&messages));
+        linked::write(
+            &writer,
+            &mut self.report,
+            std::mem::take(&mut self.linked),
+            &mut present,
+            progress,
+        )?;
         Ok(self.report)
     }
+}
+
+fn originals(records: &[writer::Record]) -> HashSet<String> {
+    records.iter().map(|r| r.original_id.clone()).collect()
 }

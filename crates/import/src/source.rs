@@ -33,15 +33,7 @@ impl SourceDb {
     /// Fails unless every one of `tables` exists: the file is not of the schema named.
     pub(crate) fn require_tables(&self, schema: &str, tables: &[&str]) -> Result<()> {
         for table in tables {
-            let found: i64 = self
-                .conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                    [table],
-                    |row| row.get(0),
-                )
-                .map_err(|e| self.error(e))?;
-            if found == 0 {
+            if !self.has_table(table)? {
                 return Err(Error::validation(
                     "source",
                     format!(
@@ -52,6 +44,33 @@ impl SourceDb {
             }
         }
         Ok(())
+    }
+
+    /// Fails unless `table` exists with every one of `columns`.
+    pub(crate) fn require_columns(
+        &self,
+        schema: &str,
+        table: &str,
+        columns: &[&str],
+    ) -> Result<()> {
+        self.require_tables(schema, &[table])?;
+        let have = self.columns(table)?;
+        match columns.iter().find(|c| !have.iter().any(|h| h == *c)) {
+            None => Ok(()),
+            Some(missing) => Err(Error::validation(
+                "source",
+                format!(
+                    "{}: table {table} has no column {missing}: it is not a {schema} database",
+                    self.path
+                ),
+            )),
+        }
+    }
+
+    /// The first column of every row `sql` selects, as text.
+    pub(crate) fn strings(&self, sql: &str) -> Result<std::collections::HashSet<String>> {
+        let rows = self.rows(sql, |r| text(r, 0))?;
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// Every row `sql` selects, each mapped by `f`.
@@ -68,10 +87,146 @@ impl SourceDb {
             .map_err(|e| self.error(e))
     }
 
+    /// True when the database has a table called `name`.
+    pub(crate) fn has_table(&self, name: &str) -> Result<bool> {
+        let found: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(found > 0)
+    }
+
+    /// The column names of `table`, in their order (none when there is no such table).
+    pub(crate) fn columns(&self, table: &str) -> Result<Vec<String>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+            .map_err(|e| self.error(e))?;
+        let names = statement
+            .query_map([table], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        names
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Every row of `table`, every column as text ([`text`]), ordered by the columns
+    /// of `order` that the table has (then by rowid): for schemas known only by their
+    /// column names, whose tables may have more columns or fewer.
+    pub(crate) fn records(&self, table: &str, order: &[&str]) -> Result<Vec<SourceRow>> {
+        let columns = self.columns(table)?;
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let mut keys: Vec<String> = order
+            .iter()
+            .filter(|name| columns.iter().any(|c| c == *name))
+            .map(|name| quote(name))
+            .collect();
+        keys.push("rowid".to_owned());
+        let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            list.join(", "),
+            quote(table),
+            keys.join(", ")
+        );
+        let n = columns.len();
+        let rows = self.rows(&sql, |r| texts(r, n))?;
+        Ok(rows
+            .into_iter()
+            .map(|values| SourceRow {
+                columns: columns.clone(),
+                values,
+            })
+            .collect())
+    }
+
+    /// The bytes of the first column of the one row `sql` selects with `key`, if any.
+    pub(crate) fn bytes(&self, sql: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(sql, [key], |row| row.get::<_, Vec<u8>>(0))
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
     fn error(&self, e: rusqlite::Error) -> Error {
         Error::Backend {
             detail: format!("reading {}: {e}", self.path),
         }
+    }
+}
+
+/// One row of a source table, by column name.
+pub(crate) struct SourceRow {
+    columns: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+impl SourceRow {
+    /// The value of `column` as text; `None` when NULL or when there is no such column.
+    pub(crate) fn get(&self, column: &str) -> Option<&str> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values[i].as_deref())
+    }
+
+    /// The value of `column`, or an empty string.
+    pub(crate) fn text(&self, column: &str) -> String {
+        self.get(column).unwrap_or_default().to_owned()
+    }
+
+    /// The first of `columns` the row has a value in (tables named the same thing
+    /// differently: `hashed_password`, `password_hash`).
+    pub(crate) fn first(&self, columns: &[&str]) -> Option<&str> {
+        columns.iter().find_map(|c| self.get(c))
+    }
+
+    /// An integer column: `None` when NULL or missing, an error when not a number.
+    pub(crate) fn integer(&self, column: &'static str) -> Result<Option<i64>> {
+        self.get(column)
+            .map(|t| {
+                t.trim()
+                    .parse::<i64>()
+                    .or_else(|_| t.trim().parse::<f64>().map(|x| x as i64))
+                    .map_err(|_| Error::validation(column, format!("{t:?} is not a number")))
+            })
+            .transpose()
+    }
+
+    /// A real column: `None` when NULL or missing, an error when not a number.
+    pub(crate) fn real(&self, column: &'static str) -> Result<Option<f64>> {
+        self.get(column)
+            .map(|t| {
+                t.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Error::validation(column, format!("{t:?} is not a number")))
+            })
+            .transpose()
+    }
+
+    /// The non-NULL values of the columns not among `known`, as JSON (each value parsed
+    /// as JSON when it is, else kept as text): what a schema added that chatstore has
+    /// no column for, kept so that nothing the old app recorded is lost.
+    pub(crate) fn others(&self, known: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+        self.columns
+            .iter()
+            .zip(&self.values)
+            .filter(|(name, _)| !known.contains(&name.as_str()))
+            .filter_map(|(name, value)| {
+                let value = value.as_deref()?;
+                let parsed = serde_json::from_str(value)
+                    .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+                Some((name.clone(), parsed))
+            })
+            .collect()
     }
 }
 

@@ -77,21 +77,57 @@ impl<'a> Writer<'a> {
         report: &mut ImportReport,
         kind: &str,
         table_name: &str,
-        records: &[Record],
+        records: &mut [Record],
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<()> {
+        self.write_prepared(
+            report,
+            kind,
+            table_name,
+            records,
+            &mut |_, _| Ok(()),
+            progress,
+        )
+    }
+
+    /// As [`Writer::write`], with `prepare` run on each batch before it is written
+    /// (messages: their attachments are stored first, and their rows name them).
+    pub(crate) fn write_prepared(
+        &self,
+        report: &mut ImportReport,
+        kind: &str,
+        table_name: &str,
+        records: &mut [Record],
+        prepare: &mut dyn FnMut(&mut ImportReport, &mut [Record]) -> Result<()>,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<()> {
         let table = target_table(table_name)?;
         let total = records.len() as u64;
-        let mut done = 0;
-        progress(Progress { kind, done, total });
-        for batch in records.chunks(BATCH) {
-            let rows: Vec<Row> = batch.iter().map(|r| r.row.clone()).collect();
-            let inserted = self.target.insert_rows(table, &rows)?;
-            self.remember(kind, batch)?;
-            report.written(kind, inserted, rows.len() as u64 - inserted);
-            done += rows.len() as u64;
+        progress(Progress {
+            kind,
+            done: 0,
+            total,
+        });
+        for (n, batch) in records.chunks_mut(BATCH).enumerate() {
+            prepare(report, batch)?;
+            self.write_batch(report, kind, table, batch)?;
+            let done = (n * BATCH + batch.len()) as u64;
             progress(Progress { kind, done, total });
         }
+        Ok(())
+    }
+
+    fn write_batch(
+        &self,
+        report: &mut ImportReport,
+        kind: &str,
+        table: &Table,
+        batch: &[Record],
+    ) -> Result<()> {
+        let rows: Vec<Row> = batch.iter().map(|r| r.row.clone()).collect();
+        let inserted = self.target.insert_rows(table, &rows)?;
+        self.remember(kind, batch)?;
+        report.written(kind, inserted, rows.len() as u64 - inserted);
         Ok(())
     }
 

@@ -6,10 +6,10 @@ mod common;
 mod fixtures;
 
 use chatstore::conformance::Interrupting;
-use chatstore::transfer::{TableTransfer, table};
+use chatstore::transfer::{Endpoint, TableTransfer, table};
 use chatstore::{
     ConversationId, ConversationStatus, ConversationStore, Error, HashScheme, MessageId,
-    MessageQuery, MessageRole, MessageStore, Password, SystemStore, UserStore,
+    MessageQuery, MessageRole, MessageStore, NoBlobStore, Password, SystemStore, UserStore,
 };
 use chatstore_import::{ImportOptions, Source, import};
 use common::{Fixture, PASSWORD, sqlite_store};
@@ -38,7 +38,10 @@ fn run(
     import(
         Source::Seed000,
         &fixture.path,
-        target,
+        Endpoint {
+            rows: target,
+            blobs: &NoBlobStore,
+        },
         &ImportOptions {
             strict,
             ..options()
@@ -334,7 +337,10 @@ fn a_file_of_another_schema_is_refused_untouched() {
     let missing = import(
         Source::Seed000,
         "/nonexistent/organic-fishstick.db".as_ref(),
-        &store,
+        Endpoint {
+            rows: &store,
+            blobs: &NoBlobStore,
+        },
         &options(),
         &mut |_| {},
     );

@@ -660,14 +660,16 @@ impl TableTransfer for Interrupting<'_> {
     }
 }
 
-/// An attachment store whose writes fail after a number of blobs.
-struct FailingBlobs<'a> {
+/// An attachment store whose writes fail ([`Error::Unavailable`]) after a number of
+/// blobs have gone through: for tests of resuming.
+pub struct FailingBlobs<'a> {
     inner: &'a dyn BlobStore,
     puts_left: AtomicUsize,
 }
 
 impl<'a> FailingBlobs<'a> {
-    fn new(inner: &'a dyn BlobStore, puts: usize) -> FailingBlobs<'a> {
+    /// Wraps `inner`, letting `puts` writes through.
+    pub fn new(inner: &'a dyn BlobStore, puts: usize) -> FailingBlobs<'a> {
         FailingBlobs {
             inner,
             puts_left: AtomicUsize::new(puts),

@@ -2,6 +2,7 @@
 //! user, into the store, with a progress bar;
 //! run again, it imports nothing twice and finishes an interrupted import.
 
+use chatstore::transfer::Endpoint;
 use chatstore_import::{ExportFormat, ImportOptions, ImportReport, Source, import, import_export};
 use serde_json::json;
 
@@ -16,10 +17,12 @@ use crate::with_chat;
 pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
     let (name, source) = match args.source {
         ImportSource::Seed000 => ("seed000", Ok(Source::Seed000)),
+        ImportSource::Seed001 => ("seed001", Ok(Source::Seed001)),
+        ImportSource::Seed002 => ("seed002", Ok(Source::Seed002)),
         ImportSource::ChatGpt => ("chatgpt", Err(ExportFormat::ChatGpt)),
         ImportSource::Claude => ("claude", Err(ExportFormat::Claude)),
     };
-    if args.files.is_some() {
+    if args.files.is_some() && args.source != ImportSource::Seed001 {
         return Err(CliError::usage(format!(
             "{name} has no attachment database: --files is for sources that have one"
         )));
@@ -53,11 +56,15 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
         max_message_bytes: config.max_message_bytes,
         max_metadata_bytes: config.max_metadata_bytes,
         now: config.clock.now(),
+        files: args.files.clone(),
     };
     let bar = Bar::start();
     let mut progress = |p: chatstore_import::Progress<'_>| bar.set(p.kind, p.done, p.total);
     let report = with_chat!(&opened, chat => match source {
-        Ok(source) => import(source, &args.path, chat.store(), &options, &mut progress)?,
+        Ok(source) => {
+            let target = Endpoint { rows: chat.store(), blobs: chat.blobs() };
+            import(source, &args.path, target, &options, &mut progress)?
+        }
         Err(format) => {
             let who = args.user.as_deref().unwrap_or_default();
             let user = crate::commands::users::find(chat.store(), who)?;

@@ -72,3 +72,17 @@ pub fn pg_schema(_test: &str) -> Option<PgSchema> {
         _schema: schema,
     })
 }
+
+/// A SQLite store with its attachment file, as a host opens them.
+pub type SqliteChat = chatstore::ChatStore<SqliteStore, chatstore_blob::SqliteBlobStore>;
+
+/// A fresh SQLite store with attachments and cheap password hashing.
+pub fn sqlite_chat() -> (tempfile::TempDir, SqliteChat) {
+    let (dir, store) = sqlite_store();
+    let blobs = chatstore_blob::SqliteBlobStore::open(chatstore_blob::BlobConfig::new(
+        dir.path().join("files.db"),
+    ))
+    .expect("attachment store");
+    let chat = chatstore::ChatStore::new(store, blobs, chatstore::NoVectorIndex).expect("chat");
+    (dir, chat)
+}
