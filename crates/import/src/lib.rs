@@ -15,6 +15,10 @@
 //! to argon2id at the next login ([`chatstore::HashScheme`]). Users whose hash format
 //! is unknown are listed in [`ImportReport::must_reset`]: they alone must reset.
 //!
+//! chatstore's own export (a directory written by `ChatStore::export_user`) comes back
+//! with [`import_chatstore_export`]: its records keep their ids, and its attachments go
+//! into the target's blob store.
+//!
 //! ```no_run
 //! # fn demo(target: &chatstore_sqlite::SqliteStore) -> chatstore::Result<()> {
 //! use chatstore_import::{ImportOptions, Source, import};
@@ -34,6 +38,7 @@
 
 mod chat;
 mod chatgpt;
+mod chatstore_export;
 mod claude;
 mod exports;
 mod metadata;
@@ -49,6 +54,7 @@ use std::path::Path;
 use chatstore::transfer::TableTransfer;
 use chatstore::{Config, Error, Result, Timestamp, UserId};
 
+pub use chatstore_export::import_chatstore_export;
 pub use report::{Counts, ImportReport, MustReset, Skipped};
 
 use chat::{PlannedConversation, PlannedMessage};
