@@ -1,5 +1,5 @@
 //! `chatstore import`: the Python app's database, or a ChatGPT or Claude export for one
-//! user, into the store, with a progress bar;
+//! user, into the store, with a progress bar (chatstore's own export: [`super::import_chatstore`]);
 //! run again, it imports nothing twice and finishes an interrupted import.
 
 use chatstore_import::{ExportFormat, ImportOptions, ImportReport, Source, import, import_export};
@@ -18,6 +18,7 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
         ImportSource::Seed000 => ("seed000", Ok(Source::Seed000)),
         ImportSource::ChatGpt => ("chatgpt", Err(ExportFormat::ChatGpt)),
         ImportSource::Claude => ("claude", Err(ExportFormat::Claude)),
+        ImportSource::Chatstore => return super::import_chatstore::run(global, args),
     };
     if args.files.is_some() {
         return Err(CliError::usage(format!(
@@ -68,7 +69,8 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
     Ok(output(&args, &target, &report))
 }
 
-fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
+/// The report of an import, as a table for people and as JSON.
+pub(crate) fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
     let mut table = Table::new(&["kind", "imported", "already there", "skipped"]);
     for (kind, counts) in &report.kinds {
         table.row(vec![
@@ -96,7 +98,7 @@ fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
     }
     for user in &report.must_reset {
         human.push_str(&format!(
-            "must reset their password (hash of an unknown format): {} <{}> ({})\n",
+            "must reset their password (no usable password hash): {} <{}> ({})\n",
             user.username, user.email, user.original_id
         ));
     }
