@@ -316,6 +316,9 @@ pub enum ImportSource {
     ChatGpt,
     /// Claude's `conversations.json` (its data export) into the account `--user` names.
     Claude,
+    /// chatstore's own export: the directory `chatstore export` wrote (its user,
+    /// conversations, attachments, documents and usage, with their ids).
+    Chatstore,
 }
 
 /// `import`: the Python app's database into the store the global options name.
@@ -324,7 +327,8 @@ pub struct ImportArgs {
     /// The schema of the database.
     #[arg(value_enum)]
     pub source: ImportSource,
-    /// The database file or export (only read: it is never changed).
+    /// The database file or export (only read: it is never changed); for `chatstore`,
+    /// the export's directory.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// The attachment database (`files.db`), for seed001 (default: the one beside PATH).

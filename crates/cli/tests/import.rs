@@ -308,3 +308,145 @@ fn export_imports_refuse_bad_input() {
     );
     assert_eq!(lenient["kinds"]["message"]["imported"], 2);
 }
+
+/// `import chatstore`: a directory `chatstore export` wrote, brought into a new store.
+mod chatstore_export {
+    use super::*;
+    use chatstore::{ChatStore, NewAttachment, NewConversation, NewMessage, NoVectorIndex};
+    use chatstore_blob::{BlobConfig, SqliteBlobStore};
+
+    const PASSWORD: &str = "a long password";
+
+    /// A store holding ada, with a conversation whose message carries a file, exported
+    /// by the binary; returns the temporary directory and the export's path.
+    fn exported() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let source = tmp.path().join("source");
+        on(&source, &["init"]).ok();
+        common::on_with_stdin(
+            &source,
+            &[
+                "users",
+                "create",
+                "ada",
+                "ada@example.com",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .ok();
+        {
+            let main = source.join("chatstore.db");
+            let blobs = SqliteBlobStore::open(BlobConfig::beside(&main)).expect("blobs");
+            let chat = ChatStore::new(library(&source), blobs, NoVectorIndex).expect("chat");
+            let ada = chat.store().user_by_username("ada").expect("ada");
+            let talk = chat
+                .store()
+                .create_conversation(ada.id, &NewConversation::titled("Eligibility"))
+                .expect("conversation");
+            chat.append_with_attachments(
+                ada.id,
+                talk.id,
+                &NewMessage::user("Who is eligible?"),
+                vec![NewAttachment::new(
+                    "form.txt",
+                    "text/plain",
+                    b"the form".to_vec(),
+                )],
+            )
+            .expect("message with a file");
+        }
+        let out = tmp.path().join("ada-export");
+        on(
+            &source,
+            &["export", "--user", "ada", "--out", path_arg(&out)],
+        )
+        .ok();
+        (tmp, out)
+    }
+
+    #[test]
+    fn a_chatstore_export_comes_back_into_a_new_store_once() {
+        let (tmp, export) = exported();
+        let store = tmp.path().join("target");
+        let args = ["import", "chatstore", path_arg(&export), "--json"];
+        let first = on(&store, &args).ok().json();
+        assert_eq!(first["source"], "chatstore");
+        assert_eq!(first["kinds"]["user"]["imported"], 1);
+        assert_eq!(first["kinds"]["conversation"]["imported"], 1);
+        assert_eq!(first["kinds"]["message"]["imported"], 1);
+        assert_eq!(first["kinds"]["attachment"]["imported"], 1);
+        assert_eq!(first["must_reset"][0]["username"], "ada");
+        let again = on(&store, &args).ok().json();
+        assert_eq!(again["kinds"]["message"]["imported"], 0);
+        assert_eq!(again["kinds"]["message"]["present"], 1);
+        assert_eq!(again["kinds"]["attachment"]["present"], 1);
+        on(&store, &["check"]).ok();
+
+        let main = store.join("chatstore.db");
+        let blobs = SqliteBlobStore::open(BlobConfig::beside(&main)).expect("blobs");
+        let chat = ChatStore::new(library(&store), blobs, NoVectorIndex).expect("chat");
+        let ada = chat.store().user_by_username("ada").expect("ada");
+        for password in ["", PASSWORD] {
+            assert!(
+                chat.store()
+                    .authenticate("ada", &Password::new(password))
+                    .is_err(),
+                "no password logs in before a reset"
+            );
+        }
+        let talk = chat
+            .store()
+            .list_conversations(ada.id, &chatstore::ConversationQuery::default())
+            .expect("list")
+            .items[0]
+            .id;
+        let message = &chat
+            .store()
+            .messages(ada.id, talk, &MessageQuery::default())
+            .expect("messages")
+            .items[0];
+        let (_, mut reader) = chat
+            .open_message_file(ada.id, message.id, 0)
+            .expect("the file");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).expect("read");
+        assert_eq!(bytes, b"the form");
+    }
+
+    #[test]
+    fn a_chatstore_import_is_refused_with_user_or_a_taken_email() {
+        let (tmp, export) = exported();
+        let store = tmp.path().join("target");
+        let with_user = on(
+            &store,
+            &["import", "chatstore", path_arg(&export), "--user", "ada"],
+        );
+        assert_eq!(with_user.code, 2, "{with_user:?}");
+        assert!(with_user.stderr.contains("--user"), "{with_user:?}");
+
+        on(&store, &["init"]).ok();
+        common::on_with_stdin(
+            &store,
+            &[
+                "users",
+                "create",
+                "someone",
+                "ada@example.com",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .ok();
+        let taken = on(&store, &["import", "chatstore", path_arg(&export)]);
+        assert_ne!(taken.code, 0, "{taken:?}");
+        assert!(taken.stderr.contains("ada@example.com"), "{taken:?}");
+        let s = library(&store);
+        assert!(s.user_by_username("ada").is_err(), "nothing imported");
+        let none = on(
+            &store,
+            &["import", "chatstore", path_arg(&tmp.path().join("nothing"))],
+        );
+        assert_ne!(none.code, 0, "{none:?}");
+    }
+}

@@ -110,7 +110,9 @@ fn import_seed002_and_log_in() {
     ] {
         assert_eq!(report["kinds"][kind]["imported"], n, "{kind}");
     }
-    let usage = on(&store, &["usage", "--by", "model", "--json"]).ok().json();
+    let usage = on(&store, &["usage", "--by", "model", "--json"])
+        .ok()
+        .json();
     assert!(usage.to_string().contains("deepseek-chat"), "{usage}");
     let users = on(&store, &["users", "list", "--json"]).ok().json();
     assert!(users.to_string().contains("grace"), "{users}");

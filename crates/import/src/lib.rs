@@ -16,6 +16,10 @@
 //! to argon2id at the next login ([`chatstore::HashScheme`]). Users whose hash format
 //! is unknown are listed in [`ImportReport::must_reset`]: they alone must reset.
 //!
+//! chatstore's own export (a directory written by `ChatStore::export_user`) comes back
+//! with [`import_chatstore_export`]: its records keep their ids, and its attachments go
+//! into the target's blob store.
+//!
 //! ```no_run
 //! # fn demo(
 //! #     target: &chatstore::ChatStore<chatstore_sqlite::SqliteStore, chatstore_blob::SqliteBlobStore>,
@@ -38,6 +42,7 @@
 
 mod chat;
 mod chatgpt;
+mod chatstore_export;
 mod claude;
 mod exports;
 mod files;
@@ -57,6 +62,7 @@ use std::path::{Path, PathBuf};
 use chatstore::transfer::{Endpoint, TableTransfer};
 use chatstore::{BlobStore, Config, Error, Result, Timestamp, UserId};
 
+pub use chatstore_export::import_chatstore_export;
 pub use report::{Counts, ImportReport, MustReset, Skipped};
 
 use chat::{PlannedConversation, PlannedMessage};

@@ -1,5 +1,5 @@
 //! `chatstore import`: the Python app's database, or a ChatGPT or Claude export for one
-//! user, into the store, with a progress bar;
+//! user, into the store, with a progress bar (chatstore's own export: [`super::import_chatstore`]);
 //! run again, it imports nothing twice and finishes an interrupted import.
 
 use chatstore::transfer::Endpoint;
@@ -21,6 +21,7 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
         ImportSource::Seed002 => ("seed002", Ok(Source::Seed002)),
         ImportSource::ChatGpt => ("chatgpt", Err(ExportFormat::ChatGpt)),
         ImportSource::Claude => ("claude", Err(ExportFormat::Claude)),
+        ImportSource::Chatstore => return super::import_chatstore::run(global, args),
     };
     if args.files.is_some() && args.source != ImportSource::Seed001 {
         return Err(CliError::usage(format!(
@@ -48,16 +49,7 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
         Mode::Existing
     };
     let opened = open(&target, mode)?;
-    let config = match &target {
-        Target::Sqlite { config, .. } | Target::Postgres { config, .. } => config,
-    };
-    let options = ImportOptions {
-        strict: args.strict,
-        max_message_bytes: config.max_message_bytes,
-        max_metadata_bytes: config.max_metadata_bytes,
-        now: config.clock.now(),
-        files: args.files.clone(),
-    };
+    let options = options(&target, &args);
     let bar = Bar::start();
     let mut progress = |p: chatstore_import::Progress<'_>| bar.set(p.kind, p.done, p.total);
     let report = with_chat!(&opened, chat => match source {
@@ -75,7 +67,23 @@ pub fn run(global: &Global, args: ImportArgs) -> Result<Output> {
     Ok(output(&args, &target, &report))
 }
 
-fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
+/// How an import into `target` runs: the store's size limits and clock, and the
+/// command's `--strict` and `--files`.
+pub(crate) fn options(target: &Target, args: &ImportArgs) -> ImportOptions {
+    let config = match target {
+        Target::Sqlite { config, .. } | Target::Postgres { config, .. } => config,
+    };
+    ImportOptions {
+        strict: args.strict,
+        max_message_bytes: config.max_message_bytes,
+        max_metadata_bytes: config.max_metadata_bytes,
+        now: config.clock.now(),
+        files: args.files.clone(),
+    }
+}
+
+/// The report of an import, as a table for people and as JSON.
+pub(crate) fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
     let mut table = Table::new(&["kind", "imported", "already there", "skipped"]);
     for (kind, counts) in &report.kinds {
         table.row(vec![
@@ -103,7 +111,7 @@ fn output(args: &ImportArgs, target: &Target, report: &ImportReport) -> Output {
     }
     for user in &report.must_reset {
         human.push_str(&format!(
-            "must reset their password (hash of an unknown format): {} <{}> ({})\n",
+            "must reset their password (no usable password hash): {} <{}> ({})\n",
             user.username, user.email, user.original_id
         ));
     }

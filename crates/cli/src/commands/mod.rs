@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod copy;
 pub mod export;
 pub mod import;
+pub mod import_chatstore;
 pub mod init;
 pub mod migrate;
 pub mod search;
