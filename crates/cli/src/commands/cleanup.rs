@@ -2,14 +2,21 @@
 //! their grace period (with their attachments), idle conversations hidden, orphan
 //! blobs — [`chatstore::ChatStore::clean_up`].
 //!
-//! A dry run of a SQLite store runs the same cleanup on a scratch copy of both files
-//! (taken with the online backup, then deleted), so the counts are exactly what a real
-//! run would remove at that moment, and the store itself is not touched.
+//! A dry run runs the same cleanup on a scratch copy, then deletes it, so the counts are
+//! exactly what a real run would remove at that moment and the store itself is not
+//! touched: a SQLite store's two files are copied with the online backup (beside the
+//! store); a PostgreSQL store is copied table by table into a scratch SQLite store in
+//! the temporary directory (`chatstore::transfer::copy_store`, the copy `chatstore copy`
+//! makes, which both backends clean up alike).
 
 use std::time::Duration;
 
-use chatstore::{ChatStore, CleanupPlan, CleanupReport, Config, MaintenanceStore, NoVectorIndex};
+use chatstore::transfer::{CopyOptions, Endpoint, copy_store};
+use chatstore::{
+    BlobStore, ChatStore, CleanupPlan, CleanupReport, Config, MaintenanceStore, NoVectorIndex,
+};
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_postgres::{PgBlobStore, PgStore};
 use chatstore_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::json;
 
@@ -51,11 +58,7 @@ pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
     });
     let report = match (&opened, args.dry_run) {
         (Opened::Sqlite(chat), true) => dry_run(chat, &plan)?,
-        (Opened::Postgres(_), true) => {
-            return Err(CliError::new(
-                "--dry-run is not available for PostgreSQL stores yet; take a backup before cleaning up",
-            ));
-        }
+        (Opened::Postgres(chat), true) => dry_run_postgres(chat, &plan)?,
         (_, false) => crate::with_chat!(&opened, chat => chat.clean_up(&plan))?,
     };
     drop(spinner);
@@ -91,7 +94,7 @@ pub fn run(global: &Global, args: CleanupArgs) -> Result<Output> {
     ))
 }
 
-/// The cleanup run on a scratch copy of the store.
+/// The cleanup run on a scratch copy of a SQLite store, beside it.
 fn dry_run(
     chat: &ChatStore<SqliteStore, SqliteBlobStore, NoVectorIndex>,
     plan: &CleanupPlan,
@@ -112,12 +115,80 @@ fn dry_run(
     chat.store().backup_to(&main)?;
     chat.blobs()
         .backup(chatstore::BackupDestination::File(&files))?;
-    // The store's own settings (auto-hide period, clock), on the copy.
-    let mut config: Config = chat.store().config().clone();
-    config.database_url = main.to_string_lossy().into_owned();
+    let options = SqliteOptions::default().skip_migrations(true);
+    clean_scratch(scratch, chat.store().config(), &options, plan)
+}
+
+/// The cleanup run on a scratch SQLite copy of a PostgreSQL store.
+fn dry_run_postgres(
+    chat: &ChatStore<PgStore, PgBlobStore, NoVectorIndex>,
+    plan: &CleanupPlan,
+) -> Result<CleanupReport> {
+    let scratch = tempfile::Builder::new()
+        .prefix("chatstore-dry-run-")
+        .tempdir()?;
+    {
+        let mut config = chat.store().config().clone();
+        config.database_url = scratch
+            .path()
+            .join(MAIN_FILE)
+            .to_string_lossy()
+            .into_owned();
+        let copy = ChatStore::assemble(
+            SqliteStore::open(config)?,
+            SqliteBlobStore::open(BlobConfig::new(scratch.path().join("files.db")))?,
+            NoVectorIndex,
+        );
+        let options = CopyOptions {
+            verify: false,
+            ..CopyOptions::default()
+        };
+        copy_store(
+            Endpoint {
+                rows: chat.store(),
+                blobs: chat.blobs(),
+            },
+            Endpoint {
+                rows: copy.store(),
+                blobs: copy.blobs(),
+            },
+            &options,
+            &mut |_| {},
+        )?;
+    }
+    let mut report = clean_scratch(
+        scratch,
+        chat.store().config(),
+        &SqliteOptions::default(),
+        plan,
+    )?;
+    // The copy's attachments were all stored just now, too recently for the orphan
+    // sweep: the store's own orphans are counted where they are, without removing them.
+    let cut_off = chat.store().now() - plan.orphan_grace.max(chatstore::ORPHAN_GRACE);
+    report.orphan_blobs = 0;
+    for message in chat.orphan_blob_messages(cut_off)? {
+        report.orphan_blobs += chat.blobs().list(message)?.len() as u64;
+    }
+    Ok(report)
+}
+
+/// Opens the scratch copy in `scratch` with the store's own settings (auto-hide period,
+/// clock), cleans it up, and removes it.
+fn clean_scratch(
+    scratch: tempfile::TempDir,
+    settings: &Config,
+    options: &SqliteOptions,
+    plan: &CleanupPlan,
+) -> Result<CleanupReport> {
+    let mut config = settings.clone();
+    config.database_url = scratch
+        .path()
+        .join(MAIN_FILE)
+        .to_string_lossy()
+        .into_owned();
     let copy = ChatStore::assemble(
-        SqliteStore::open_with(config, &SqliteOptions::default().skip_migrations(true))?,
-        SqliteBlobStore::open(BlobConfig::new(&files))?,
+        SqliteStore::open_with(config, options)?,
+        SqliteBlobStore::open(BlobConfig::new(scratch.path().join("files.db")))?,
         NoVectorIndex,
     );
     let report = copy.clean_up(plan)?;
