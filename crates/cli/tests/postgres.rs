@@ -106,9 +106,45 @@ fn a_postgres_store_is_created_checked_used_and_backed_up() {
         .json();
     assert_eq!(listed["backups"].as_array().map(Vec::len), Some(1));
 
-    let restore = run(&schema.args(&["restore", &script, "--force"]));
-    assert_eq!(restore.code, 1);
-    assert!(restore.stderr.contains("psql"), "{restore:?}");
+    run_with_stdin(
+        &schema.args(&[
+            "users",
+            "create",
+            "bob",
+            "bob@example.com",
+            "--password-stdin",
+        ]),
+        "another long password\n",
+    )
+    .ok();
+    let unforced = run(&schema.args(&["restore", &script]));
+    assert_eq!(
+        unforced.code, 2,
+        "replacing a store needs --force: {unforced:?}"
+    );
+    let restored = run(&schema.args(&["--json", "restore", &script, "--force"]))
+        .ok()
+        .json();
+    assert_eq!(
+        restored["schema_version"],
+        chatstore_postgres::LATEST_VERSION
+    );
+    let users = run(&schema.args(&["--json", "users", "list"])).ok().json();
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(1),
+        "bob came after the backup"
+    );
+    assert_eq!(
+        run(&schema.args(&["--json", "check"])).ok().json()["healthy"],
+        true
+    );
+    let cut = dir.path().join("cut.sql");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(&cut, &text[..text.len() / 2]).expect("cut");
+    let refused = run(&schema.args(&["restore", cut.to_str().unwrap(), "--force"]));
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("unchanged"), "{refused:?}");
 }
 
 /// A dry run on PostgreSQL counts what a cleanup would remove (on a scratch copy) and

@@ -242,6 +242,25 @@ impl Conn<'_, '_> {
         Ok(self.rows(sql, params)?.into_iter().next())
     }
 
+    /// Runs statements without parameters, one after the other (a script's lines).
+    pub(crate) fn batch(&mut self, sql: &str) -> Result<()> {
+        match &mut self.on {
+            On::Transaction(tx) => tx.batch_execute(sql),
+            On::Client(client) => client.batch_execute(sql),
+        }
+        .map_err(from_postgres)
+    }
+
+    /// Starts `COPY ... FROM STDIN`: the rows are written to the writer, which is then
+    /// finished.
+    pub(crate) fn copy_in(&mut self, sql: &str) -> Result<postgres::CopyInWriter<'_>> {
+        match &mut self.on {
+            On::Transaction(tx) => tx.copy_in(sql),
+            On::Client(client) => client.copy_in(sql),
+        }
+        .map_err(from_postgres)
+    }
+
     /// Runs `sql`; returns how many rows it changed.
     pub(crate) fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let statement = self.statement(sql)?;

@@ -48,6 +48,7 @@ mod messages;
 mod migrate;
 mod options;
 mod rbac;
+mod restore;
 mod row;
 mod search;
 mod sessions;

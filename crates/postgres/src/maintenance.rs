@@ -8,6 +8,7 @@ use chatstore::{BackupDestination, Error, Result};
 use postgres::IsolationLevel;
 
 use crate::PgStore;
+use crate::db::Conn;
 use crate::errors::PgResultExt;
 use crate::row::RowExt;
 
@@ -85,24 +86,45 @@ const INVARIANTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The statement emptying every table (a restore's first step).
+pub(crate) fn truncate_all() -> String {
+    format!("TRUNCATE {} RESTART IDENTITY CASCADE;", TABLES.join(", "))
+}
+
+/// The statements setting each identity past the largest id loaded (a restore's last
+/// step), one per line.
+pub(crate) fn reset_identities() -> String {
+    IDENTITIES
+        .iter()
+        .map(|table| {
+            format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table};\n"
+            )
+        })
+        .collect()
+}
+
+/// Each broken invariant, with how many rows break it (none in a healthy store).
+pub(crate) fn broken_invariants(c: &mut Conn<'_, '_>) -> Result<Vec<String>> {
+    let mut broken = Vec::new();
+    for (what, sql) in INVARIANTS {
+        let rows = c
+            .row(sql, &[])?
+            .map(|row| row.get::<_, i64>(0))
+            .unwrap_or(0);
+        if rows > 0 {
+            broken.push(format!("{rows} {what}"));
+        }
+    }
+    Ok(broken)
+}
+
 impl PgStore {
     /// Counts the rows that break each of the store's invariants; damage is
     /// [`Error::Corrupt`] naming each broken one. (Foreign keys, unique keys and checks
     /// the server enforces itself; its own page checks, amcheck, need a superuser.)
     pub(crate) fn check_invariants(&self) -> Result<()> {
-        let broken = self.db.read_snapshot(|c| {
-            let mut broken = Vec::new();
-            for (what, sql) in INVARIANTS {
-                let rows = c
-                    .row(sql, &[])?
-                    .map(|row| row.get::<_, i64>(0))
-                    .unwrap_or(0);
-                if rows > 0 {
-                    broken.push(format!("{rows} {what}"));
-                }
-            }
-            Ok(broken)
-        })?;
+        let broken = self.db.read_snapshot(broken_invariants)?;
         if broken.is_empty() {
             return Ok(());
         }
@@ -165,9 +187,9 @@ impl PgStore {
                      RAISE EXCEPTION 'this backup is of schema version {version}: restore it into a store at that version';\n\
                    END IF;\n\
                  END $check$;\n\
-                 TRUNCATE {} RESTART IDENTITY CASCADE;\n",
+                 {}\n",
                 self.now(),
-                TABLES.join(", ")
+                truncate_all()
             ),
         )?;
         let mut buffer = vec![0u8; 64 << 10];
@@ -185,14 +207,7 @@ impl PgStore {
             }
             write(out, "\\.\n")?;
         }
-        for table in IDENTITIES {
-            write(
-                out,
-                &format!(
-                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table};\n"
-                ),
-            )?;
-        }
+        write(out, &reset_identities())?;
         write(out, "COMMIT;\n")?;
         tx.commit().db()?;
         out.flush().map_err(Error::io(stream))

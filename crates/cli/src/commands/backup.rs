@@ -7,7 +7,8 @@
 //! backup then retries). It is written as `<name>.partial`, verified on a scratch copy
 //! (both files open, pass the integrity checks, every attachment's bytes match their
 //! hash, no message names a missing attachment) and only then renamed to its name.
-//! A PostgreSQL backup is the backend's `psql` script, `chatstore-<schema>-<time>.sql`.
+//! A PostgreSQL backup is the backend's `psql` script, `chatstore-<schema>-<time>.sql`,
+//! restored in one checked transaction ([`chatstore_postgres::PgStore::restore_backup`]).
 
 use std::path::{Path, PathBuf};
 
@@ -355,10 +356,7 @@ fn size_of(path: &Path) -> u64 {
 pub fn restore(global: &Global, args: RestoreArgs) -> Result<Output> {
     let target = Target::resolve(global)?;
     let Target::Sqlite { config, blobs } = &target else {
-        return Err(CliError::new(
-            "restoring a PostgreSQL store is done with psql, not here: open a store at the backup's schema version, then run \
-             PGOPTIONS='-c search_path=SCHEMA' psql -v ON_ERROR_STOP=1 -d DATABASE -f BACKUP.sql (see the script's first lines)",
-        ));
+        return restore_postgres(&target, &args);
     };
     let live_main = chatstore_sqlite::database_path(&config.database_url)?;
     let live_files = blobs.path.clone();
@@ -416,6 +414,44 @@ pub fn restore(global: &Global, args: RestoreArgs) -> Result<Output> {
             source.display(),
             target.describe(),
             verified.schema_version
+        ),
+    ))
+}
+
+/// Restores a PostgreSQL backup script into the store: everything the store holds is
+/// replaced, in one transaction, after the script is checked (`--force` required).
+fn restore_postgres(target: &Target, args: &RestoreArgs) -> Result<Output> {
+    let script = match (&args.dir, args.backup.exists()) {
+        (Some(dir), false) => dir.join(&args.backup),
+        _ => args.backup.clone(),
+    };
+    if !script.is_file() {
+        return Err(CliError::new(format!("no backup at {}", script.display())));
+    }
+    if !args.force {
+        return Err(CliError::usage(format!(
+            "restoring replaces everything {} holds: stop the hosts using it and pass --force",
+            target.describe()
+        )));
+    }
+    let opened = open(target, Mode::Inspect)?;
+    let Opened::Postgres(chat) = &opened else {
+        return Err(CliError::new("not a PostgreSQL store"));
+    };
+    let spinner = Spinner::start("restoring");
+    let version = chat.store().restore_backup(&script).map_err(|e| {
+        CliError::new(format!(
+            "the backup was refused, the store is unchanged: {e}"
+        ))
+    })?;
+    drop(spinner);
+    Ok(Output::new(
+        json!({ "restored": script.display().to_string(), "store": target.describe(),
+                "schema_version": version }),
+        format!(
+            "restored {} into {} (schema version {version})",
+            script.display(),
+            target.describe()
         ),
     ))
 }
