@@ -129,6 +129,12 @@ fn release(conn: &Conn<'_>, ids: &[i64]) -> Result<()> {
 }
 
 impl SqliteBlobStore {
+    /// The database engine under the store, for maintenance that spans the store and
+    /// the main store ([`chatstore_sqlite::engine::backup_together`]).
+    pub fn engine(&self) -> &Db {
+        &self.db
+    }
+
     /// Opens (creating if needed) the attachment store, with the same startup check,
     /// connection handling and migrations as the main SQLite store.
     pub fn open(config: BlobConfig) -> Result<SqliteBlobStore> {

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use chatstore::{BackupDestination, Error, Result};
 use rusqlite::Connection;
-use rusqlite::backup::Backup;
+use rusqlite::backup::{Backup, StepResult};
 
 use crate::db::Db;
 use crate::errors::SqliteResultExt;
+use crate::row::RowExt;
 
 /// Pages copied per step of SQLite's online backup; writers get the lock between steps.
 const PAGES_PER_STEP: i32 = 256;
@@ -40,17 +41,7 @@ impl Db {
 
     /// Copies the database into a new file at `target` (replacing one there).
     fn copy_to(&self, target: &Path) -> Result<()> {
-        let _ = std::fs::remove_file(target);
-        self.read(|c| {
-            let mut copy = Connection::open(target).db()?;
-            let backup = Backup::new(c.raw(), &mut copy).db()?;
-            backup
-                .run_to_completion(PAGES_PER_STEP, Duration::from_millis(1), None)
-                .db()?;
-            drop(backup);
-            copy.execute_batch("PRAGMA journal_mode = DELETE;").db()?;
-            copy.close().map_err(|(_, e)| e).db()
-        })
+        self.read(|c| copy_database(c.raw(), target, Some(PAGES_PER_STEP)))
     }
 
     /// A fresh name beside the database for a copy on its way to a stream.
@@ -61,6 +52,70 @@ impl Db {
         name.push(format!(".backup-{}-{n}.partial", std::process::id()));
         self.path().with_file_name(name)
     }
+}
+
+/// Writes consistent copies of several databases that belong together (a store's
+/// `chatstore.db` and its `files.db`) to their targets, each under a temporary name
+/// renamed into place. A read snapshot of every database is taken, back to back, before
+/// any copying starts, and each copy is of its snapshot: however long the copying takes,
+/// the copies show the databases as they were within moments of each other, so a write
+/// spanning both (attachments stored, then the message naming them) is very rarely
+/// caught half-way; a caller that must rule it out checks the pair and takes it again.
+pub fn backup_together(copies: &[(&Db, &Path)]) -> Result<()> {
+    let readers = copies
+        .iter()
+        .map(|(db, _)| db.reader())
+        .collect::<Result<Vec<_>>>()?;
+    let mut began = Vec::with_capacity(readers.len());
+    let mut result = Ok(());
+    for reader in &readers {
+        // A deferred transaction's snapshot starts at its first read.
+        result = reader.run(|c| {
+            c.execute("BEGIN", &[])?;
+            c.row("SELECT count(*) FROM sqlite_schema", &[], |row| row.int(0))
+                .map(drop)
+        });
+        began.push(reader);
+        if result.is_err() {
+            break;
+        }
+    }
+    if result.is_ok() {
+        result = copies.iter().zip(&readers).try_for_each(|((_, target), reader)| {
+            let partial = target.with_extension("partial");
+            reader.run(|c| copy_database(c.raw(), &partial, None))?;
+            std::fs::rename(&partial, target).map_err(Error::io(target))
+        });
+    }
+    for reader in began {
+        let _ = reader.run(|c| c.execute("COMMIT", &[]));
+    }
+    result
+}
+
+/// Copies the database `source` reads into a new file at `target` (replacing one
+/// there), as a file in rollback-journal mode that opens on its own: [`PAGES_PER_STEP`]
+/// pages at a time, or, with `None`, every page in one step, all from the snapshot of
+/// the transaction `source` has open.
+fn copy_database(source: &Connection, target: &Path, pages: Option<i32>) -> Result<()> {
+    let _ = std::fs::remove_file(target);
+    let mut copy = Connection::open(target).db()?;
+    let backup = Backup::new(source, &mut copy).db()?;
+    match pages {
+        Some(pages) => backup
+            .run_to_completion(pages, Duration::from_millis(1), None)
+            .db()?,
+        None => loop {
+            match backup.step(-1).db()? {
+                StepResult::Done => break,
+                StepResult::More => {}
+                _ => std::thread::sleep(Duration::from_millis(1)),
+            }
+        },
+    }
+    drop(backup);
+    copy.execute_batch("PRAGMA journal_mode = DELETE;").db()?;
+    copy.close().map_err(|(_, e)| e).db()
 }
 
 /// Writes the file at `path` into `out`. An error of `out` names the stream rather than

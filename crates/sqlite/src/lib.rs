@@ -95,6 +95,7 @@ use db::{Db, DbOptions};
 ///   [`SqliteOptions`].
 /// - `RowExt`, `from_sqlite`: typed column access and error mapping.
 pub mod engine {
+    pub use crate::backup::backup_together;
     pub use crate::db::{Conn, Db, ReadConnection};
     pub use crate::errors::{SqliteResultExt, from_sqlite};
     pub use crate::migrate::{Migration, current_version, latest, migrate_to};
@@ -147,6 +148,12 @@ impl SqliteStore {
     /// The settings the store was opened with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The database engine under the store, for maintenance that spans the store and
+    /// its attachment file ([`engine::backup_together`]).
+    pub fn engine(&self) -> &engine::Db {
+        &self.db
     }
 
     /// Moves the schema to `version`, applying migrations or their down-migrations in

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use chatstore::{ChatStore, Config, MaintenanceStore, NoVectorIndex};
 use chatstore_blob::{BlobConfig, SqliteBlobStore};
+use chatstore_sqlite::engine::backup_together;
 use chatstore_sqlite::{SqliteOptions, SqliteStore};
 use serde::Serialize;
 use serde_json::json;
@@ -142,12 +143,8 @@ pub fn take_sqlite(
         attempt += 1;
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial)?;
-        spinner.step("copying chatstore.db");
-        chat.store().backup_to(&partial.join(MAIN_FILE))?;
-        spinner.step("copying files.db");
-        chat.blobs().backup(chatstore::BackupDestination::File(
-            &partial.join(FILES_FILE),
-        ))?;
+        spinner.step("copying chatstore.db and files.db");
+        copy_pair(chat, &partial.join(MAIN_FILE), &partial.join(FILES_FILE))?;
         spinner.step("verifying the copy");
         match verify_sqlite(&partial.join(MAIN_FILE), &partial.join(FILES_FILE)) {
             Ok(_) => break,
@@ -172,6 +169,19 @@ pub fn take_sqlite(
         name,
         path,
     })
+}
+
+/// Copies a SQLite store's two files as one snapshot ([`backup_together`]).
+pub fn copy_pair(
+    chat: &ChatStore<SqliteStore, SqliteBlobStore, NoVectorIndex>,
+    main: &Path,
+    files: &Path,
+) -> Result<()> {
+    backup_together(&[
+        (chat.store().engine(), main),
+        (chat.blobs().engine(), files),
+    ])?;
+    Ok(())
 }
 
 /// Writes a PostgreSQL store's backup script into `dir` and checks it is complete.

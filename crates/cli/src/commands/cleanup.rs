@@ -112,9 +112,7 @@ fn dry_run(
         scratch.path().join(MAIN_FILE),
         scratch.path().join("files.db"),
     );
-    chat.store().backup_to(&main)?;
-    chat.blobs()
-        .backup(chatstore::BackupDestination::File(&files))?;
+    crate::commands::backup::copy_pair(chat, &main, &files)?;
     let options = SqliteOptions::default().skip_migrations(true);
     clean_scratch(scratch, chat.store().config(), &options, plan)
 }
