@@ -55,6 +55,9 @@ fn every_command_of_the_examples_runs() {
             ran += 1;
         }
     }
-    assert_eq!(ran, 7, "the services' three commands and the crontab's four");
+    assert_eq!(
+        ran, 7,
+        "the services' three commands and the crontab's four"
+    );
     assert!(backups.read_dir().expect("backups written").count() >= 1);
 }

@@ -81,11 +81,14 @@ pub fn backup_together(copies: &[(&Db, &Path)]) -> Result<()> {
         }
     }
     if result.is_ok() {
-        result = copies.iter().zip(&readers).try_for_each(|((_, target), reader)| {
-            let partial = target.with_extension("partial");
-            reader.run(|c| copy_database(c.raw(), &partial, None))?;
-            std::fs::rename(&partial, target).map_err(Error::io(target))
-        });
+        result = copies
+            .iter()
+            .zip(&readers)
+            .try_for_each(|((_, target), reader)| {
+                let partial = target.with_extension("partial");
+                reader.run(|c| copy_database(c.raw(), &partial, None))?;
+                std::fs::rename(&partial, target).map_err(Error::io(target))
+            });
     }
     for reader in began {
         let _ = reader.run(|c| c.execute("COMMIT", &[]));
