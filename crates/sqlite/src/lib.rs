@@ -50,6 +50,7 @@ mod documents;
 mod embeddings;
 mod errors;
 mod identity;
+mod indexer;
 mod maintenance;
 mod messages;
 mod migrate;
@@ -68,12 +69,15 @@ mod usage;
 mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chatstore::{Config, PasswordHasher, Result, Timestamp};
 
 pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::SqliteOptions;
 pub use restore::restore_database;
+
+use indexer::Indexer;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../../../README.md")]
@@ -108,7 +112,9 @@ pub mod engine {
 /// Cheap to share: wrap it in an `Arc` and call it from any number of threads.
 #[derive(Debug)]
 pub struct SqliteStore {
-    db: Db,
+    // Dropped first: the indexing thread stops before the database closes.
+    indexer: Indexer,
+    db: Arc<Db>,
     config: Config,
     hasher: PasswordHasher,
 }
@@ -124,9 +130,18 @@ impl SqliteStore {
     pub fn open_with(config: Config, options: &SqliteOptions) -> Result<SqliteStore> {
         config.validate()?;
         let path = database_path(&config.database_url)?;
-        let db = Db::open(&path, &DbOptions::new(&config, options), MIGRATIONS)?;
+        let db = Arc::new(Db::open(
+            &path,
+            &DbOptions::new(&config, options),
+            MIGRATIONS,
+        )?);
         let hasher = PasswordHasher::new(config.password)?;
-        Ok(SqliteStore { db, config, hasher })
+        Ok(SqliteStore {
+            indexer: Indexer::start(db.clone())?,
+            db,
+            config,
+            hasher,
+        })
     }
 
     /// Opens the database at `path` with default settings.
@@ -167,7 +182,15 @@ impl SqliteStore {
     /// file alone is a complete copy, and closes every connection, reporting any error.
     /// (Dropping the store also closes it, silently.)
     pub fn close(self) -> Result<()> {
-        self.db.close()
+        let SqliteStore { indexer, db, .. } = self;
+        drop(indexer);
+        indexer::index_waiting(&db)?;
+        match Arc::try_unwrap(db) {
+            Ok(db) => db.close(),
+            Err(_) => Err(chatstore::Error::Backend {
+                detail: "the database is still in use by the search indexer".into(),
+            }),
+        }
     }
 
     /// The time on the configured clock, which every timestamp written comes from.

@@ -28,12 +28,13 @@ impl MaintenanceStore for SqliteStore {
     }
 
     fn rebuild_search_index(&self) -> Result<()> {
+        // From scratch: every message, waiting or not, is in the rebuilt index.
         self.db.write(|c| {
             c.execute(
                 "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
                 &[],
-            )
-            .map(drop)
+            )?;
+            c.execute("DELETE FROM search_pending", &[]).map(drop)
         })
     }
 }

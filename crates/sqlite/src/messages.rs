@@ -202,6 +202,7 @@ impl MessageStore for SqliteStore {
             )?;
             Ok((seq, parent_id))
         })?;
+        self.indexer.appended(1);
         Ok(Message {
             id,
             conversation_id: conversation,

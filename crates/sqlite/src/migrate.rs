@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_temporary_conversations"),
     migration!(10, "0010_imported_ids"),
     migration!(11, "0011_embedding_cache_owner"),
+    migration!(12, "0012_search_in_batches"),
 ];
 
 /// The schema version this code writes.

@@ -27,6 +27,10 @@ impl SearchStore for SqliteStore {
         let role = query.role.map(|r| r.as_str());
         let user_text = user.to_string();
         let now = self.now().to_string();
+        // Messages appended before this search began are searchable in it.
+        if crate::indexer::any_waiting(&self.db)? {
+            crate::indexer::index_waiting(&self.db)?;
+        }
         let params: [&dyn ToSql; 8] = [
             &expression,
             &user_text,

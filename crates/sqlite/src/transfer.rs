@@ -71,7 +71,11 @@ impl TableTransfer for SqliteStore {
     }
 
     fn insert_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {
-        self.write_rows(table, rows, &sql(table).insert)
+        let inserted = self.write_rows(table, rows, &sql(table).insert)?;
+        if table.name == "messages" {
+            self.indexer.appended(inserted as usize);
+        }
+        Ok(inserted)
     }
 
     fn refresh_rows(&self, table: &Table, rows: &[Row]) -> Result<u64> {

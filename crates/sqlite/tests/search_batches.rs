@@ -1,0 +1,198 @@
+//! The full-text index kept in batches (migration 12): a search sees every message
+//! appended before it began, whichever process appended it and whether or not its
+//! indexer ran; deleting messages that wait to be indexed leaves no hit pointing at
+//! nothing; the index ends equal to the messages; a rebuild starts from scratch.
+
+use chatstore::{
+    Config, ConversationStore, MaintenanceStore, MessageStore, NewConversation, NewMessage,
+    NewUser, PasswordParams, SearchQuery, SearchStore, UserId, UserStore,
+};
+use chatstore_sqlite::SqliteStore;
+use rusqlite::Connection;
+
+fn open(path: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(
+        Config::new(path.to_string_lossy()).password_params(PasswordParams::fast_for_tests()),
+    )
+    .expect("opens")
+}
+
+fn hits(store: &SqliteStore, user: UserId, words: &str) -> usize {
+    store
+        .search_messages(user, &SearchQuery::new(words))
+        .expect("search")
+        .len()
+}
+
+/// The index equals the messages, FTS5's own check against its content table.
+fn index_matches_messages(path: &std::path::Path) {
+    let conn = Connection::open(path).expect("open");
+    conn.execute(
+        "INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)",
+        [],
+    )
+    .expect("the index matches the messages");
+}
+
+fn waiting(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .expect("open")
+        .query_row("SELECT count(*) FROM search_pending", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn a_search_sees_every_message_appended_before_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let store = open(&path);
+    let ada = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
+        .expect("ada");
+    let chat = store
+        .create_conversation(ada.id, &NewConversation::titled("lighthouses"))
+        .expect("chat");
+    for round in 0..50 {
+        store
+            .append_message(
+                ada.id,
+                chat.id,
+                &NewMessage::user(format!("keeper{round} trims the wick")),
+            )
+            .expect("append");
+        assert_eq!(
+            hits(&store, ada.id, &format!("keeper{round}")),
+            1,
+            "round {round}"
+        );
+    }
+
+    // Another handle on the file (another process, say) appends and closes before its
+    // indexer runs; a row a foreign connection wrote waits too. This store's searches
+    // find both.
+    let other = open(&path);
+    other
+        .append_message(
+            ada.id,
+            chat.id,
+            &NewMessage::user("lantern from the other handle"),
+        )
+        .expect("append");
+    drop(other);
+    let raw = Connection::open(&path).expect("open");
+    raw.execute(
+        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+         SELECT ?2, id, message_count + 1, 'user', 'foghorn written by hand', created_at
+         FROM conversations WHERE id = ?1",
+        [chat.id.to_string(), chatstore::MessageId::new().to_string()],
+    )
+    .expect("a row written by another program");
+    raw.execute(
+        "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
+        [chat.id.to_string()],
+    )
+    .expect("its counter");
+    assert!(waiting(&path) >= 1, "the foreign row waits to be indexed");
+    assert_eq!(hits(&store, ada.id, "lantern"), 1);
+    assert_eq!(hits(&store, ada.id, "foghorn"), 1);
+    assert_eq!(waiting(&path), 0, "the search indexed what waited");
+    index_matches_messages(&path);
+}
+
+#[test]
+fn messages_purged_before_they_are_indexed_leave_no_hits() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let store = open(&path);
+    let ada = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
+        .expect("ada");
+    let keep = store
+        .create_conversation(ada.id, &NewConversation::titled("keep"))
+        .expect("keep");
+    store
+        .append_message(ada.id, keep.id, &NewMessage::user("beacon kept"))
+        .expect("append");
+    assert_eq!(hits(&store, ada.id, "beacon"), 1, "indexed");
+    for _ in 0..20 {
+        let gone = store
+            .create_conversation(ada.id, &NewConversation::titled("gone"))
+            .expect("gone");
+        for i in 0..5 {
+            store
+                .append_message(
+                    ada.id,
+                    gone.id,
+                    &NewMessage::user(format!("beacon lost {i}")),
+                )
+                .expect("append");
+        }
+        // Purged at once: some of its messages are still waiting, some indexed.
+        store.delete_conversation(ada.id, gone.id).expect("delete");
+        store.purge_conversation(ada.id, gone.id).expect("purge");
+    }
+    assert_eq!(hits(&store, ada.id, "beacon"), 1, "only the kept message");
+    assert_eq!(waiting(&path), 0);
+    index_matches_messages(&path);
+    store.check_integrity().expect("sound");
+}
+
+#[test]
+fn a_rebuild_starts_from_scratch_and_nothing_waits_after_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let store = open(&path);
+    let ada = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
+        .expect("ada");
+    let chat = store
+        .create_conversation(ada.id, &NewConversation::titled("rebuild"))
+        .expect("chat");
+    for i in 0..300 {
+        store
+            .append_message(ada.id, chat.id, &NewMessage::user(format!("buoy {i}")))
+            .expect("append");
+    }
+    Connection::open(&path)
+        .expect("open")
+        .execute(
+            "INSERT INTO messages_fts(messages_fts) VALUES ('delete-all')",
+            [],
+        )
+        .expect("the index emptied behind the store's back");
+    store.rebuild_search_index().expect("rebuild");
+    assert_eq!(waiting(&path), 0);
+    assert_eq!(
+        store
+            .search_messages(
+                ada.id,
+                &SearchQuery {
+                    limit: 500,
+                    ..SearchQuery::new("buoy")
+                }
+            )
+            .expect("search")
+            .len(),
+        300
+    );
+    index_matches_messages(&path);
+}
+
+#[test]
+fn closing_leaves_a_complete_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let store = open(&path);
+    let ada = store
+        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
+        .expect("ada");
+    let chat = store
+        .create_conversation(ada.id, &NewConversation::titled("close"))
+        .expect("chat");
+    store
+        .append_message(ada.id, chat.id, &NewMessage::user("tide table"))
+        .expect("append");
+    store.close().expect("close");
+    assert_eq!(waiting(&path), 0, "closing indexes what waits");
+    index_matches_messages(&path);
+}
