@@ -159,47 +159,47 @@ impl MessageStore for SqliteStore {
                     detail: format!("conversation {conversation} refused a message it allows"),
                 });
             };
-            let parent_id: Option<String> = match &parent_text {
-                Some(parent) => {
-                    let found = c.exists(
-                        "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
-                        &[parent, &conversation_text],
-                    )?;
-                    if !found {
-                        return Err(Error::not_found("message", parent));
-                    }
-                    Some(parent.clone())
+            if let Some(parent) = &parent_text {
+                let found = c.exists(
+                    "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
+                    &[parent, &conversation_text],
+                )?;
+                if !found {
+                    return Err(Error::not_found("message", parent));
                 }
-                None => c.row(
-                    "SELECT id FROM messages WHERE conversation_id = ?1 AND seq = ?2",
-                    &[&conversation_text, &(seq - 1)],
-                    |row| row.text(0),
-                )?,
-            };
-            c.execute(
-                "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
-                     request_id, source, tokens, model_name, latency_ms, confidence_score,
-                     low_confidence_warning, rag_metadata, files, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                &[
-                    &id_text,
-                    &conversation_text,
-                    &seq,
-                    &parent_id,
-                    &message.role.as_str(),
-                    &message.content,
-                    &meta.request_id,
-                    &meta.source,
-                    &meta.tokens,
-                    &meta.model_name,
-                    &latency_ms,
-                    &meta.confidence_score,
-                    &meta.low_confidence_warning,
-                    &rag,
-                    &files,
-                    &now_text,
-                ],
-            )?;
+            }
+            // Without a named parent, the message follows the one before it, found inside
+            // the INSERT rather than by a statement of its own.
+            let parent_id: Option<String> = c
+                .row(
+                    "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
+                         request_id, source, tokens, model_name, latency_ms, confidence_score,
+                         low_confidence_warning, rag_metadata, files, created_at)
+                     VALUES (?1, ?2, ?3, coalesce(?4, (SELECT p.id FROM messages p
+                                 WHERE p.conversation_id = ?2 AND p.seq = ?3 - 1)),
+                             ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                     RETURNING parent_id",
+                    &[
+                        &id_text,
+                        &conversation_text,
+                        &seq,
+                        &parent_text,
+                        &message.role.as_str(),
+                        &message.content,
+                        &meta.request_id,
+                        &meta.source,
+                        &meta.tokens,
+                        &meta.model_name,
+                        &latency_ms,
+                        &meta.confidence_score,
+                        &meta.low_confidence_warning,
+                        &rag,
+                        &files,
+                        &now_text,
+                    ],
+                    |row| row.opt_text(0),
+                )?
+                .flatten();
             Ok((seq, parent_id))
         })?;
         self.indexer.appended(1);
