@@ -93,25 +93,34 @@ fn store_content(conn: &Conn<'_>, hash: &str, data: &[u8]) -> Result<i64> {
         &[&hash, &(data.len() as i64), &data],
         |row| row.int(0),
     )?;
-    let id = match inserted {
-        Some(id) => id,
-        None => content_with_hash(conn, hash)?.ok_or_else(|| Error::Backend {
-            detail: format!("content {hash} neither inserted nor found"),
-        })?,
+    let (id, new) = match inserted {
+        Some(id) => (id, true),
+        None => {
+            let id = content_with_hash(conn, hash)?.ok_or_else(|| Error::Backend {
+                detail: format!("content {hash} neither inserted nor found"),
+            })?;
+            (id, false)
+        }
     };
-    record_checks(conn, id, &checks_of(data))?;
+    record_checks(conn, id, &checks_of(data), new)?;
     Ok(id)
 }
 
-/// Records the checksums of content `id`, unless it has them already (a content
-/// stored before the checksums existed gets them when its bytes are stored again).
-fn record_checks(conn: &Conn<'_>, id: i64, checks: &[u8]) -> Result<()> {
-    conn.execute(
+/// Records the checksums of content `id`. A content just inserted (`new`) gets them
+/// outright, replacing any row left under its id by a deletion made outside the store
+/// (the store's own connections delete them with the content; a shell's, without
+/// foreign keys, does not), since SQLite takes the highest id again once it is
+/// deleted. An existing content keeps the checksums it has, and one stored before
+/// checksums existed gets them now.
+fn record_checks(conn: &Conn<'_>, id: i64, checks: &[u8], new: bool) -> Result<()> {
+    let sql = if new {
         "INSERT INTO content_checks (content_id, checks) VALUES (?1, ?2)
-         ON CONFLICT (content_id) DO NOTHING",
-        &[&id, &checks],
-    )
-    .map(drop)
+         ON CONFLICT (content_id) DO UPDATE SET checks = excluded.checks"
+    } else {
+        "INSERT INTO content_checks (content_id, checks) VALUES (?1, ?2)
+         ON CONFLICT (content_id) DO NOTHING"
+    };
+    conn.execute(sql, &[&id, &checks]).map(drop)
 }
 
 /// Points `key` at `content`, and drops the content it pointed at before if nothing
@@ -242,20 +251,20 @@ impl BlobStore for SqliteBlobStore {
             }
             consumed = true;
             let (fresh, hash, checks) = SqliteBlobStore::stream_into_new_content(c, &mut incoming)?;
-            let content = match content_with_hash(c, &hash)? {
+            let (content, new) = match content_with_hash(c, &hash)? {
                 Some(existing) => {
                     c.execute("DELETE FROM contents WHERE id = ?1", &[&fresh])?;
-                    existing
+                    (existing, false)
                 }
                 None => {
                     c.execute(
                         "UPDATE contents SET hash = ?1 WHERE id = ?2",
                         &[&hash, &fresh],
                     )?;
-                    fresh
+                    (fresh, true)
                 }
             };
-            record_checks(c, content, &checks)?;
+            record_checks(c, content, &checks, new)?;
             link(c, key, content, &now)?;
             Ok(hash)
         })?;

@@ -445,3 +445,51 @@ fn checksums_go_with_their_content() {
     assert_eq!(store.get(&second).expect("checked against its own"), data);
     assert!(store.verify_contents().expect("verify").is_empty());
 }
+
+/// A content deleted outside the store (a shell's connection, where foreign keys are
+/// off, so its checksums stay behind) does not lend its checksums to the next content
+/// stored under its row id, whether put whole or streamed.
+#[test]
+fn checksums_left_behind_by_a_deletion_outside_the_store_are_replaced() {
+    for streamed in [false, true] {
+        let files = Files::new();
+        let (first, second) = (key(), key());
+        files.write(&[(first, &noise(80, CHUNK + 5))]);
+        {
+            let sql = files.sql();
+            // As the sqlite3 shell opens a file (this build of SQLite turns them on).
+            sql.execute_batch("PRAGMA foreign_keys = OFF")
+                .expect("foreign keys off");
+            sql.execute("DELETE FROM blobs", [])
+                .expect("delete the key");
+            sql.execute("DELETE FROM contents", [])
+                .expect("delete the content, foreign keys off");
+            let left: i64 = sql
+                .query_row("SELECT count(*) FROM content_checks", [], |row| row.get(0))
+                .expect("count");
+            assert_eq!(left, 1, "its checksums stayed behind");
+        }
+        let store = files.open();
+        let data = noise(81, CHUNK + 5);
+        if streamed {
+            store
+                .put_stream(&second, data.len() as u64, &mut Cursor::new(data.clone()))
+                .expect("stream");
+        } else {
+            store.put(&second, &data).expect("put");
+        }
+        assert_eq!(
+            store.get(&second).expect("its own checksums"),
+            data,
+            "streamed: {streamed}"
+        );
+        let mut read = Vec::new();
+        store
+            .open(&second)
+            .expect("open")
+            .read_to_end(&mut read)
+            .expect("stream");
+        assert_eq!(read, data);
+        assert!(!store.exists(&first).expect("exists"));
+    }
+}
