@@ -1,5 +1,5 @@
 //! Workload W2 (see ../shared/anchors/README.md) through chatstore-blob's public API
-//! with default settings (hashing on write, hash check on every read): N attachments,
+//! with default settings (blake3 on write, a checksum check on every read): N attachments,
 //! each a file of S bytes plus a thumbnail of S/8 bytes stored together under
 //! `<message id>/<index>` and `<message id>/<index>.thumb`; then R reads of random files.
 //! Prints one JSON line.
@@ -8,8 +8,10 @@
 //! stored once here (the store is content-addressed), which would flatter the writes.
 //!
 //! ```text
-//! cargo run --release -p chatstore-benches --bin w2_blob -- [N S R]   # 10000 10240 20000
+//! cargo run --release -p chatstore-benches --bin w2_blob -- [N S R [PAGE]]   # 10000 10240 20000
 //! ```
+//!
+//! PAGE, when given, is the page size `files.db` is created with (to compare layouts).
 
 use std::time::Instant;
 
@@ -22,13 +24,17 @@ fn main() {
         .skip(1)
         .map(|a| a.parse().expect("arguments are whole numbers: N S R"))
         .collect();
-    let (n, size, reads) = match args[..] {
-        [n, s, r] => (n, s, r),
-        _ => (10_000, 10_240, 20_000),
+    let (n, size, reads, page) = match args[..] {
+        [n, s, r] => (n, s, r, None),
+        [n, s, r, page] => (n, s, r, Some(page as u32)),
+        _ => (10_000, 10_240, 20_000, None),
     };
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteBlobStore::open(BlobConfig::new(dir.path().join("files.db")))
-        .expect("blob store opens");
+    let mut config = BlobConfig::new(dir.path().join("files.db"));
+    if page.is_some() {
+        config.sqlite.page_size = page;
+    }
+    let store = SqliteBlobStore::open(config).expect("blob store opens");
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let base: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
     let keys: Vec<BlobKey> = (0..n)
@@ -55,8 +61,11 @@ fn main() {
     }
     let read = started.elapsed().as_secs_f64();
     assert_eq!(total, reads * size);
+    let page = page
+        .map(|p| format!(r#", "page_size": {p}"#))
+        .unwrap_or_default();
     println!(
-        r#"{{"impl": "chatstore-blob", "attachments": {n}, "size": {size}, "write_per_s": {}, "read_per_s": {}}}"#,
+        r#"{{"impl": "chatstore-blob", "attachments": {n}, "size": {size}{page}, "write_per_s": {}, "read_per_s": {}}}"#,
         (n as f64 / write) as u64,
         (reads as f64 / read) as u64
     );

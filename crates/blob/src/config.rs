@@ -99,9 +99,11 @@ impl BlobConfig {
     }
 
     pub(crate) fn db_options(&self) -> DbOptions {
+        let page = self.sqlite.page_size.unwrap_or(4096).max(512);
         DbOptions {
-            // Blob writes are large: fold the log less often.
-            checkpoint_pages: 16_000,
+            // Blob writes are large: fold the log less often, at about 64 MiB of it
+            // whatever the page size.
+            checkpoint_pages: (64 << 20) / page,
             ..DbOptions::new(&self.shared, &self.sqlite)
         }
     }
@@ -136,5 +138,15 @@ mod tests {
             BlobConfig::beside("main.db").path,
             PathBuf::from("files.db")
         );
+    }
+
+    #[test]
+    fn the_log_is_folded_at_the_same_size_whatever_the_page_size() {
+        let mut config = BlobConfig::new("files.db");
+        assert_eq!(config.db_options().checkpoint_pages, 16_384);
+        config.sqlite.page_size = Some(65_536);
+        assert_eq!(config.db_options().checkpoint_pages, 1_024);
+        config.sqlite.page_size = Some(16_384);
+        assert_eq!(config.db_options().checkpoint_pages, 4_096);
     }
 }

@@ -7,10 +7,12 @@
 //!
 //! - **Keys** are `<message id>/<index>` and `<message id>/<index>.thumb`, checked when
 //!   parsed ([`chatstore::BlobKey`]); anything else is refused.
-//! - **Content-addressed**: every blob's blake3 hash is stored with it; identical bytes
-//!   under several keys are kept once, and deleting one key never loses another's.
-//! - **Checked reads**: every read compares the bytes with their hash and reports
-//!   damage as [`chatstore::Error::Corrupt`] instead of returning bad bytes.
+//! - **Content-addressed**: every blob's blake3 hash is stored with it, checked when the
+//!   blob is written and by [`SqliteBlobStore::verify_contents`]; identical bytes under
+//!   several keys are kept once, and deleting one key never loses another's.
+//! - **Checked reads**: every read checks the bytes against a fast checksum stored with
+//!   them (xxh3-64 per 64 KiB chunk) and reports damage as [`chatstore::Error::Corrupt`]
+//!   instead of returning bad bytes; a stream checks each chunk before handing it on.
 //! - **Streaming**: [`chatstore::BlobStore::put_stream`] and
 //!   [`chatstore::BlobStore::open`] move large attachments in 64 KiB chunks through
 //!   SQLite's incremental blob I/O, never whole in memory; a maximum size is enforced.
@@ -23,7 +25,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod checks;
 mod config;
+mod get;
 mod maintenance;
 mod reader;
 mod store;

@@ -1,6 +1,6 @@
 //! [`SqliteBlobStore`]: the [`BlobStore`] on its own SQLite file.
 
-use chatstore::blob::{Incoming, content_hash, describe_all};
+use chatstore::blob::{Incoming, describe_all};
 use std::io::Read;
 
 use chatstore::{
@@ -11,20 +11,27 @@ use chatstore_sqlite::engine::{Conn, Db, Migration, RowExt, json_text};
 use rusqlite::{MAIN_DB, Row};
 
 use crate::BlobConfig;
+use crate::checks::{CHUNK, ChecksWriter, checks_of};
+use crate::get::read_whole;
 use crate::reader::BlobStreamReader;
 
 /// The attachment store's schema.
-pub const MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "0001_blobs",
-    include_str!("../migrations/0001_blobs.up.sql"),
-    include_str!("../migrations/0001_blobs.down.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "0001_blobs",
+        include_str!("../migrations/0001_blobs.up.sql"),
+        include_str!("../migrations/0001_blobs.down.sql"),
+    ),
+    Migration::new(
+        2,
+        "0002_content_checks",
+        include_str!("../migrations/0002_content_checks.up.sql"),
+        include_str!("../migrations/0002_content_checks.down.sql"),
+    ),
+];
 
-/// Chunk size of streamed reads and writes.
-pub(crate) const CHUNK: usize = 64 * 1024;
-
-/// Content-addressed, hash-checked attachment bytes in a SQLite file of their own
+/// Content-addressed, checksummed attachment bytes in a SQLite file of their own
 /// (seed 001's `files.db`).
 ///
 /// ```
@@ -63,6 +70,13 @@ fn info_from_row(row: &Row<'_>, message: MessageId) -> Result<BlobInfo> {
     })
 }
 
+/// [`Error::Corrupt`] for the bytes under `key`, saying `why`.
+pub(crate) fn damaged(key: &BlobKey, why: &str) -> Error {
+    Error::Corrupt {
+        detail: format!("blob {key}: {why}"),
+    }
+}
+
 /// The content holding `hash`, if any.
 fn content_with_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<i64>> {
     conn.row("SELECT id FROM contents WHERE hash = ?1", &[&hash], |row| {
@@ -71,7 +85,7 @@ fn content_with_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<i64>> {
 }
 
 /// The content holding these bytes: a new row, or (when the same bytes are already
-/// stored) the existing one.
+/// stored) the existing one, given the checksums it lacks if it was stored before them.
 fn store_content(conn: &Conn<'_>, hash: &str, data: &[u8]) -> Result<i64> {
     let inserted = conn.row(
         "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, ?3)
@@ -79,12 +93,34 @@ fn store_content(conn: &Conn<'_>, hash: &str, data: &[u8]) -> Result<i64> {
         &[&hash, &(data.len() as i64), &data],
         |row| row.int(0),
     )?;
-    match inserted {
-        Some(id) => Ok(id),
-        None => content_with_hash(conn, hash)?.ok_or_else(|| Error::Backend {
-            detail: format!("content {hash} neither inserted nor found"),
-        }),
-    }
+    let (id, new) = match inserted {
+        Some(id) => (id, true),
+        None => {
+            let id = content_with_hash(conn, hash)?.ok_or_else(|| Error::Backend {
+                detail: format!("content {hash} neither inserted nor found"),
+            })?;
+            (id, false)
+        }
+    };
+    record_checks(conn, id, &checks_of(data), new)?;
+    Ok(id)
+}
+
+/// Records the checksums of content `id`. A content just inserted (`new`) gets them
+/// outright, replacing any row left under its id by a deletion made outside the store
+/// (the store's own connections delete them with the content; a shell's, without
+/// foreign keys, does not), since SQLite takes the highest id again once it is
+/// deleted. An existing content keeps the checksums it has, and one stored before
+/// checksums existed gets them now.
+fn record_checks(conn: &Conn<'_>, id: i64, checks: &[u8], new: bool) -> Result<()> {
+    let sql = if new {
+        "INSERT INTO content_checks (content_id, checks) VALUES (?1, ?2)
+         ON CONFLICT (content_id) DO UPDATE SET checks = excluded.checks"
+    } else {
+        "INSERT INTO content_checks (content_id, checks) VALUES (?1, ?2)
+         ON CONFLICT (content_id) DO NOTHING"
+    };
+    conn.execute(sql, &[&id, &checks]).map(drop)
 }
 
 /// Points `key` at `content`, and drops the content it pointed at before if nothing
@@ -157,11 +193,11 @@ impl SqliteBlobStore {
     }
 
     /// Writes the incoming bytes into a new content row inside the caller's
-    /// transaction; returns the row and the hash.
+    /// transaction; returns the row, the hash and the packed checksums.
     fn stream_into_new_content(
         conn: &Conn<'_>,
         incoming: &mut Incoming<'_>,
-    ) -> Result<(i64, String)> {
+    ) -> Result<(i64, String, Vec<u8>)> {
         let length = i64::try_from(incoming.size())
             .map_err(|_| Error::validation("blob", "size is too large"))?;
         let placeholder = "writing";
@@ -179,16 +215,18 @@ impl SqliteBlobStore {
             .blob_open(MAIN_DB, c"contents", c"data", id, false)
             .map_err(chatstore_sqlite::engine::from_sqlite)?;
         let mut buffer = vec![0u8; CHUNK];
+        let mut checks = ChecksWriter::new();
         loop {
             let offset = incoming.received() as usize;
             let Some(chunk) = incoming.next_chunk(&mut buffer)? else {
                 break;
             };
+            checks.update(chunk);
             blob.write_at(chunk, offset)
                 .map_err(chatstore_sqlite::engine::from_sqlite)?;
         }
         drop(blob);
-        Ok((id, incoming.hash()))
+        Ok((id, incoming.hash(), checks.finish()))
     }
 }
 
@@ -218,20 +256,21 @@ impl BlobStore for SqliteBlobStore {
                 });
             }
             consumed = true;
-            let (fresh, hash) = SqliteBlobStore::stream_into_new_content(c, &mut incoming)?;
-            let content = match content_with_hash(c, &hash)? {
+            let (fresh, hash, checks) = SqliteBlobStore::stream_into_new_content(c, &mut incoming)?;
+            let (content, new) = match content_with_hash(c, &hash)? {
                 Some(existing) => {
                     c.execute("DELETE FROM contents WHERE id = ?1", &[&fresh])?;
-                    existing
+                    (existing, false)
                 }
                 None => {
                     c.execute(
                         "UPDATE contents SET hash = ?1 WHERE id = ?2",
                         &[&hash, &fresh],
                     )?;
-                    fresh
+                    (fresh, true)
                 }
             };
+            record_checks(c, content, &checks, new)?;
             link(c, key, content, &now)?;
             Ok(hash)
         })?;
@@ -243,52 +282,7 @@ impl BlobStore for SqliteBlobStore {
     }
 
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>> {
-        let (message, index, thumbnail) = key_params(key);
-        let corrupt = || Error::Corrupt {
-            detail: format!("blob {key}: the stored bytes do not match their hash"),
-        };
-        self.db.read_snapshot(|c| {
-            // Small blobs come with the row; large ones are copied chunk by chunk
-            // straight into the result, each chunk hashed while it is in cache.
-            let found = c.row(
-                "SELECT c.id, c.size, c.hash, CASE WHEN c.size <= ?4 THEN c.data END
-                 FROM blobs b JOIN contents c ON c.id = b.content_id
-                 WHERE b.message_id = ?1 AND b.idx = ?2 AND b.thumbnail = ?3",
-                &[&message, &index, &thumbnail, &(CHUNK as i64)],
-                |row| {
-                    let hash = row.text(2)?;
-                    match row
-                        .value(3)?
-                        .as_blob_or_null()
-                        .map_err(|e| row.corrupt(3, e))?
-                    {
-                        Some(data) if content_hash(data) == hash => Ok(Ok(data.to_vec())),
-                        Some(_) => Err(corrupt()),
-                        None => Ok(Err((row.int(0)?, row.uint::<usize>(1)?, hash))),
-                    }
-                },
-            )?;
-            let (content, size, hash) = match found {
-                None => return Err(Error::not_found("blob", key)),
-                Some(Ok(small)) => return Ok(small),
-                Some(Err(large)) => large,
-            };
-            let blob = c
-                .raw()
-                .blob_open(MAIN_DB, c"contents", c"data", content, true)
-                .map_err(chatstore_sqlite::engine::from_sqlite)?;
-            let mut data = vec![0u8; size];
-            let mut hasher = blake3::Hasher::new();
-            for (i, chunk) in data.chunks_mut(CHUNK).enumerate() {
-                blob.read_at_exact(chunk, i * CHUNK)
-                    .map_err(|_| corrupt())?;
-                hasher.update(chunk);
-            }
-            if hasher.finalize().to_hex().as_str() != hash {
-                return Err(corrupt());
-            }
-            Ok(data)
-        })
+        self.db.read(|c| read_whole(c, key))
     }
 
     fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>> {

@@ -135,9 +135,10 @@ pub struct BlobStats {
     pub stored_bytes: u64,
 }
 
-/// A blob being read as a stream. The bytes are checked against the stored hash as they
-/// go: if they do not match, the read that reaches the end fails with
-/// [`std::io::ErrorKind::InvalidData`] — discard what was read.
+/// A blob being read as a stream. The bytes are checked as they go (against the stored
+/// hash, or a checksum the store keeps per chunk): damaged bytes fail a read with
+/// [`std::io::ErrorKind::InvalidData`], at the latest the read that reaches the end;
+/// discard what was read.
 pub trait BlobRead: Read + Send {
     /// The blob being read.
     fn info(&self) -> &BlobInfo;
@@ -145,11 +146,12 @@ pub trait BlobRead: Read + Send {
 
 /// Stores attachment bytes by key. Implemented by `chatstore-blob`.
 ///
-/// Every blob carries its blake3 hash; reads check it and report a mismatch as
-/// [`Error::Corrupt`] rather than return bad bytes. Identical content under several
-/// keys may be stored once; deleting one key never loses another key's bytes. A store
-/// has a maximum blob size (configured): a larger blob is [`Error::Validation`] and
-/// nothing is stored.
+/// Every blob carries its blake3 hash, its content address; reads check the bytes
+/// (against that hash, or a faster checksum the store keeps with them) and report a
+/// mismatch as [`Error::Corrupt`] rather than return bad bytes. Identical content under
+/// several keys may be stored once; deleting one key never loses another key's bytes. A
+/// store has a maximum blob size (configured): a larger blob is [`Error::Validation`]
+/// and nothing is stored.
 ///
 /// The blob suite of the conformance checks (feature `conformance`,
 /// `chatstore::blob_conformance_suite!`) holds an implementation to this contract.
@@ -172,7 +174,7 @@ pub trait BlobStore: Send + Sync {
     /// and nothing is stored.
     fn put_stream(&self, key: &BlobKey, size: u64, reader: &mut dyn Read) -> Result<BlobInfo>;
 
-    /// The bytes under `key`, checked against their hash. A missing key is
+    /// The bytes under `key`, checked (see the trait). A missing key is
     /// [`Error::NotFound`]; damaged bytes are [`Error::Corrupt`].
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>>;
 
