@@ -5,7 +5,7 @@ use chatstore::{
     Config, ConversationId, ConversationStore, MessageMetadata, NewConversation, NewMessage,
     NewUser, UserId, UserStore,
 };
-use chatstore_sqlite::SqliteStore;
+use chatstore_sqlite::{SqliteOptions, SqliteStore};
 
 /// A store with default settings in a temporary directory that lives as long as it.
 pub struct BenchStore {
@@ -20,12 +20,14 @@ impl BenchStore {
         BenchStore::with_config(|config| config)
     }
 
-    /// Opens a store with a configuration adjusted by `adjust`.
+    /// Opens a store with a configuration adjusted by `adjust`, and the SQLite options
+    /// of the environment, as a host reads them (`CHATSTORE_FSYNC_EVERY_COMMIT=1`, ...).
     pub fn with_config(adjust: impl FnOnce(Config) -> Config) -> BenchStore {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("bench.db");
         let config = adjust(Config::new(path.to_string_lossy()));
-        let store = SqliteStore::open(config).expect("store opens");
+        let options = SqliteOptions::from_env().expect("SQLite options");
+        let store = SqliteStore::open_with(config, &options).expect("store opens");
         BenchStore { store, _dir: dir }
     }
 

@@ -49,6 +49,7 @@ mod db;
 mod documents;
 mod embeddings;
 mod errors;
+mod group;
 mod identity;
 mod indexer;
 mod maintenance;
@@ -77,6 +78,7 @@ pub use migrate::{LATEST_VERSION, MIGRATIONS, Migration};
 pub use options::SqliteOptions;
 pub use restore::restore_database;
 
+use group::GroupCommit;
 use indexer::Indexer;
 
 /// The README's examples, compiled as doctests so they stay true.
@@ -115,6 +117,7 @@ pub struct SqliteStore {
     // Dropped first: the indexing thread stops before the database closes.
     indexer: Indexer,
     db: Arc<Db>,
+    appends: GroupCommit,
     config: Config,
     hasher: PasswordHasher,
 }
@@ -139,6 +142,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             indexer: Indexer::start(db.clone())?,
             db,
+            appends: GroupCommit::default(),
             config,
             hasher,
         })

@@ -8,8 +8,8 @@ use chatstore::Cursor;
 use chatstore::messages::PreparedMessage;
 use chatstore::{
     ConversationId, ConversationOp, Error, Message, MessageId, MessageMetadata, MessageQuery,
-    MessageRole, MessageStore, NewMessage, Order, Page, RagMetadata, Result, RoleCounts, UserId,
-    validate,
+    MessageRole, MessageStore, NewMessage, Order, Page, RagMetadata, Result, RoleCounts, Timestamp,
+    UserId, validate,
 };
 use rusqlite::{Row, ToSql};
 use std::sync::LazyLock;
@@ -118,6 +118,96 @@ static LAST_MESSAGES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// What an append writes, owned, so that whichever thread writes the group can run it.
+struct AppendRow {
+    user: UserId,
+    conversation: ConversationId,
+    now: Timestamp,
+    id: String,
+    now_text: String,
+    conversation_text: String,
+    user_text: String,
+    parent: Option<String>,
+    role: &'static str,
+    content: String,
+    metadata: MessageMetadata,
+    latency_ms: Option<i64>,
+    rag: Option<String>,
+    files: Option<String>,
+}
+
+/// Appends `row` to its conversation: the conversation's count and times move on, and
+/// the message takes the next position. Returns the position and the parent.
+fn write_append(c: &Conn<'_>, row: &AppendRow) -> Result<(i64, Option<String>)> {
+    let seq = c.row(
+        "UPDATE conversations SET message_count = message_count + 1,
+                last_message_at = ?1, last_activity_at = ?1, updated_at = ?1,
+                is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
+                hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
+                auto_hidden = 0
+         WHERE id = ?2 AND user_id = ?3 AND status = 'active'
+           AND (expires_at IS NULL OR expires_at > ?1)
+         RETURNING message_count",
+        &[&row.now_text, &row.conversation_text, &row.user_text],
+        |r| r.int(0),
+    )?;
+    let Some(seq) = seq else {
+        // Not the user's, or not in a status that takes messages: say which.
+        let current = load_conversation(c, row.user, row.conversation)?;
+        current.check_unexpired(row.now)?;
+        current.check(ConversationOp::Append)?;
+        return Err(Error::Backend {
+            detail: format!(
+                "conversation {} refused a message it allows",
+                row.conversation
+            ),
+        });
+    };
+    if let Some(parent) = &row.parent {
+        let found = c.exists(
+            "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
+            &[parent, &row.conversation_text],
+        )?;
+        if !found {
+            return Err(Error::not_found("message", parent));
+        }
+    }
+    let meta = &row.metadata;
+    // Without a named parent, the message follows the one before it, found inside the
+    // INSERT rather than by a statement of its own.
+    let parent_id = c
+        .row(
+            "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
+                 request_id, source, tokens, model_name, latency_ms, confidence_score,
+                 low_confidence_warning, rag_metadata, files, created_at)
+             VALUES (?1, ?2, ?3, coalesce(?4, (SELECT p.id FROM messages p
+                         WHERE p.conversation_id = ?2 AND p.seq = ?3 - 1)),
+                     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             RETURNING parent_id",
+            &[
+                &row.id,
+                &row.conversation_text,
+                &seq,
+                &row.parent,
+                &row.role,
+                &row.content,
+                &meta.request_id,
+                &meta.source,
+                &meta.tokens,
+                &meta.model_name,
+                &row.latency_ms,
+                &meta.confidence_score,
+                &meta.low_confidence_warning,
+                &row.rag,
+                &row.files,
+                &row.now_text,
+            ],
+            |r| r.opt_text(0),
+        )?
+        .flatten();
+    Ok((seq, parent_id))
+}
+
 impl MessageStore for SqliteStore {
     fn append_message(
         &self,
@@ -130,78 +220,27 @@ impl MessageStore for SqliteStore {
             self.config.max_message_bytes,
             self.config.max_metadata_bytes,
         )?;
-        let rag = json_or_null(&message.metadata.rag())?;
-        let files = json_or_null(&message.files)?;
-        let meta = &message.metadata;
         let now = self.now();
-        let (id_text, now_text) = (id.to_string(), now.to_string());
-        let (conversation_text, user_text) = (conversation.to_string(), user.to_string());
-        let parent_text = message.parent.map(|p| p.to_string());
-        let (seq, parent_id) = self.db.write(|c| {
-            let seq = c.row(
-                "UPDATE conversations SET message_count = message_count + 1,
-                        last_message_at = ?1, last_activity_at = ?1, updated_at = ?1,
-                        is_hidden = CASE WHEN auto_hidden = 1 THEN 0 ELSE is_hidden END,
-                        hidden_at = CASE WHEN auto_hidden = 1 THEN NULL ELSE hidden_at END,
-                        auto_hidden = 0
-                 WHERE id = ?2 AND user_id = ?3 AND status = 'active'
-                   AND (expires_at IS NULL OR expires_at > ?1)
-                 RETURNING message_count",
-                &[&now_text, &conversation_text, &user_text],
-                |row| row.int(0),
-            )?;
-            let Some(seq) = seq else {
-                // Not the user's, or not in a status that takes messages: say which.
-                let current = load_conversation(c, user, conversation)?;
-                current.check_unexpired(now)?;
-                current.check(ConversationOp::Append)?;
-                return Err(Error::Backend {
-                    detail: format!("conversation {conversation} refused a message it allows"),
-                });
-            };
-            if let Some(parent) = &parent_text {
-                let found = c.exists(
-                    "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2",
-                    &[parent, &conversation_text],
-                )?;
-                if !found {
-                    return Err(Error::not_found("message", parent));
-                }
-            }
-            // Without a named parent, the message follows the one before it, found inside
-            // the INSERT rather than by a statement of its own.
-            let parent_id: Option<String> = c
-                .row(
-                    "INSERT INTO messages (id, conversation_id, seq, parent_id, role, content,
-                         request_id, source, tokens, model_name, latency_ms, confidence_score,
-                         low_confidence_warning, rag_metadata, files, created_at)
-                     VALUES (?1, ?2, ?3, coalesce(?4, (SELECT p.id FROM messages p
-                                 WHERE p.conversation_id = ?2 AND p.seq = ?3 - 1)),
-                             ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                     RETURNING parent_id",
-                    &[
-                        &id_text,
-                        &conversation_text,
-                        &seq,
-                        &parent_text,
-                        &message.role.as_str(),
-                        &message.content,
-                        &meta.request_id,
-                        &meta.source,
-                        &meta.tokens,
-                        &meta.model_name,
-                        &latency_ms,
-                        &meta.confidence_score,
-                        &meta.low_confidence_warning,
-                        &rag,
-                        &files,
-                        &now_text,
-                    ],
-                    |row| row.opt_text(0),
-                )?
-                .flatten();
-            Ok((seq, parent_id))
-        })?;
+        let row = AppendRow {
+            user,
+            conversation,
+            now,
+            id: id.to_string(),
+            now_text: now.to_string(),
+            conversation_text: conversation.to_string(),
+            user_text: user.to_string(),
+            parent: message.parent.map(|p| p.to_string()),
+            role: message.role.as_str(),
+            content: message.content.clone(),
+            metadata: message.metadata.clone(),
+            latency_ms,
+            rag: json_or_null(&message.metadata.rag())?,
+            files: json_or_null(&message.files)?,
+        };
+        // Appends from many threads at once share transactions (group commit).
+        let (seq, parent_id) = self
+            .appends
+            .write(&self.db, move |c| write_append(c, &row))?;
         self.indexer.appended(1);
         Ok(Message {
             id,
