@@ -52,6 +52,18 @@ pub(crate) fn role(raw: Option<&str>) -> std::result::Result<MessageRole, String
     }
 }
 
+/// The id a conversation of `source` with `original_id` gets.
+pub(crate) fn conversation_id(
+    source: &str,
+    original_id: &str,
+    created_at: Timestamp,
+) -> ConversationId {
+    ConversationId::derived(
+        created_at,
+        format!("{source}\0conversation\0{original_id}").as_bytes(),
+    )
+}
+
 /// The id a message of `source` with `original_id` gets.
 pub(crate) fn message_id(source: &str, original_id: &str, created_at: Timestamp) -> MessageId {
     MessageId::derived(

@@ -282,6 +282,27 @@ impl Plan {
         self.report.skip(kind, table, original_id, reason);
     }
 
+    /// Checks a user read from the source (or the reason they could not be read) and
+    /// plans them, or reports them skipped; `taken` holds the login names given so far.
+    fn add_user(
+        &mut self,
+        original: String,
+        user: Result<users::SourceUser>,
+        taken: &mut HashSet<String>,
+        options: &ImportOptions,
+    ) {
+        let planned = user
+            .map_err(|e| e.to_string())
+            .and_then(|u| users::plan(self.source, u, taken, options.max_metadata_bytes));
+        match planned {
+            Ok(planned) => {
+                self.user_ids.insert(original, planned.id());
+                self.users.push(planned);
+            }
+            Err(why) => self.skip("user", "users", &original, why),
+        }
+    }
+
     fn write(
         mut self,
         target: &dyn TableTransfer,

@@ -6,12 +6,12 @@
 use std::collections::HashSet;
 
 use chatstore::transfer::Value;
-use chatstore::{ConversationId, ConversationStatus, MessageRole, Result, validate};
+use chatstore::{ConversationStatus, MessageRole, Result, validate};
 
-use crate::chat::{PlannedConversation, PlannedMessage};
+use crate::chat::{PlannedConversation, PlannedMessage, conversation_id};
 use crate::metadata::message_metadata;
 use crate::source::{SourceDb, flag, json, opt_time, texts, time};
-use crate::users::{self, SourceUser};
+use crate::users::SourceUser;
 use crate::{ImportOptions, Plan};
 
 /// The source's name in reports and in `imported_ids`.
@@ -51,16 +51,7 @@ pub(crate) fn plan(db: &SourceDb, options: &ImportOptions) -> Result<Plan> {
                 roles: Vec::new(),
             })
         })();
-        match user
-            .map_err(|e| e.to_string())
-            .and_then(|u| users::plan(SOURCE, u, &mut taken, options.max_metadata_bytes))
-        {
-            Ok(planned) => {
-                plan.user_ids.insert(original.clone(), planned.id());
-                plan.users.push(planned);
-            }
-            Err(why) => plan.skip("user", "users", &original, why),
-        }
+        plan.add_user(original, user, &mut taken, options);
     }
 
     let rows = db.rows(
@@ -153,10 +144,7 @@ fn conversation(
         _ => values.push(("archived_at", when(archived_at))),
     }
     Ok(PlannedConversation {
-        id: ConversationId::derived(
-            created_at,
-            format!("{SOURCE}\0conversation\0{original}").as_bytes(),
-        ),
+        id: conversation_id(SOURCE, &original, created_at),
         original_id: original,
         owner,
         created_at,

@@ -16,12 +16,12 @@ use std::path::Path;
 use chatstore::transfer::Value;
 use chatstore::{ConversationId, ConversationStatus, Result, Timestamp, UsageId, validate};
 
-use crate::chat::{PlannedConversation, PlannedMessage, message_id, role};
+use crate::chat::{PlannedConversation, PlannedMessage, conversation_id, message_id, role};
 use crate::files;
 use crate::linked::Linked;
 use crate::metadata::message_metadata;
 use crate::source::{SourceDb, SourceRow, opt_time, time};
-use crate::users::{self, SourceUser};
+use crate::users::SourceUser;
 use crate::writer::{Record, row, target_table};
 use crate::{ImportOptions, Plan};
 
@@ -113,16 +113,7 @@ fn plan_users(plan: &mut Plan, db: &SourceDb, options: &ImportOptions) -> Result
                 roles: Vec::new(),
             })
         })();
-        match user
-            .map_err(|e| e.to_string())
-            .and_then(|u| users::plan(SOURCE, u, &mut taken, options.max_metadata_bytes))
-        {
-            Ok(planned) => {
-                plan.user_ids.insert(original, planned.id());
-                plan.users.push(planned);
-            }
-            Err(why) => plan.skip("user", "users", &original, why),
-        }
+        plan.add_user(original, user, &mut taken, options);
     }
     Ok(())
 }
@@ -151,10 +142,7 @@ fn conversation(plan: &Plan, r: &SourceRow) -> std::result::Result<PlannedConver
     let updated_at = opt_time(r.get("updated_at")).map_err(|e| e.to_string())?;
     let text = |v: Option<String>| v.map_or(Value::Null, Value::Text);
     Ok(PlannedConversation {
-        id: ConversationId::derived(
-            created_at,
-            format!("{SOURCE}\0conversation\0{original}").as_bytes(),
-        ),
+        id: conversation_id(SOURCE, &original, created_at),
         original_id: original,
         owner,
         created_at,
@@ -273,13 +261,7 @@ fn plan_costs(plan: &mut Plan, db: &SourceDb) -> Result<()> {
                 .map_or(Value::Null, |c| Value::Id(c.as_uuid()));
             let model =
                 validate::required_text("model", &r.text("model")).map_err(|e| e.to_string())?;
-            let count = |column: &'static str| -> std::result::Result<i64, String> {
-                match r.integer(column).map_err(|e| e.to_string())? {
-                    Some(n) if n < 0 => Err(format!("{column} is negative")),
-                    n => Ok(n.unwrap_or(0)),
-                }
-            };
-            let (prompt, completion) = (count("input_tokens")?, count("output_tokens")?);
+            let (prompt, completion) = (r.count("input_tokens")?, r.count("output_tokens")?);
             let cost = r
                 .real("cost_usd")
                 .map_err(|e| e.to_string())?

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use chatstore::{Error, Result, Timestamp};
+use chatstore::transfer::Value;
+use chatstore::{Error, Result, Timestamp, validate};
 use rusqlite::{Connection, OpenFlags};
 
 /// A source database, open read-only.
@@ -210,6 +211,44 @@ impl SourceRow {
                     .map_err(|_| Error::validation(column, format!("{t:?} is not a number")))
             })
             .transpose()
+    }
+
+    /// An optional text column as a row value, checked as chatstore checks text.
+    pub(crate) fn text_value(&self, column: &'static str) -> std::result::Result<Value, String> {
+        validate::optional_text(column, self.get(column))
+            .map(|v| v.map_or(Value::Null, Value::Text))
+            .map_err(|e| e.to_string())
+    }
+
+    /// An optional real column as a row value.
+    pub(crate) fn real_value(&self, column: &'static str) -> std::result::Result<Value, String> {
+        Ok(self
+            .real(column)
+            .map_err(|e| e.to_string())?
+            .map_or(Value::Null, Value::Real))
+    }
+
+    /// An optional count (a whole number, not negative) as a row value.
+    pub(crate) fn count_value(&self, column: &'static str) -> std::result::Result<Value, String> {
+        match self.integer(column).map_err(|e| e.to_string())? {
+            Some(n) if n < 0 => Err(format!("{column} is negative")),
+            n => Ok(n.map_or(Value::Null, Value::Integer)),
+        }
+    }
+
+    /// A count that is 0 when NULL.
+    pub(crate) fn count(&self, column: &'static str) -> std::result::Result<i64, String> {
+        match self.count_value(column)? {
+            Value::Integer(n) => Ok(n),
+            _ => Ok(0),
+        }
+    }
+
+    /// An optional JSON column as a row value.
+    pub(crate) fn json_value(&self, column: &'static str) -> std::result::Result<Value, String> {
+        Ok(json(column, self.get(column))
+            .map_err(|e| e.to_string())?
+            .map_or(Value::Null, Value::Json))
     }
 
     /// The non-NULL values of the columns not among `known`, as JSON (each value parsed

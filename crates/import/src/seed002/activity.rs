@@ -8,7 +8,7 @@ use super::{Keys, SOURCE, public_id};
 use crate::Plan;
 use crate::chat::message_id;
 use crate::linked::Linked;
-use crate::source::{SourceDb, SourceRow, json, time};
+use crate::source::{SourceDb, SourceRow, time};
 use crate::writer::{Record, row, target_table};
 
 type Outcome<T> = std::result::Result<T, String>;
@@ -40,31 +40,6 @@ pub(super) fn plan(plan: &mut Plan, db: &SourceDb, keys: &mut Keys) -> Result<()
     Ok(())
 }
 
-fn text(r: &SourceRow, field: &'static str) -> Outcome<Value> {
-    validate::optional_text(field, r.get(field))
-        .map(|v| v.map_or(Value::Null, Value::Text))
-        .map_err(|e| e.to_string())
-}
-
-fn real(r: &SourceRow, field: &'static str) -> Outcome<Value> {
-    Ok(r.real(field)
-        .map_err(|e| e.to_string())?
-        .map_or(Value::Null, Value::Real))
-}
-
-fn count(r: &SourceRow, field: &'static str) -> Outcome<i64> {
-    match r.integer(field).map_err(|e| e.to_string())? {
-        Some(n) if n < 0 => Err(format!("{field} is negative")),
-        n => Ok(n.unwrap_or(0)),
-    }
-}
-
-fn json_value(r: &SourceRow, field: &'static str) -> Outcome<Value> {
-    Ok(json(field, r.get(field))
-        .map_err(|e| e.to_string())?
-        .map_or(Value::Null, Value::Json))
-}
-
 fn agent_log(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
     let original = public_id(r);
     let message_key = r.text("message_id");
@@ -83,10 +58,6 @@ fn agent_log(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
             Value::Text(status.as_str().to_owned())
         }
     };
-    let tokens = match r.integer("tokens_used").map_err(|e| e.to_string())? {
-        Some(n) if n < 0 => return Err("tokens_used is negative".into()),
-        n => n.map_or(Value::Null, Value::Integer),
-    };
     let created_at = time(&r.text("created_at")).map_err(|e| e.to_string())?;
     let id = AgentLogId::derived(
         created_at,
@@ -98,16 +69,16 @@ fn agent_log(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
             ("id", Value::Id(id.as_uuid())),
             ("message_id", Value::Id(message.as_uuid())),
             ("agent_name", Value::Text(agent_name)),
-            ("agent_type", text(r, "agent_type")?),
-            ("action", text(r, "action")?),
-            ("input_data", json_value(r, "input_data")?),
-            ("output_data", json_value(r, "output_data")?),
-            ("execution_time", real(r, "execution_time")?),
-            ("tokens_used", tokens),
+            ("agent_type", r.text_value("agent_type")?),
+            ("action", r.text_value("action")?),
+            ("input_data", r.json_value("input_data")?),
+            ("output_data", r.json_value("output_data")?),
+            ("execution_time", r.real_value("execution_time")?),
+            ("tokens_used", r.count_value("tokens_used")?),
             ("status", status),
-            ("error_message", text(r, "error_message")?),
-            ("reasoning", text(r, "reasoning")?),
-            ("confidence", real(r, "confidence")?),
+            ("error_message", r.text_value("error_message")?),
+            ("reasoning", r.text_value("reasoning")?),
+            ("confidence", r.real_value("confidence")?),
             ("created_at", Value::Time(created_at)),
         ],
     )
@@ -175,7 +146,7 @@ fn usage(plan: &Plan, keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
         .to_ascii_lowercase()
         .parse()
         .map_err(|e: chatstore::Error| e.to_string())?;
-    let (prompt, completion) = (count(r, "prompt_tokens")?, count(r, "completion_tokens")?);
+    let (prompt, completion) = (r.count("prompt_tokens")?, r.count("completion_tokens")?);
     let cost = r
         .real("estimated_cost")
         .map_err(|e| e.to_string())?
@@ -207,7 +178,7 @@ fn usage(plan: &Plan, keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
             ("total_tokens", Value::Integer(prompt + completion)),
             (
                 "embedding_tokens",
-                Value::Integer(count(r, "embedding_tokens")?),
+                Value::Integer(r.count("embedding_tokens")?),
             ),
             ("estimated_cost", Value::Real(cost)),
             ("currency", Value::Text(currency)),

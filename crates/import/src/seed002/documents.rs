@@ -55,19 +55,6 @@ pub(super) fn plan(plan: &mut Plan, db: &SourceDb, keys: &mut Keys) -> Result<()
     Ok(())
 }
 
-fn optional(r: &SourceRow, field: &'static str) -> Outcome<Value> {
-    validate::optional_text(field, r.get(field))
-        .map(|v| v.map_or(Value::Null, Value::Text))
-        .map_err(|e| e.to_string())
-}
-
-fn integer(r: &SourceRow, field: &'static str) -> Outcome<Value> {
-    match r.integer(field).map_err(|e| e.to_string())? {
-        Some(n) if n < 0 => Err(format!("{field} is negative")),
-        n => Ok(n.map_or(Value::Null, Value::Integer)),
-    }
-}
-
 fn list(r: &SourceRow, field: &'static str) -> Outcome<Value> {
     match json(field, r.get(field)).map_err(|e| e.to_string())? {
         None | Some(serde_json::Value::Null) => Ok(Value::Json(serde_json::json!([]))),
@@ -123,26 +110,29 @@ fn document(plan: &Plan, r: &SourceRow) -> Outcome<(Linked, chatstore::Timestamp
             ("owner_id", Value::Id(user.as_uuid())),
             ("filename", Value::Text(filename.clone())),
             ("file_path", Value::Text(file_path)),
-            ("file_type", optional(r, "file_type")?),
-            ("file_size", integer(r, "file_size")?),
+            ("file_type", r.text_value("file_type")?),
+            ("file_size", r.count_value("file_size")?),
             ("title", Value::Text(title)),
-            ("description", optional(r, "description")?),
-            ("category", optional(r, "category")?),
+            ("description", r.text_value("description")?),
+            ("category", r.text_value("category")?),
             ("tags", list(r, "tags")?),
             ("scope", Value::Text(scope.as_str().to_owned())),
-            ("auto_summary", optional(r, "auto_summary")?),
+            ("auto_summary", r.text_value("auto_summary")?),
             ("auto_keywords", list(r, "auto_keywords")?),
             ("auto_topics", list(r, "auto_topics")?),
-            ("content_type", optional(r, "content_type")?),
-            ("summarization_model", optional(r, "summarization_model")?),
-            ("summarization_tokens", integer(r, "summarization_tokens")?),
+            ("content_type", r.text_value("content_type")?),
+            ("summarization_model", r.text_value("summarization_model")?),
+            (
+                "summarization_tokens",
+                r.count_value("summarization_tokens")?,
+            ),
             ("summarized_at", when("summarized_at")?),
             (
                 "is_processed",
                 Value::Bool(flag(r.get("is_processed"), false)),
             ),
             ("processing_status", Value::Text(status.as_str().to_owned())),
-            ("error_message", optional(r, "error_message")?),
+            ("error_message", r.text_value("error_message")?),
             (
                 "num_chunks",
                 Value::Integer(
@@ -218,10 +208,10 @@ fn chunk(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
             ("document_id", Value::Id(document)),
             ("chunk_index", Value::Integer(index)),
             ("content", Value::Text(content)),
-            ("num_tokens", integer(r, "num_tokens")?),
-            ("page_number", integer(r, "page_number")?),
-            ("section", optional(r, "section")?),
-            ("embedding_id", optional(r, "embedding_id")?),
+            ("num_tokens", r.count_value("num_tokens")?),
+            ("page_number", r.count_value("page_number")?),
+            ("section", r.text_value("section")?),
+            ("embedding_id", r.text_value("embedding_id")?),
         ],
     )
     .map_err(|e| e.to_string())?;

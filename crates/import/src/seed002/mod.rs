@@ -17,10 +17,10 @@ use std::collections::{HashMap, HashSet};
 use chatstore::transfer::Value;
 use chatstore::{ConversationId, ConversationStatus, Result, Timestamp, validate};
 
-use crate::chat::{PlannedConversation, PlannedMessage, role};
+use crate::chat::{PlannedConversation, PlannedMessage, conversation_id, role};
 use crate::metadata::message_metadata;
 use crate::source::{SourceDb, SourceRow, flag, opt_time, time};
-use crate::users::{self, SourceUser};
+use crate::users::SourceUser;
 use crate::{ImportOptions, Plan};
 
 /// The source's name in reports and in `imported_ids`.
@@ -121,16 +121,7 @@ fn plan_users(plan: &mut Plan, db: &SourceDb, options: &ImportOptions) -> Result
                 roles: roles.remove(&original).unwrap_or_default(),
             })
         })();
-        match user
-            .map_err(|e| e.to_string())
-            .and_then(|u| users::plan(SOURCE, u, &mut taken, options.max_metadata_bytes))
-        {
-            Ok(planned) => {
-                plan.user_ids.insert(original, planned.id());
-                plan.users.push(planned);
-            }
-            Err(why) => plan.skip("user", "users", &original, why),
-        }
+        plan.add_user(original, user, &mut taken, options);
     }
     Ok(())
 }
@@ -200,10 +191,7 @@ fn conversation(
         };
     let created_at = time(&r.text("created_at")).map_err(|e| e.to_string())?;
     Ok(PlannedConversation {
-        id: ConversationId::derived(
-            created_at,
-            format!("{SOURCE}\0conversation\0{original}").as_bytes(),
-        ),
+        id: conversation_id(SOURCE, &original, created_at),
         original_id: original,
         owner,
         created_at,
