@@ -119,6 +119,18 @@ fn backup_version(path: &Path) -> Result<u32> {
     Ok(version)
 }
 
+/// Reads the next line of the file into `line` (counting it); false at the end.
+fn next_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    number: &mut u64,
+    path: &Path,
+) -> Result<bool> {
+    line.clear();
+    *number += 1;
+    Ok(reader.read_until(b'\n', line).map_err(Error::io(path))? > 0)
+}
+
 /// Copies the rows of each `COPY` block of the file into its table; every other line
 /// must be one of a backup's own.
 fn load_rows(c: &mut Conn<'_, '_>, path: &Path) -> Result<()> {
@@ -126,16 +138,7 @@ fn load_rows(c: &mut Conn<'_, '_>, path: &Path) -> Result<()> {
     let mut line = Vec::new();
     let mut number = 0u64;
     let mut loaded = Vec::new();
-    loop {
-        line.clear();
-        number += 1;
-        if reader
-            .read_until(b'\n', &mut line)
-            .map_err(Error::io(path))?
-            == 0
-        {
-            break;
-        }
+    while next_line(&mut reader, &mut line, &mut number, path)? {
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end();
         if let Some(table) = text
@@ -148,13 +151,7 @@ fn load_rows(c: &mut Conn<'_, '_>, path: &Path) -> Result<()> {
                 .ok_or_else(|| invalid(path, format!("line {number} copies into {table}")))?;
             let mut rows = c.copy_in(&format!("COPY {table} FROM STDIN"))?;
             loop {
-                line.clear();
-                number += 1;
-                if reader
-                    .read_until(b'\n', &mut line)
-                    .map_err(Error::io(path))?
-                    == 0
-                {
+                if !next_line(&mut reader, &mut line, &mut number, path)? {
                     return Err(invalid(path, format!("the rows of {table} do not end")));
                 }
                 if line.strip_suffix(b"\n").unwrap_or(&line) == b"\\." {

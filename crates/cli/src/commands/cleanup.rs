@@ -126,17 +126,11 @@ fn dry_run_postgres(
         .prefix("chatstore-dry-run-")
         .tempdir()?;
     {
-        let mut config = chat.store().config().clone();
-        config.database_url = scratch
-            .path()
-            .join(MAIN_FILE)
-            .to_string_lossy()
-            .into_owned();
-        let copy = ChatStore::assemble(
-            SqliteStore::open(config)?,
-            SqliteBlobStore::open(BlobConfig::new(scratch.path().join("files.db")))?,
-            NoVectorIndex,
-        );
+        let copy = open_scratch(
+            scratch.path(),
+            chat.store().config(),
+            &SqliteOptions::default(),
+        )?;
         let options = CopyOptions {
             verify: false,
             ..CopyOptions::default()
@@ -178,21 +172,26 @@ fn clean_scratch(
     options: &SqliteOptions,
     plan: &CleanupPlan,
 ) -> Result<CleanupReport> {
-    let mut config = settings.clone();
-    config.database_url = scratch
-        .path()
-        .join(MAIN_FILE)
-        .to_string_lossy()
-        .into_owned();
-    let copy = ChatStore::assemble(
-        SqliteStore::open_with(config, options)?,
-        SqliteBlobStore::open(BlobConfig::new(scratch.path().join("files.db")))?,
-        NoVectorIndex,
-    );
+    let copy = open_scratch(scratch.path(), settings, options)?;
     let report = copy.clean_up(plan)?;
     drop(copy);
     remove_scratch(scratch)?;
     Ok(report)
+}
+
+/// The scratch store in `dir`, with the store's own settings (auto-hide period, clock).
+fn open_scratch(
+    dir: &std::path::Path,
+    settings: &Config,
+    options: &SqliteOptions,
+) -> Result<ChatStore<SqliteStore, SqliteBlobStore, NoVectorIndex>> {
+    let mut config = settings.clone();
+    config.database_url = dir.join(MAIN_FILE).to_string_lossy().into_owned();
+    Ok(ChatStore::assemble(
+        SqliteStore::open_with(config, options)?,
+        SqliteBlobStore::open(BlobConfig::new(dir.join("files.db")))?,
+        NoVectorIndex,
+    ))
 }
 
 /// Removes the scratch copy. A reader connection the copy's pool was still opening in
