@@ -4,8 +4,8 @@
 //! nothing; the index ends equal to the messages; a rebuild starts from scratch.
 
 use chatstore::{
-    Config, ConversationStore, MaintenanceStore, MessageStore, NewConversation, NewMessage,
-    NewUser, PasswordParams, SearchQuery, SearchStore, UserId, UserStore,
+    Config, ConversationId, ConversationStore, MaintenanceStore, MessageStore, NewConversation,
+    NewMessage, NewUser, PasswordParams, SearchQuery, SearchStore, UserId, UserStore,
 };
 use chatstore_sqlite::SqliteStore;
 use rusqlite::Connection;
@@ -41,27 +41,33 @@ fn waiting(path: &std::path::Path) -> i64 {
         .expect("count")
 }
 
-#[test]
-fn a_search_sees_every_message_appended_before_it() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("chatstore.db");
-    let store = open(&path);
+/// A store at `path` with ada and a conversation of hers called `title`.
+fn with_chat(path: &std::path::Path, title: &str) -> (SqliteStore, UserId, ConversationId) {
+    let store = open(path);
     let ada = store
         .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
         .expect("ada");
     let chat = store
-        .create_conversation(ada.id, &NewConversation::titled("lighthouses"))
+        .create_conversation(ada.id, &NewConversation::titled(title))
         .expect("chat");
+    (store, ada.id, chat.id)
+}
+
+#[test]
+fn a_search_sees_every_message_appended_before_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let (store, ada, chat) = with_chat(&path, "lighthouses");
     for round in 0..50 {
         store
             .append_message(
-                ada.id,
-                chat.id,
+                ada,
+                chat,
                 &NewMessage::user(format!("keeper{round} trims the wick")),
             )
             .expect("append");
         assert_eq!(
-            hits(&store, ada.id, &format!("keeper{round}")),
+            hits(&store, ada, &format!("keeper{round}")),
             1,
             "round {round}"
         );
@@ -73,8 +79,8 @@ fn a_search_sees_every_message_appended_before_it() {
     let other = open(&path);
     other
         .append_message(
-            ada.id,
-            chat.id,
+            ada,
+            chat,
             &NewMessage::user("lantern from the other handle"),
         )
         .expect("append");
@@ -84,18 +90,18 @@ fn a_search_sees_every_message_appended_before_it() {
         "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
          SELECT ?2, id, message_count + 1, 'user', 'foghorn written by hand', created_at
          FROM conversations WHERE id = ?1",
-        [chat.id.to_string(), chatstore::MessageId::new().to_string()],
+        [chat.to_string(), chatstore::MessageId::new().to_string()],
     )
     .expect("a row written by another program");
     raw.execute(
         "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
-        [chat.id.to_string()],
+        [chat.to_string()],
     )
     .expect("its counter");
     // Nothing told this store's indexer about the foreign row: unless its timer happens
     // to fire in these microseconds, the search below is what indexes it.
-    assert_eq!(hits(&store, ada.id, "lantern"), 1);
-    assert_eq!(hits(&store, ada.id, "foghorn"), 1);
+    assert_eq!(hits(&store, ada, "lantern"), 1);
+    assert_eq!(hits(&store, ada, "foghorn"), 1);
     assert_eq!(waiting(&path), 0, "the search indexed what waited");
     index_matches_messages(&path);
 }
@@ -104,35 +110,25 @@ fn a_search_sees_every_message_appended_before_it() {
 fn messages_purged_before_they_are_indexed_leave_no_hits() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("chatstore.db");
-    let store = open(&path);
-    let ada = store
-        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
-        .expect("ada");
-    let keep = store
-        .create_conversation(ada.id, &NewConversation::titled("keep"))
-        .expect("keep");
+    let (store, ada, keep) = with_chat(&path, "keep");
     store
-        .append_message(ada.id, keep.id, &NewMessage::user("beacon kept"))
+        .append_message(ada, keep, &NewMessage::user("beacon kept"))
         .expect("append");
-    assert_eq!(hits(&store, ada.id, "beacon"), 1, "indexed");
+    assert_eq!(hits(&store, ada, "beacon"), 1, "indexed");
     for _ in 0..20 {
         let gone = store
-            .create_conversation(ada.id, &NewConversation::titled("gone"))
+            .create_conversation(ada, &NewConversation::titled("gone"))
             .expect("gone");
         for i in 0..5 {
             store
-                .append_message(
-                    ada.id,
-                    gone.id,
-                    &NewMessage::user(format!("beacon lost {i}")),
-                )
+                .append_message(ada, gone.id, &NewMessage::user(format!("beacon lost {i}")))
                 .expect("append");
         }
         // Purged at once: some of its messages are still waiting, some indexed.
-        store.delete_conversation(ada.id, gone.id).expect("delete");
-        store.purge_conversation(ada.id, gone.id).expect("purge");
+        store.delete_conversation(ada, gone.id).expect("delete");
+        store.purge_conversation(ada, gone.id).expect("purge");
     }
-    assert_eq!(hits(&store, ada.id, "beacon"), 1, "only the kept message");
+    assert_eq!(hits(&store, ada, "beacon"), 1, "only the kept message");
     assert_eq!(waiting(&path), 0);
     index_matches_messages(&path);
     store.check_integrity().expect("sound");
@@ -142,16 +138,10 @@ fn messages_purged_before_they_are_indexed_leave_no_hits() {
 fn a_rebuild_starts_from_scratch_and_nothing_waits_after_it() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("chatstore.db");
-    let store = open(&path);
-    let ada = store
-        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
-        .expect("ada");
-    let chat = store
-        .create_conversation(ada.id, &NewConversation::titled("rebuild"))
-        .expect("chat");
+    let (store, ada, chat) = with_chat(&path, "rebuild");
     for i in 0..300 {
         store
-            .append_message(ada.id, chat.id, &NewMessage::user(format!("buoy {i}")))
+            .append_message(ada, chat, &NewMessage::user(format!("buoy {i}")))
             .expect("append");
     }
     Connection::open(&path)
@@ -166,7 +156,7 @@ fn a_rebuild_starts_from_scratch_and_nothing_waits_after_it() {
     assert_eq!(
         store
             .search_messages(
-                ada.id,
+                ada,
                 &SearchQuery {
                     limit: 500,
                     ..SearchQuery::new("buoy")
@@ -183,15 +173,9 @@ fn a_rebuild_starts_from_scratch_and_nothing_waits_after_it() {
 fn closing_leaves_a_complete_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("chatstore.db");
-    let store = open(&path);
-    let ada = store
-        .create_user(&NewUser::new("ada", "ada@example.com", "correct horse"))
-        .expect("ada");
-    let chat = store
-        .create_conversation(ada.id, &NewConversation::titled("close"))
-        .expect("chat");
+    let (store, ada, chat) = with_chat(&path, "close");
     store
-        .append_message(ada.id, chat.id, &NewMessage::user("tide table"))
+        .append_message(ada, chat, &NewMessage::user("tide table"))
         .expect("append");
     store.close().expect("close");
     assert_eq!(waiting(&path), 0, "closing indexes what waits");
