@@ -1,4 +1,5 @@
-//! Diagnostic: what keeping the full-text index in the appending transaction costs.
+//! Diagnostic: what keeping the full-text index costs appends (queueing each message
+//! for the indexer, and the indexer's batches).
 //! Runs W1's append phase twice through the public API: once as shipped, once on a
 //! store whose search-index triggers were dropped behind its back. Prints one JSON line.
 //!
@@ -42,7 +43,7 @@ fn main() {
     rusqlite::Connection::open(without.store.path())
         .and_then(|conn| {
             conn.execute_batch(
-                "DROP TRIGGER messages_fts_insert; DROP TRIGGER messages_fts_delete;",
+                "DROP TRIGGER messages_search_pending; DROP TRIGGER messages_fts_delete;",
             )
         })
         .expect("triggers dropped");

@@ -1,8 +1,9 @@
 //! Keeping the full-text index up to date in batches. An append records only its
 //! message's row key in `search_pending` (migration 12); the messages waiting there are
-//! moved into the index by a thread of the store's, a few milliseconds after the first
-//! append of a quiet spell or as soon as a few hundred have gathered, one FTS5 segment
-//! per batch instead of one per append. Every search first indexes what is still
+//! moved into the index by a thread of the store's, 50 ms after the first append of a
+//! quiet spell or as soon as a thousand have gathered, one FTS5 segment per batch
+//! instead of one per append (batches of a thousand cost appends about a tenth of their
+//! speed, batches of a few hundred about a quarter: `fts_cost`). Every search first indexes what is still
 //! waiting, so it sees every message whose append returned before it began, from this
 //! process or any other. What waits is in the database, never only in memory: a crash
 //! loses nothing, and the next indexing takes it.
@@ -21,10 +22,11 @@ use crate::row::RowExt;
 /// Messages moved into the index per transaction, so that other writers wait at most
 /// one such batch.
 const BATCH: i64 = 2_000;
-/// Appends after which the thread indexes without waiting out [`GATHER`].
-const WAKE_AFTER: usize = 256;
+/// Appends after which the thread indexes without waiting out [`GATHER`]. A search
+/// indexes what waits first, so this bounds a search's extra work too.
+const WAKE_AFTER: usize = 1024;
 /// How long the thread lets appends gather after the first one of a quiet spell.
-const GATHER: Duration = Duration::from_millis(10);
+const GATHER: Duration = Duration::from_millis(50);
 
 /// Moves up to [`BATCH`] waiting messages, the oldest first, into the index; returns
 /// how many it moved.
