@@ -95,6 +95,8 @@ fn stream_until_failure(store: &SqliteBlobStore, key: &BlobKey, buffer: usize) -
     let mut handed = Vec::new();
     let mut chunk = vec![0u8; buffer];
     let error = loop {
+        // Zeroed before each read: what a failed read leaves in it is what it wrote.
+        chunk.fill(0);
         match reader.read(&mut chunk) {
             Ok(0) => panic!(
                 "the damaged stream ended cleanly after {} bytes",
