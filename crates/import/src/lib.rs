@@ -282,6 +282,16 @@ impl Plan {
         self.report.skip(kind, table, original_id, reason);
     }
 
+    /// Reports a message skipped because its conversation is not imported.
+    fn skip_message_of(&mut self, original: &str, conversation: &str) {
+        self.skip(
+            "message",
+            "messages",
+            original,
+            format!("its conversation {conversation} is not imported"),
+        );
+    }
+
     /// Checks a user read from the source (or the reason they could not be read) and
     /// plans them, or reports them skipped; `taken` holds the login names given so far.
     fn add_user(
@@ -350,12 +360,7 @@ impl Plan {
             .into_iter()
             .partition(|m| !dropped.contains(&m.conversation));
         for m in orphaned {
-            self.report.skip(
-                "message",
-                "messages",
-                &m.original_id,
-                format!("its conversation {} is not imported", m.conversation),
-            );
+            self.skip_message_of(&m.original_id, &m.conversation);
         }
         let (mut conversations, mut messages) =
             chat::assemble(self.source, conversations, messages)?;

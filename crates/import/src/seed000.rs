@@ -82,12 +82,7 @@ pub(crate) fn plan(db: &SourceDb, options: &ImportOptions) -> Result<Plan> {
         let original = r[0].clone().unwrap_or_default();
         let conversation = r[1].clone().unwrap_or_default();
         if !known.contains(&conversation) {
-            plan.skip(
-                "message",
-                "messages",
-                &original,
-                format!("its conversation {conversation} is not imported"),
-            );
+            plan.skip_message_of(&original, &conversation);
             continue;
         }
         match message(options, &r) {

@@ -176,12 +176,7 @@ fn plan_messages(
         let original = r.text("id");
         let conversation = r.text("conversation_id");
         if !known.contains(&conversation) {
-            plan.skip(
-                "message",
-                "messages",
-                &original,
-                format!("its conversation {conversation} is not imported"),
-            );
+            plan.skip_message_of(&original, &conversation);
             continue;
         }
         let mut missing = Vec::new();

@@ -232,12 +232,7 @@ fn plan_messages(
         let original = public_id(&r);
         let conversation = r.text("conversation_id");
         let Some((conversation_original, _)) = keys.conversations.get(&conversation) else {
-            plan.skip(
-                "message",
-                "messages",
-                &original,
-                format!("its conversation {conversation} is not imported"),
-            );
+            plan.skip_message_of(&original, &conversation);
             continue;
         };
         match message(options, keys, &r, conversation_original.clone()) {
