@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 
 use chatstore::transfer::Value as Cell;
-use chatstore::{ConversationId, MessageMetadata, MessageRole, UserId, validate};
+use chatstore::{MessageMetadata, MessageRole, UserId, validate};
 use serde_json::{Map, Value};
 
-use crate::chat::{PlannedConversation, PlannedMessage};
+use crate::chat::{PlannedConversation, PlannedMessage, conversation_id};
 use crate::exports::{Notes, attachment_names, checked, owners, string, unix_seconds};
 use crate::{ImportOptions, Plan};
 
@@ -79,10 +79,7 @@ fn planned_conversation(
         values.push(("archived_at", Cell::Time(updated_at.unwrap_or(created_at))));
     }
     Ok(PlannedConversation {
-        id: ConversationId::derived(
-            created_at,
-            format!("{SOURCE}\0conversation\0{original}").as_bytes(),
-        ),
+        id: conversation_id(SOURCE, original, created_at),
         original_id: original.to_owned(),
         owner: user.to_string(),
         created_at,

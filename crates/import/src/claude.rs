@@ -5,10 +5,10 @@
 //! and attachments are kept as names, types and sizes in the message's metadata.
 
 use chatstore::transfer::Value as Cell;
-use chatstore::{ConversationId, MessageMetadata, MessageRole, UserId, validate};
+use chatstore::{MessageMetadata, MessageRole, UserId, validate};
 use serde_json::Value;
 
-use crate::chat::{PlannedConversation, PlannedMessage};
+use crate::chat::{PlannedConversation, PlannedMessage, conversation_id};
 use crate::exports::{Notes, attachment_names, checked, iso_time, owners, string};
 use crate::{ImportOptions, Plan};
 
@@ -63,10 +63,7 @@ fn planned_conversation(
     let title = validate::optional_text("title", c.get("name").and_then(Value::as_str))
         .map_err(|e| e.to_string())?;
     Ok(PlannedConversation {
-        id: ConversationId::derived(
-            created_at,
-            format!("{SOURCE}\0conversation\0{original}").as_bytes(),
-        ),
+        id: conversation_id(SOURCE, original, created_at),
         original_id: original.to_owned(),
         owner: user.to_string(),
         created_at,

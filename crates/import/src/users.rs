@@ -2,7 +2,7 @@
 //! none, and brought over with their password hash as it is (it verifies in its own
 //! scheme at their next login and is then replaced by argon2id).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chatstore::transfer::Value;
 use chatstore::{Error, ExplainabilityLevel, HashScheme, Result, Timestamp, UserId, validate};
@@ -162,14 +162,7 @@ pub(crate) fn write(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<HashSet<String>> {
     let total = users.len() as u64;
-    let roles: HashMap<String, Value> = writer
-        .read_all("roles")?
-        .into_iter()
-        .filter_map(|r| match (&r[1], &r[0]) {
-            (Value::Text(name), id) => Some((name.clone(), id.clone())),
-            _ => None,
-        })
-        .collect();
+    let roles = writer.role_ids()?;
     let grants = target_table("user_roles")?;
     let mut written = HashSet::new();
     for (done, user) in users.into_iter().enumerate() {

@@ -6,6 +6,8 @@
 //! twice and an interrupted import is finished by running it again. A record's row is
 //! written before its `imported_ids` row, so the latter never names a missing record.
 
+use std::collections::HashMap;
+
 use chatstore::transfer::{Row, Table, TableTransfer, Value, table};
 use chatstore::{Error, Result, Timestamp};
 use uuid::Uuid;
@@ -163,6 +165,18 @@ impl<'a> Writer<'a> {
             self.target.insert_rows(table, batch)?;
         }
         Ok(())
+    }
+
+    /// The target's role ids, by role name (roles are granted by name).
+    pub(crate) fn role_ids(&self) -> Result<HashMap<String, Value>> {
+        Ok(self
+            .read_all("roles")?
+            .into_iter()
+            .filter_map(|r| match (&r[1], &r[0]) {
+                (Value::Text(name), id) => Some((name.clone(), id.clone())),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Every row of the target's table `name` (small tables only: roles).

@@ -202,15 +202,8 @@ impl Planner<'_> {
         }
         self.refuse_taken(&user)?;
         self.plan.user = Some(rows::user(&user, NO_PASSWORD)?);
-        let by_name: HashMap<String, Value> =
-            crate::writer::Writer::new(self.target, SOURCE, self.options.now)
-                .read_all("roles")?
-                .into_iter()
-                .filter_map(|r| match (&r[1], &r[0]) {
-                    (Value::Text(name), id) => Some((name.clone(), id.clone())),
-                    _ => None,
-                })
-                .collect();
+        let by_name =
+            crate::writer::Writer::new(self.target, SOURCE, self.options.now).role_ids()?;
         for name in roles {
             match by_name.get(name) {
                 Some(id) => self.plan.grants.push(rows::grant(&user, id.clone())?),
