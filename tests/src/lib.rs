@@ -266,3 +266,53 @@ pub fn run_and_kill(
     child.wait().expect("reaped");
     reader.join().expect("reader")
 }
+
+/// Starts a crash-test child (`binary DIR SEED`) that prints a line per step of its work
+/// and `done` at the end, kills it (SIGKILL) once `stop` says yes to a line it printed,
+/// and returns whether it printed `done` first.
+pub fn run_until(binary: &str, dir: &Path, seed: u64, mut stop: impl FnMut(&str) -> bool) -> bool {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(binary)
+        .arg(dir)
+        .arg(seed.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut finished = false;
+    for line in BufReader::new(stdout)
+        .lines()
+        .map_while(std::result::Result::ok)
+    {
+        if line == "done" {
+            finished = true;
+            break;
+        }
+        if stop(&line) {
+            break;
+        }
+    }
+    child.kill().ok();
+    child.wait().expect("reaped");
+    finished
+}
+
+/// The main database file at `path` as a killed writer left it: it passes SQLite's
+/// integrity check and its foreign keys hold. Returns how many messages it holds.
+pub fn sound_messages(path: &Path) -> u64 {
+    let conn = rusqlite::Connection::open(path).expect("open after the kill");
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity");
+    assert_eq!(ok, "ok");
+    let dangling: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .expect("foreign keys");
+    assert_eq!(dangling, 0, "dangling references");
+    conn.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
+        .expect("count") as u64
+}

@@ -3,14 +3,9 @@
 //! (integrity and foreign keys hold, no row twice), and the final run verifies equal
 //! to the source having written only what was still missing.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use chatstore::transfer::{CopyOptions, Endpoint, copy_store};
 use chatstore::{ConversationStore, MessageStore, NewAttachment, NewConversation, NewMessage};
-use chatstore_tests::{open_chat, writer};
-use rusqlite::Connection;
+use chatstore_tests::{open_chat, run_until, sound_messages, writer};
 
 const KILLS: u64 = 8;
 
@@ -29,8 +24,17 @@ fn a_killed_copy_resumes_and_ends_equal_to_its_source() {
     for run in 1..=KILLS {
         // Kill after a number of batches that grows with each run, offset at random.
         let batches = run * 9 + (run * 7919) % 11;
-        let finished = run_and_kill_after(dir.path(), run, batches);
-        let copied = check_consistent(&dir.path().join("target").join("chatstore.db"));
+        let mut seen = 0;
+        let finished = run_until(
+            env!("CARGO_BIN_EXE_crash_copier"),
+            dir.path(),
+            run,
+            |line| {
+                seen += u64::from(line.starts_with("progress "));
+                seen >= batches
+            },
+        );
+        let copied = sound_messages(&dir.path().join("target").join("chatstore.db"));
         if !finished && copied > 0 {
             seen_mid_copy += 1;
         }
@@ -99,51 +103,4 @@ fn fill(chat: &chatstore_tests::Chat) {
             }
         }
     }
-}
-
-/// Runs the copier until it has reported `batches` batches (or finished), then kills
-/// it; returns whether it finished first.
-fn run_and_kill_after(dir: &Path, seed: u64, batches: u64) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_copier"))
-        .arg(dir)
-        .arg(seed.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("copier starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut seen = 0;
-    let mut finished = false;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line == "done" {
-            finished = true;
-            break;
-        }
-        if line.starts_with("progress ") {
-            seen += 1;
-            if seen >= batches {
-                break;
-            }
-        }
-    }
-    child.kill().ok();
-    child.wait().expect("reaped");
-    finished
-}
-
-/// The target as a killed copier left it: a sound database whose foreign keys hold and
-/// whose keys are unique; returns how many messages it holds.
-fn check_consistent(path: &Path) -> u64 {
-    let conn = Connection::open(path).expect("open the target");
-    let ok: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity");
-    assert_eq!(ok, "ok");
-    let dangling: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .expect("foreign keys");
-    assert_eq!(dangling, 0, "dangling references");
-    conn.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
-        .expect("count") as u64
 }

@@ -6,14 +6,12 @@
 #[path = "../../crates/import/tests/fixtures/seed001.rs"]
 mod seed001;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use chatstore::transfer::{Endpoint, TableTransfer, table};
 use chatstore::{BlobStore, Timestamp};
 use chatstore_import::{ImportOptions, Source, import};
-use chatstore_tests::open_chat;
+use chatstore_tests::{open_chat, run_until, sound_messages};
 use rusqlite::{Connection, params};
 
 const USERS: usize = 60;
@@ -43,7 +41,12 @@ fn a_killed_import_finishes_without_dangling_attachments() {
 
     let mut cut_mid_import = 0;
     for (run, (kind, nth)) in KILLS.iter().enumerate() {
-        let finished = run_and_kill_at(dir.path(), run as u64 + 1, kind, *nth);
+        let mut seen = 0;
+        let binary = env!("CARGO_BIN_EXE_crash_importer");
+        let finished = run_until(binary, dir.path(), run as u64 + 1, |line| {
+            seen += usize::from(line.split(' ').nth(1) == Some(*kind));
+            seen >= *nth
+        });
         let messages = check_consistent(&dir.path().join("target"));
         if !finished && messages > 0 {
             cut_mid_import += 1;
@@ -192,54 +195,11 @@ fn write_source(dir: &Path) {
     files.execute_batch("COMMIT").unwrap();
 }
 
-/// Runs the importer until it has printed the `nth` progress line of `kind` (or
-/// finished), then kills it; returns whether it finished first.
-fn run_and_kill_at(dir: &Path, seed: u64, kind: &str, nth: usize) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash_importer"))
-        .arg(dir)
-        .arg(seed.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("importer starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut seen = 0;
-    let mut finished = false;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line == "done" {
-            finished = true;
-            break;
-        }
-        if line.split(' ').nth(1) == Some(kind) {
-            seen += 1;
-            if seen >= nth {
-                break;
-            }
-        }
-    }
-    child.kill().ok();
-    child.wait().expect("reaped");
-    finished
-}
-
 /// The target as a killed importer left it: a sound main file whose foreign keys hold,
 /// with no message naming an attachment that is not stored; returns how many messages
 /// it holds.
 fn check_consistent(target: &Path) -> u64 {
-    let conn = Connection::open(target.join("chatstore.db")).expect("open the target");
-    let ok: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity");
-    assert_eq!(ok, "ok");
-    let dangling: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .expect("foreign keys");
-    assert_eq!(dangling, 0, "dangling references");
-    let messages = conn
-        .query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
-        .expect("count") as u64;
-    drop(conn);
+    let messages = sound_messages(&target.join("chatstore.db"));
     let chat = open_chat(target);
     let audit = chat.audit_attachments(Timestamp::MAX).expect("audit");
     assert!(audit.dangling.is_empty(), "{:?}", audit.dangling);
