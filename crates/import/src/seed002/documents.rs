@@ -21,11 +21,10 @@ pub(super) fn plan(plan: &mut Plan, db: &SourceDb, keys: &mut Keys) -> Result<()
         let original = public_id(&r);
         match document(plan, &r) {
             Ok((linked, uploaded_at)) => {
-                let new = linked.record.new_id.to_string();
+                let new = linked.record.new_id;
                 keys.documents
-                    .insert(r.text("id"), (original.clone(), new.clone()));
-                keys.document_ids.insert(original, new);
-                keys.uploaded.insert(r.text("id"), uploaded_at);
+                    .insert(r.text("id"), (original.clone(), new, uploaded_at));
+                keys.document_ids.insert(original, new.to_string());
                 plan.linked.push(linked);
             }
             Err(why) => plan.skip("document", "documents", &original, why),
@@ -180,11 +179,10 @@ fn document(plan: &Plan, r: &SourceRow) -> Outcome<(Linked, chatstore::Timestamp
 fn chunk(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
     let original = public_id(r);
     let document_key = r.text("document_id");
-    let (document_original, document_new) = keys
+    let (document_original, document, uploaded_at) = keys
         .documents
         .get(&document_key)
         .ok_or_else(|| format!("its document {document_key} is not imported"))?;
-    let uploaded_at = keys.uploaded[&document_key];
     let index = r
         .integer("chunk_index")
         .map_err(|e| e.to_string())?
@@ -195,17 +193,14 @@ fn chunk(keys: &Keys, r: &SourceRow) -> Outcome<Linked> {
     let content = r.text("content");
     validate::no_nul("content", &content).map_err(|e| e.to_string())?;
     let id = ChunkId::derived(
-        uploaded_at,
+        *uploaded_at,
         format!("{SOURCE}\0chunk\0{original}").as_bytes(),
     );
-    let document: uuid::Uuid = document_new
-        .parse()
-        .map_err(|_| "bad document id".to_owned())?;
     let row = row(
         target_table("document_chunks").map_err(|e| e.to_string())?,
         vec![
             ("id", Value::Id(id.as_uuid())),
-            ("document_id", Value::Id(document)),
+            ("document_id", Value::Id(*document)),
             ("chunk_index", Value::Integer(index)),
             ("content", Value::Text(content)),
             ("num_tokens", r.count_value("num_tokens")?),

@@ -39,11 +39,10 @@ fn public_id(r: &SourceRow) -> String {
 /// What later tables need to know of the records planned so far, by integer key.
 #[derive(Default)]
 struct Keys {
-    /// Documents: integer key to public id and new id; public id to new id.
-    documents: HashMap<String, (String, String)>,
+    /// Documents: integer key to public id, new id and upload time (their chunks' ids
+    /// are derived from it); public id to new id.
+    documents: HashMap<String, (String, uuid::Uuid, Timestamp)>,
     document_ids: HashMap<String, String>,
-    /// Documents: integer key to upload time (their chunks' ids are derived from it).
-    uploaded: HashMap<String, Timestamp>,
     /// Chunks: public id to new id.
     chunk_ids: HashMap<String, String>,
     /// Conversations: integer key to public id and new id.
