@@ -174,7 +174,9 @@ fn write_group(db: &Db, group: &mut [Box<dyn Pending>]) {
         for job in group.iter_mut() {
             if alone {
                 if !job.run(c) {
-                    return Err(LONE_WRITE_FAILED.clone_error());
+                    return Err(Error::Backend {
+                        detail: LONE_WRITE_FAILED.into(),
+                    });
                 }
                 continue;
             }
@@ -189,24 +191,14 @@ fn write_group(db: &Db, group: &mut [Box<dyn Pending>]) {
     match written {
         Ok(()) => {}
         // The write's own error is already its outcome.
-        Err(Error::Backend { detail }) if detail == LONE_WRITE_FAILED.0 => {}
+        Err(Error::Backend { detail }) if detail == LONE_WRITE_FAILED => {}
         Err(error) => group.iter_mut().for_each(|job| job.fail(&error)),
     }
 }
 
-/// The error a lone write's failure rolls its transaction back with (never shown: the
+/// What a lone write's failure rolls its transaction back with (never shown: the
 /// write's own error is its outcome).
-struct Marker(&'static str);
-
-impl Marker {
-    fn clone_error(&self) -> Error {
-        Error::Backend {
-            detail: self.0.to_owned(),
-        }
-    }
-}
-
-const LONE_WRITE_FAILED: Marker = Marker("the grouped write failed");
+const LONE_WRITE_FAILED: &str = "the grouped write failed";
 
 /// `error` again, for every write of a group that failed as a whole.
 fn same_error(error: &Error) -> Error {
