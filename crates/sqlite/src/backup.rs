@@ -66,31 +66,28 @@ pub fn backup_together(copies: &[(&Db, &Path)]) -> Result<()> {
         .iter()
         .map(|(db, _)| db.reader())
         .collect::<Result<Vec<_>>>()?;
-    let mut began = Vec::with_capacity(readers.len());
-    let mut result = Ok(());
-    for reader in &readers {
-        // A deferred transaction's snapshot starts at its first read.
-        result = reader.run(|c| {
-            c.execute("BEGIN", &[])?;
-            c.row("SELECT count(*) FROM sqlite_schema", &[], |row| row.int(0))
-                .map(drop)
+    // A deferred transaction's snapshot starts at its first read.
+    let result = readers
+        .iter()
+        .try_for_each(|reader| {
+            reader.run(|c| {
+                c.execute("BEGIN", &[])?;
+                c.row("SELECT count(*) FROM sqlite_schema", &[], |row| row.int(0))
+                    .map(drop)
+            })
+        })
+        .and_then(|()| {
+            copies
+                .iter()
+                .zip(&readers)
+                .try_for_each(|((_, target), reader)| {
+                    let partial = target.with_extension("partial");
+                    reader.run(|c| copy_database(c.raw(), &partial, None))?;
+                    std::fs::rename(&partial, target).map_err(Error::io(target))
+                })
         });
-        began.push(reader);
-        if result.is_err() {
-            break;
-        }
-    }
-    if result.is_ok() {
-        result = copies
-            .iter()
-            .zip(&readers)
-            .try_for_each(|((_, target), reader)| {
-                let partial = target.with_extension("partial");
-                reader.run(|c| copy_database(c.raw(), &partial, None))?;
-                std::fs::rename(&partial, target).map_err(Error::io(target))
-            });
-    }
-    for reader in began {
+    // Ends the snapshots (on a reader that never began one, a harmless error).
+    for reader in &readers {
         let _ = reader.run(|c| c.execute("COMMIT", &[]));
     }
     result
