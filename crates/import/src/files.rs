@@ -118,7 +118,7 @@ fn meta(file: &PlannedFile, size: u64, has_thumbnail: bool, hash: Option<String>
 
 /// Stores the attachments of messages about to be written.
 pub(crate) struct Attachments<'a> {
-    blobs: Option<&'a dyn BlobStore>,
+    blobs: &'a dyn BlobStore,
     files_db: Option<&'a SourceDb>,
     files: HashMap<String, Vec<PlannedFile>>,
     column: usize,
@@ -128,15 +128,10 @@ impl<'a> Attachments<'a> {
     /// Attachments `files` (by the source id of their message), read from `files_db`
     /// where stored there, written to `blobs`.
     pub(crate) fn new(
-        blobs: Option<&'a dyn BlobStore>,
+        blobs: &'a dyn BlobStore,
         files_db: Option<&'a SourceDb>,
         files: HashMap<String, Vec<PlannedFile>>,
     ) -> Result<Attachments<'a>> {
-        if blobs.is_none() && !files.is_empty() {
-            return Err(Error::Backend {
-                detail: "the import has attachments but no blob store to put them in".into(),
-            });
-        }
         let column = target_table("messages")?
             .columns
             .iter()
@@ -208,11 +203,7 @@ impl<'a> Attachments<'a> {
         key: BlobKey,
         bytes: &Bytes,
     ) -> Result<std::result::Result<BlobInfo, String>> {
-        let Some(blobs) = self.blobs else {
-            return Err(Error::Backend {
-                detail: "no blob store".into(),
-            });
-        };
+        let blobs = self.blobs;
         if let Some(info) = blobs.info(&key)? {
             report.written("attachment", 0, 1);
             return Ok(Ok(info));

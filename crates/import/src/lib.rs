@@ -60,7 +60,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chatstore::transfer::{Endpoint, TableTransfer};
-use chatstore::{BlobStore, Config, Error, Result, Timestamp, UserId};
+use chatstore::{BlobStore, Config, Error, NoBlobStore, Result, Timestamp, UserId};
 
 pub use chatstore_export::import_chatstore_export;
 pub use report::{Counts, ImportReport, MustReset, Skipped};
@@ -193,7 +193,7 @@ pub fn import(
         Source::Seed002 => seed002::plan(&db, options)?,
     };
     drop(db);
-    plan.write(target.rows, Some(target.blobs), options, progress)
+    plan.write(target.rows, target.blobs, options, progress)
 }
 
 /// Imports the conversations of the export at `path` into the account of `user`, who
@@ -237,7 +237,8 @@ pub fn import_export(
         ExportFormat::ChatGpt => chatgpt::plan(conversations, user, options),
         ExportFormat::Claude => claude::plan(conversations, user, options),
     };
-    plan.write(target, None, options, progress)
+    // An export's conversations have no attachments.
+    plan.write(target, &NoBlobStore, options, progress)
 }
 
 /// Everything read and checked, before anything is written.
@@ -316,7 +317,7 @@ impl Plan {
     fn write(
         mut self,
         target: &dyn TableTransfer,
-        blobs: Option<&dyn BlobStore>,
+        blobs: &dyn BlobStore,
         options: &ImportOptions,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<ImportReport> {
