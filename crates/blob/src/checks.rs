@@ -8,7 +8,8 @@
 //! reads of those fall back to the blake3 hash of the whole, and `verify_contents`
 //! records their checksums.
 
-use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+use chatstore::blob::chunk_checksum;
+use xxhash_rust::xxh3::Xxh3;
 
 /// Chunk size of streamed reads and writes, and of the checksums.
 pub(crate) const CHUNK: usize = 64 * 1024;
@@ -24,7 +25,7 @@ fn chunks_in(size: u64) -> u64 {
 /// The packed checksums of `data`, as stored in `content_checks.checks`.
 pub(crate) fn checks_of(data: &[u8]) -> Vec<u8> {
     data.chunks(CHUNK)
-        .flat_map(|chunk| xxh3_64(chunk).to_le_bytes())
+        .flat_map(|chunk| chunk_checksum(chunk).to_le_bytes())
         .collect()
 }
 
@@ -113,7 +114,7 @@ impl ReadCheck {
                 let at = index * CHECK_BYTES;
                 packed
                     .get(at..at + CHECK_BYTES)
-                    .is_some_and(|stored| stored == xxh3_64(bytes).to_le_bytes())
+                    .is_some_and(|stored| stored == chunk_checksum(bytes).to_le_bytes())
             }
             ReadCheck::Whole { hasher, .. } => {
                 hasher.update(bytes);

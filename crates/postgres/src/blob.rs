@@ -3,8 +3,9 @@
 //!
 //! Content-addressed as in `chatstore-blob`'s `files.db`: each distinct content is one
 //! `blob_contents` row (its blake3 hash, size, and how many keys point at it), its
-//! bytes `blob_chunks` rows of [`CHUNK_BYTES`], and each key a `blobs` row pointing at
-//! its content. The content goes in the same transaction as the last key pointing at
+//! bytes `blob_chunks` rows of [`CHUNK_BYTES`], each with its fast checksum
+//! ([`chunk_checksum`], checked on every read before the chunk is handed on), and each
+//! key a `blobs` row pointing at its content. The content goes in the same transaction as the last key pointing at
 //! it. Content with a given hash is created or taken under a transaction-level advisory
 //! lock on the hash, so that two writers of the same new bytes never both create it.
 
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use chatstore::blob::{Incoming, describe_all};
+use chatstore::blob::{Incoming, chunk_checksum, content_hash, describe_all};
 use chatstore::{
     BlobInfo, BlobKey, BlobRead, BlobStats, BlobStore, Clock, Config, Error, MessageId, Result,
     Timestamp, validate,
@@ -34,14 +35,17 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 /// inserts the same key at the same moment.
 const LINK_TRIES: u32 = 10;
 
-/// A key, its content's size and hash, and the content's first chunk (NULL when it has
-/// none), in one round trip: a small blob needs no other.
-const OPEN_SQL: &str = "SELECT c.id, c.size, c.hash, k.data FROM blobs b
+/// A key, its content's size and hash, and the content's first chunk with its checksum
+/// (NULL when it has none), in one round trip: a small blob needs no other. The chunk's
+/// bytes come only for a content of at most $4 bytes (one that is larger is read again
+/// in a transaction).
+const OPEN_SQL: &str = "SELECT c.id, c.size, c.hash,
+            CASE WHEN c.size <= $4 THEN k.data END, k.checksum FROM blobs b
      JOIN blob_contents c ON c.id = b.content_id
      LEFT JOIN blob_chunks k ON k.content_id = c.id AND k.n = 0
      WHERE b.message_id = $1 AND b.idx = $2 AND b.thumbnail = $3";
 
-const CHUNK_SQL: &str = "SELECT data FROM blob_chunks WHERE content_id = $1 AND n = $2";
+const CHUNK_SQL: &str = "SELECT data, checksum FROM blob_chunks WHERE content_id = $1 AND n = $2";
 
 /// Content-addressed, hash-checked attachment bytes in the store's PostgreSQL schema.
 ///
@@ -102,9 +106,13 @@ impl PgBlobStore {
         self.max_blob_bytes
     }
 
-    /// Re-reads every stored content and compares it with its hash; returns the keys
-    /// whose bytes are damaged (empty when all is well). Reads every blob: run it at a
-    /// quiet time.
+    /// Re-reads every stored content and compares it with its blake3 hash (the content
+    /// address); returns the keys whose bytes are damaged (empty when all is well).
+    /// Reads every blob: run it at a quiet time.
+    ///
+    /// Chunks of intact contents whose fast checksums (what every read checks) are
+    /// missing — stored before the checksums existed — or damaged get them recorded
+    /// afresh.
     pub fn verify_contents(&self) -> Result<Vec<BlobKey>> {
         let mut damaged = Vec::new();
         let mut after = 0i64;
@@ -124,22 +132,22 @@ impl PgBlobStore {
             };
             after = last.0;
             for (content, size, hash) in batch {
-                let intact = self.db.read_snapshot(|c| {
-                    let mut check = Check::new(size, hash.clone());
-                    let mut n = 0i32;
-                    while !check.complete() {
-                        match next_chunk(c, content, n)? {
-                            Some(row) => {
-                                if check.add(row.value(0)?).is_err() {
-                                    return Ok(false);
-                                }
-                            }
-                            None => return Ok(false),
+                let verdict = self
+                    .db
+                    .read_snapshot(|c| verify_content(c, content, size, &hash))?;
+                let intact = verdict.is_some();
+                if let Some(fixes) = verdict.filter(|fixes| !fixes.is_empty()) {
+                    self.db.write(|c| {
+                        for (n, checksum) in &fixes {
+                            c.execute(
+                                "UPDATE blob_chunks SET checksum = $3
+                                 WHERE content_id = $1 AND n = $2",
+                                &[&content, n, checksum],
+                            )?;
                         }
-                        n += 1;
-                    }
-                    Ok(check.finish().is_ok())
-                })?;
+                        Ok(())
+                    })?;
+                }
                 if !intact {
                     damaged.extend(self.db.read(|c| {
                         c.rows(
@@ -165,6 +173,38 @@ impl PgBlobStore {
     fn now(&self) -> OffsetDateTime {
         at(self.clock.now())
     }
+}
+
+/// Reads every chunk of `content` and compares the whole with its size and `hash`:
+/// `None` when they differ, else the chunks (by number) whose stored checksum is
+/// missing or wrong, with the right one.
+fn verify_content(
+    c: &mut Conn<'_, '_>,
+    content: i64,
+    size: u64,
+    hash: &str,
+) -> Result<Option<Vec<(i32, i64)>>> {
+    let mut hasher = blake3::Hasher::new();
+    let mut fixes = Vec::new();
+    let (mut seen, mut n) = (0u64, 0i32);
+    while seen < size {
+        let Some(row) = next_chunk(c, content, n)? else {
+            return Ok(None);
+        };
+        let (chunk, stored) = chunk_of(&row)?;
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        seen += chunk.len() as u64;
+        hasher.update(chunk);
+        let checksum = stored_checksum(chunk);
+        if stored != Some(checksum) {
+            fixes.push((n, checksum));
+        }
+        n += 1;
+    }
+    let intact = seen == size && hasher.finalize().to_hex().as_str() == hash;
+    Ok(intact.then_some(fixes))
 }
 
 /// The columns identifying a key in `blobs`, bound as $1 $2 $3.
@@ -238,9 +278,10 @@ fn store_content(c: &mut Conn<'_, '_>, hash: &str, data: &[u8]) -> Result<i64> {
 
 fn write_chunk(c: &mut Conn<'_, '_>, content: i64, n: usize, data: &[u8]) -> Result<()> {
     let n = i32::try_from(n).map_err(|_| Error::validation("blob", "has too many chunks"))?;
+    let checksum = stored_checksum(data);
     c.execute(
-        "INSERT INTO blob_chunks (content_id, n, data) VALUES ($1, $2, $3)",
-        &[&content, &n, &data],
+        "INSERT INTO blob_chunks (content_id, n, data, checksum) VALUES ($1, $2, $3, $4)",
+        &[&content, &n, &data, &checksum],
     )
     .map(drop)
 }
@@ -303,17 +344,83 @@ fn release(c: &mut Conn<'_, '_>, contents: &[i64]) -> Result<()> {
     .map(drop)
 }
 
+impl PgBlobStore {
+    /// The bytes of `key`, checked; `None` when the content is larger than `up_to`
+    /// bytes (left unread).
+    fn read_whole(
+        &self,
+        c: &mut Conn<'_, '_>,
+        key: &BlobKey,
+        up_to: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        let (message, index, thumbnail) = key_params(key);
+        let Some(row) = c.row(OPEN_SQL, &[&message, &index, &thumbnail, &up_to])? else {
+            return Err(Error::not_found("blob", key));
+        };
+        let content: i64 = row.value(0)?;
+        let mut check = Check::new(row.uint(1)?, row.text(2)?);
+        if check.size > up_to as u64 {
+            return Ok(None);
+        }
+        // The size is as stored: a damaged one must not reserve memory unchecked.
+        let capacity = check.size.min(self.max_blob_bytes.max(CHUNK_BYTES as u64));
+        let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let first_checksum = row.value::<Option<i64>>(4)?;
+        let mut first = row
+            .value::<Option<&[u8]>>(3)?
+            .map(|chunk| (chunk, first_checksum));
+        let mut n = 0i32;
+        while !check.complete() {
+            let fetched;
+            let chunk = match first.take() {
+                Some(chunk) => chunk,
+                None if n == 0 => return Err(corrupt(key, "its first chunk is missing")),
+                None => {
+                    fetched = next_chunk(c, content, n)?
+                        .ok_or_else(|| corrupt(key, &format!("chunk {n} is missing")))?;
+                    chunk_of(&fetched)?
+                }
+            };
+            check
+                .add(chunk)
+                .map_err(|why| corrupt(key, &format!("chunk {n}: {why}")))?;
+            data.extend_from_slice(chunk.0);
+            n += 1;
+        }
+        check.finish().map_err(|why| corrupt(key, why))?;
+        Ok(Some(data))
+    }
+}
+
 /// Chunk `n` of `content`, if stored.
 fn next_chunk(c: &mut Conn<'_, '_>, content: i64, n: i32) -> Result<Option<Row>> {
     c.row(CHUNK_SQL, &[&content, &n])
 }
 
-/// Bytes of a blob checked as they are read: they must add up to its size and hash.
+/// The checksum of a chunk as `blob_chunks.checksum` holds it (a bigint: the same 64
+/// bits, signed).
+fn stored_checksum(chunk: &[u8]) -> i64 {
+    chunk_checksum(chunk) as i64
+}
+
+/// A stored chunk's bytes and checksum (NULL for chunks stored before checksums).
+type StoredChunk<'a> = (&'a [u8], Option<i64>);
+
+/// Reads a chunk row of [`CHUNK_SQL`].
+fn chunk_of(row: &Row) -> Result<StoredChunk<'_>> {
+    Ok((row.value(0)?, row.value(1)?))
+}
+
+/// Bytes of a blob checked as they are read, each chunk before any of it is handed on:
+/// against its stored checksum, or, for a content stored before the checksums (its
+/// first chunk has none), against the content's blake3 hash once the last byte was
+/// read. The chunks must add up to its size.
 struct Check {
     size: u64,
     hash: String,
     seen: u64,
-    hasher: blake3::Hasher,
+    /// The blake3 of the bytes so far, for a content without checksums.
+    whole: Option<Box<blake3::Hasher>>,
 }
 
 impl Check {
@@ -322,7 +429,7 @@ impl Check {
             size,
             hash,
             seen: 0,
-            hasher: blake3::Hasher::new(),
+            whole: None,
         }
     }
 
@@ -331,22 +438,39 @@ impl Check {
         self.seen >= self.size
     }
 
-    /// Takes the next chunk; one that is empty or runs past the size is damage.
-    fn add(&mut self, chunk: &[u8]) -> std::result::Result<(), &'static str> {
+    /// Takes the next chunk and its stored checksum; one that is empty, runs past the
+    /// size or does not match its checksum is damage.
+    fn add(&mut self, (chunk, checksum): StoredChunk<'_>) -> std::result::Result<(), &'static str> {
         if chunk.is_empty() {
             return Err("a stored chunk is empty");
+        }
+        if self.seen == 0 && checksum.is_none() {
+            self.whole = Some(Box::new(blake3::Hasher::new()));
         }
         self.seen += chunk.len() as u64;
         if self.seen > self.size {
             return Err("the stored chunks hold more than its size");
         }
-        self.hasher.update(chunk);
-        Ok(())
+        match (&mut self.whole, checksum) {
+            (Some(hasher), _) => {
+                hasher.update(chunk);
+                Ok(())
+            }
+            (None, Some(stored)) if stored == stored_checksum(chunk) => Ok(()),
+            (None, Some(_)) => Err("a stored chunk does not match its checksum"),
+            (None, None) => Err("a stored chunk has lost its checksum"),
+        }
     }
 
-    /// Compares the bytes seen with the hash.
+    /// The last word, once every chunk was added: a content without checksums is
+    /// compared with its hash, and so is an empty one (no chunk said anything).
     fn finish(&self) -> std::result::Result<(), &'static str> {
-        if self.hasher.finalize().to_hex().as_str() == self.hash {
+        let intact = match &self.whole {
+            Some(hasher) => hasher.finalize().to_hex().as_str() == self.hash,
+            None if self.seen == 0 => content_hash(&[]) == self.hash,
+            None => true,
+        };
+        if intact {
             Ok(())
         } else {
             Err("the stored bytes do not match their hash")
@@ -446,36 +570,17 @@ impl BlobStore for PgBlobStore {
     }
 
     fn get(&self, key: &BlobKey) -> Result<Vec<u8>> {
-        let (message, index, thumbnail) = key_params(key);
-        self.db.read_snapshot(|c| {
-            let Some(row) = c.row(OPEN_SQL, &[&message, &index, &thumbnail])? else {
-                return Err(Error::not_found("blob", key));
-            };
-            let content: i64 = row.value(0)?;
-            let mut check = Check::new(row.uint(1)?, row.text(2)?);
-            // The size is as stored: a damaged one must not reserve memory unchecked.
-            let capacity = check.size.min(self.max_blob_bytes.max(CHUNK_BYTES as u64));
-            let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-            let mut first = row.value::<Option<&[u8]>>(3)?;
-            let mut n = 0i32;
-            while !check.complete() {
-                let fetched;
-                let chunk = match first.take() {
-                    Some(chunk) => chunk,
-                    None if n == 0 => return Err(corrupt(key, "its first chunk is missing")),
-                    None => {
-                        fetched = next_chunk(c, content, n)?
-                            .ok_or_else(|| corrupt(key, &format!("chunk {n} is missing")))?;
-                        fetched.value::<&[u8]>(0)?
-                    }
-                };
-                check.add(chunk).map_err(|why| corrupt(key, why))?;
-                data.extend_from_slice(chunk);
-                n += 1;
-            }
-            check.finish().map_err(|why| corrupt(key, why))?;
-            Ok(data)
-        })
+        // Most blobs are one chunk: one statement, which sees one snapshot on its own.
+        // A larger one is read in a transaction, so that its chunks are one content's
+        // even while it is being deleted.
+        let one_chunk = CHUNK_BYTES as i64;
+        match self.db.read(|c| self.read_whole(c, key, one_chunk))? {
+            Some(data) => Ok(data),
+            None => self
+                .db
+                .read_snapshot(|c| self.read_whole(c, key, i64::MAX))?
+                .ok_or_else(|| corrupt(key, "its size is out of range")),
+        }
     }
 
     fn open(&self, key: &BlobKey) -> Result<Box<dyn BlobRead + '_>> {
@@ -606,8 +711,8 @@ struct PgBlobReader {
     content: i64,
     info: BlobInfo,
     check: Check,
-    /// The first chunk, read with the key, until it is handed out.
-    first: Option<Vec<u8>>,
+    /// The first chunk and its checksum, read with the key, until it is handed out.
+    first: Option<(Vec<u8>, Option<i64>)>,
     /// The chunk being handed out, and how much of it has been.
     chunk: Vec<u8>,
     handed: usize,
@@ -625,13 +730,15 @@ impl PgBlobReader {
             .db()?;
         let (message, index, thumbnail) = key_params(key);
         let found = store.db.on(&mut connection, |c| {
-            c.row(OPEN_SQL, &[&message, &index, &thumbnail])?
+            c.row(OPEN_SQL, &[&message, &index, &thumbnail, &i64::MAX])?
                 .map(|row| {
+                    let checksum = row.value::<Option<i64>>(4)?;
                     Ok((
                         row.value::<i64>(0)?,
                         row.uint::<u64>(1)?,
                         row.text(2)?,
-                        row.value::<Option<Vec<u8>>>(3)?,
+                        row.value::<Option<Vec<u8>>>(3)?
+                            .map(|chunk| (chunk, checksum)),
                     ))
                 })
                 .transpose()
@@ -672,7 +779,7 @@ impl PgBlobReader {
     /// Makes `chunk` the next stored chunk (the first came with the key).
     fn fetch(&mut self) -> io::Result<()> {
         let n = self.next;
-        self.chunk = match self.first.take() {
+        let (chunk, checksum) = match self.first.take() {
             Some(first) => first,
             None => {
                 let content = self.content;
@@ -683,14 +790,20 @@ impl PgBlobReader {
                 let Some(row) = row else {
                     return Err(self.damaged(&format!("chunk {n} is missing")));
                 };
-                row.value::<Vec<u8>>(0).map_err(io::Error::other)?
+                (
+                    row.value::<Vec<u8>>(0).map_err(io::Error::other)?,
+                    row.value::<Option<i64>>(1).map_err(io::Error::other)?,
+                )
             }
         };
+        // Checked before any of it is handed on.
+        if let Err(why) = self.check.add((&chunk, checksum)) {
+            self.chunk.clear();
+            return Err(self.damaged(&format!("chunk {n}: {why}")));
+        }
+        self.chunk = chunk;
         self.next += 1;
         self.handed = 0;
-        if let Err(why) = self.check.add(&self.chunk) {
-            return Err(self.damaged(why));
-        }
         Ok(())
     }
 
@@ -749,23 +862,47 @@ impl Drop for PgBlobReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatstore::blob::content_hash;
+
+    fn stored(chunk: &[u8]) -> StoredChunk<'_> {
+        (chunk, Some(stored_checksum(chunk)))
+    }
 
     #[test]
-    fn chunks_must_add_up_to_the_size_and_the_hash() {
+    fn chunks_must_add_up_to_the_size_and_match_their_checksums() {
         let data = b"some bytes of a blob";
         let mut check = Check::new(data.len() as u64, content_hash(data));
-        assert!(check.add(&data[..5]).is_ok());
+        assert!(check.add(stored(&data[..5])).is_ok());
         assert!(!check.complete());
-        assert!(check.add(&[]).is_err(), "an empty chunk");
-        assert!(check.add(&data[5..]).is_ok());
+        assert!(check.add(stored(&[])).is_err(), "an empty chunk");
+        assert!(check.add(stored(&data[5..])).is_ok());
         assert!(check.complete());
         assert!(check.finish().is_ok());
 
         let mut long = Check::new(3, content_hash(b"abc"));
-        assert!(long.add(b"abcd").is_err());
+        assert!(long.add(stored(b"abcd")).is_err());
         let mut wrong = Check::new(3, content_hash(b"abc"));
-        assert!(wrong.add(b"abd").is_ok());
-        assert!(wrong.finish().is_err());
+        assert!(wrong.add((b"abd", Some(stored_checksum(b"abc")))).is_err());
+        let mut lost = Check::new(6, content_hash(b"abcdef"));
+        assert!(lost.add(stored(b"abc")).is_ok());
+        assert!(lost.add((b"def", None)).is_err(), "a checksum gone");
+        let emptied = Check::new(0, content_hash(b"abc"));
+        assert!(emptied.complete());
+        assert!(
+            emptied.finish().is_err(),
+            "an empty content's hash is known"
+        );
+        assert!(Check::new(0, content_hash(b"")).finish().is_ok());
+    }
+
+    #[test]
+    fn contents_without_checksums_are_checked_against_their_hash_at_the_end() {
+        let data = b"stored before the checksums";
+        let mut good = Check::new(data.len() as u64, content_hash(data));
+        assert!(good.add((&data[..10], None)).is_ok());
+        assert!(good.add((&data[10..], Some(0))).is_ok(), "the hash decides");
+        assert!(good.finish().is_ok());
+        let mut bad = Check::new(data.len() as u64, content_hash(data));
+        assert!(bad.add((b"stored before the checksumz", None)).is_ok());
+        assert!(bad.finish().is_err());
     }
 }

@@ -11,7 +11,7 @@
 //! agent logs, usage, system operations and maintenance (invariant checks, vacuum, and
 //! backups as a `psql` script of one consistent snapshot). [`PgBlobStore`] keeps the
 //! attachments ([`chatstore::BlobStore`]) in the same schema, on the same pool
-//! ([`PgStore::blobs`]): content-addressed, blake3-checked on every read, streamed in
+//! ([`PgStore::blobs`]): content-addressed (blake3), each chunk checksummed (xxh3) and checked on every read, streamed in
 //! and out in chunks of [`CHUNK_BYTES`]. It stands on: the connection
 //! pool (the seeds' size, overflow, timeout and recycle settings; `TimeZone=UTC`; health
 //! judged by each connection's outcome), the startup check that names what went wrong

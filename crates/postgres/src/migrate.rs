@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_temporary_conversations"),
     migration!(12, "0012_imported_ids"),
     migration!(13, "0013_embedding_cache_owner"),
+    migration!(14, "0014_blob_chunk_checksums"),
 ];
 
 /// The schema version this code writes.

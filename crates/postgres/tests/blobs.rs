@@ -334,3 +334,184 @@ fn writers_and_deleters_of_the_same_bytes_at_once_keep_the_counts_right() {
         stats.keys
     );
 }
+
+/// Reads `key` as a stream, a chunk's worth at a time, until its end or its first
+/// error: what was handed on, and the error.
+fn stream_until_failure(blobs: &PgBlobStore, key: &BlobKey) -> (Vec<u8>, Option<io::Error>) {
+    let mut reader = blobs.open(key).expect("opens");
+    let mut handed = Vec::new();
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return (handed, None),
+            Ok(n) => handed.extend_from_slice(&buffer[..n]),
+            Err(error) => return (handed, Some(error)),
+        }
+    }
+}
+
+fn expect_corrupt<T: std::fmt::Debug>(result: chatstore::Result<T>, key: &BlobKey, says: &str) {
+    match result {
+        Err(Error::Corrupt { detail }) => {
+            assert!(detail.contains(&key.to_string()), "{detail}");
+            assert!(detail.contains(says), "{detail} should say {says:?}");
+        }
+        other => panic!("{key}: expected Corrupt saying {says:?}, got {other:?}"),
+    }
+}
+
+/// Runs `sql` on the chunks of `key`'s content (`WHERE` is added: `{content}` in
+/// `condition` is its id).
+fn change_chunks(schema: &mut TempSchema, key: &BlobKey, set: &str, condition: &str) {
+    let content = format!(
+        "(SELECT content_id FROM blobs WHERE message_id = '{}' AND idx = {} AND thumbnail = {})",
+        key.message, key.index, key.thumbnail
+    );
+    schema.execute(&format!(
+        "UPDATE blob_chunks SET {set} WHERE content_id = {content} AND {condition}"
+    ));
+}
+
+#[test]
+fn a_changed_byte_in_any_chunk_fails_get_and_stops_the_stream_before_that_chunk() {
+    let Some((mut schema, _store, blobs)) = open() else {
+        return;
+    };
+    for damaged in 0..4usize {
+        let key = BlobKey::file(MessageId::new(), 0);
+        let data = bytes(
+            &format!("four chunks, {damaged} damaged"),
+            3 * CHUNK_BYTES + 77,
+        );
+        blobs.put(&key, &data).expect("put");
+        change_chunks(
+            &mut schema,
+            &key,
+            "data = set_byte(data, 5, get_byte(data, 5) # 4)",
+            &format!("n = {damaged}"),
+        );
+        expect_corrupt(
+            blobs.get(&key),
+            &key,
+            &format!("chunk {damaged}: a stored chunk does not match its checksum"),
+        );
+        let (handed, error) = stream_until_failure(&blobs, &key);
+        assert_eq!(
+            handed.len(),
+            damaged * CHUNK_BYTES,
+            "every chunk before the damaged one, none of it"
+        );
+        assert_eq!(handed, data[..handed.len()]);
+        let error = error.expect("the damaged chunk fails");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+        assert!(error.to_string().contains(&format!("chunk {damaged}")));
+        assert_eq!(blobs.verify_contents().expect("verify"), vec![key]);
+        assert!(blobs.delete(&key).expect("delete"));
+    }
+}
+
+#[test]
+fn damaged_or_lost_checksums_are_reported_and_recorded_afresh_by_verify_contents() {
+    let Some((mut schema, _store, blobs)) = open() else {
+        return;
+    };
+    let (wrong, lost) = (
+        BlobKey::file(MessageId::new(), 0),
+        BlobKey::file(MessageId::new(), 0),
+    );
+    let (wrong_data, lost_data) = (
+        bytes("a wrong checksum", 2 * CHUNK_BYTES + 9),
+        bytes("a lost checksum", 2 * CHUNK_BYTES + 10),
+    );
+    blobs.put(&wrong, &wrong_data).expect("put");
+    blobs.put(&lost, &lost_data).expect("put");
+    change_chunks(&mut schema, &wrong, "checksum = checksum # 1", "n = 1");
+    change_chunks(&mut schema, &lost, "checksum = NULL", "n = 2");
+
+    expect_corrupt(
+        blobs.get(&wrong),
+        &wrong,
+        "chunk 1: a stored chunk does not match its checksum",
+    );
+    expect_corrupt(
+        blobs.get(&lost),
+        &lost,
+        "chunk 2: a stored chunk has lost its checksum",
+    );
+    let (handed, error) = stream_until_failure(&blobs, &lost);
+    assert_eq!(handed, lost_data[..2 * CHUNK_BYTES]);
+    assert!(error.is_some());
+
+    assert!(
+        blobs.verify_contents().expect("verify").is_empty(),
+        "the bytes match their hash"
+    );
+    assert_eq!(blobs.get(&wrong).expect("recorded afresh"), wrong_data);
+    assert_eq!(blobs.get(&lost).expect("recorded afresh"), lost_data);
+}
+
+#[test]
+fn blobs_stored_before_the_checksums_read_and_verify_after_the_migration() {
+    let Some((mut schema, store, blobs)) = open() else {
+        return;
+    };
+    let (large, small, empty) = (
+        BlobKey::file(MessageId::new(), 0),
+        BlobKey::thumbnail(MessageId::new(), 0),
+        BlobKey::file(MessageId::new(), 1),
+    );
+    let data = bytes("stored by version 13", 2 * CHUNK_BYTES + 500);
+    blobs.put(&large, &data).expect("put");
+    blobs.put(&small, b"a thumbnail").expect("put");
+    blobs.put(&empty, b"").expect("put");
+    let version = chatstore_postgres::LATEST_VERSION;
+    store
+        .migrate_to(13)
+        .expect("back to the schema without checksums");
+    store.migrate_to(version).expect("and up again");
+    let unchecked = "SELECT count(*) FROM blob_chunks WHERE checksum IS NULL";
+    assert_eq!(number(&mut schema, unchecked), 4);
+
+    assert_eq!(blobs.get(&large).expect("read by the hash"), data);
+    assert_eq!(blobs.get(&small).expect("read by the hash"), b"a thumbnail");
+    assert_eq!(blobs.get(&empty).expect("empty"), b"");
+    let (handed, error) = stream_until_failure(&blobs, &large);
+    assert!(error.is_none());
+    assert_eq!(handed, data);
+
+    // Without checksums, damage shows once the last byte was read.
+    change_chunks(
+        &mut schema,
+        &large,
+        "data = set_byte(data, 9, get_byte(data, 9) # 1)",
+        "n = 1",
+    );
+    expect_corrupt(
+        blobs.get(&large),
+        &large,
+        "the stored bytes do not match their hash",
+    );
+    let (_, error) = stream_until_failure(&blobs, &large);
+    assert_eq!(error.expect("damaged").kind(), io::ErrorKind::InvalidData);
+    assert_eq!(blobs.verify_contents().expect("verify"), vec![large]);
+    assert_eq!(
+        number(&mut schema, unchecked),
+        3,
+        "the damaged content's chunks are left as they are"
+    );
+
+    // Mended, the next verification records its checksums too.
+    change_chunks(
+        &mut schema,
+        &large,
+        "data = set_byte(data, 9, get_byte(data, 9) # 1)",
+        "n = 1",
+    );
+    assert!(blobs.verify_contents().expect("verify").is_empty());
+    assert_eq!(number(&mut schema, unchecked), 0);
+    assert_eq!(blobs.get(&large).expect("read by the checksums"), data);
+    assert_eq!(
+        blobs.get(&small).expect("read by the checksums"),
+        b"a thumbnail"
+    );
+}

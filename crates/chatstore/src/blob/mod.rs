@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, MessageId, Result, Timestamp};
 
+mod checksum;
 mod incoming;
 
+pub use checksum::chunk_checksum;
 pub use incoming::{Incoming, check_size, content_hash, describe_all};
 
 /// The key of one attachment (or its thumbnail) of one message.

@@ -1,0 +1,1 @@
+ALTER TABLE blob_chunks DROP COLUMN checksum;
