@@ -1,12 +1,13 @@
-//! Keeping the full-text index up to date in batches. An append records only its
-//! message's row key in `search_pending` (migration 12); the messages waiting there are
-//! moved into the index by a thread of the store's, 50 ms after the first append of a
-//! quiet spell or as soon as a thousand have gathered, one FTS5 segment per batch
-//! instead of one per append (batches of a thousand cost appends about a tenth of their
-//! speed, batches of a few hundred about a quarter: `fts_cost`). Every search first indexes what is still
-//! waiting, so it sees every message whose append returned before it began, from this
-//! process or any other. What waits is in the database, never only in memory: a crash
-//! loses nothing, and the next indexing takes it.
+//! Keeping the full-text index up to date in batches. Appends write nothing for the
+//! index: the messages not yet in it are those whose row key is above the high-water
+//! mark in `search_indexed` (migration 13; migration 12 queued keys in a table instead).
+//! They are moved into the index by a thread of the store's, 50 ms after the first
+//! append of a quiet spell or as soon as a thousand have gathered, one FTS5 segment per
+//! batch instead of one per append (batches of a thousand cost appends about a tenth of
+//! their speed, batches of a few hundred about a quarter: `fts_cost`). Every search
+//! first indexes what is still waiting, so it sees every message whose append returned
+//! before it began, from this process or any other. What waits is in the database,
+//! never only in memory: a crash loses nothing, and the next indexing takes it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,34 +29,35 @@ const WAKE_AFTER: usize = 1024;
 /// How long the thread lets appends gather after the first one of a quiet spell.
 const GATHER: Duration = Duration::from_millis(50);
 
-/// Moves up to [`BATCH`] waiting messages, the oldest first, into the index; returns
-/// how many it moved.
+/// Moves up to [`BATCH`] waiting messages, the oldest first, into the index and raises
+/// the mark past them; returns how many it moved.
 fn index_batch(c: &Conn<'_>) -> Result<i64> {
-    let upto: Option<i64> = c
+    let (from, upto, count) = c
         .row(
-            "SELECT max(pk) FROM (SELECT pk FROM search_pending ORDER BY pk LIMIT ?1)",
+            "SELECT (SELECT upto FROM search_indexed), max(pk), count(*)
+             FROM (SELECT pk FROM messages WHERE pk > (SELECT upto FROM search_indexed)
+                   ORDER BY pk LIMIT ?1)",
             &[&BATCH],
-            |row| row.opt_int(0),
+            |row| Ok((row.int(0)?, row.opt_int(1)?, row.int(2)?)),
         )?
-        .flatten();
+        .unwrap_or((0, None, 0));
     let Some(upto) = upto else {
         return Ok(0);
     };
     c.execute(
         "INSERT INTO messages_fts(rowid, content)
-         SELECT m.pk, m.content FROM messages m
-         WHERE m.pk IN (SELECT pk FROM search_pending WHERE pk <= ?1)",
-        &[&upto],
+         SELECT pk, content FROM messages WHERE pk > ?1 AND pk <= ?2",
+        &[&from, &upto],
     )?;
-    c.execute("DELETE FROM search_pending WHERE pk <= ?1", &[&upto])
-        .map(|n| n as i64)
+    c.execute("UPDATE search_indexed SET upto = ?1", &[&upto])?;
+    Ok(count)
 }
 
 /// Indexes every message waiting, in batches; returns how many.
 pub(crate) fn index_waiting(db: &Db) -> Result<u64> {
     let mut indexed = 0;
     loop {
-        let n = before_migration_12(db.write(index_batch), 0)?;
+        let n = before_migration_13(db.write(index_batch), 0)?;
         indexed += n as u64;
         if n < BATCH {
             return Ok(indexed);
@@ -65,19 +67,24 @@ pub(crate) fn index_waiting(db: &Db) -> Result<u64> {
 
 /// Whether any message waits to be indexed.
 pub(crate) fn any_waiting(db: &Db) -> Result<bool> {
-    before_migration_12(
-        db.read(|c| c.exists("SELECT 1 FROM search_pending", &[])),
+    before_migration_13(
+        db.read(|c| {
+            c.exists(
+                "SELECT 1 FROM messages WHERE pk > (SELECT upto FROM search_indexed)",
+                &[],
+            )
+        }),
         false,
     )
 }
 
-/// `result`, or `nothing` when the schema is older than migration 12 (a store opened
-/// without migrating, or migrated down): its triggers index every append inline, so
-/// nothing ever waits.
-fn before_migration_12<T>(result: Result<T>, nothing: T) -> Result<T> {
+/// `result`, or `nothing` when the schema is older than migration 13 (a store migrated
+/// down): before migration 12 its triggers index every append inline, so nothing ever
+/// waits; at 12, what waits in its queue is indexed by migration 13 on the way up.
+fn before_migration_13<T>(result: Result<T>, nothing: T) -> Result<T> {
     match result {
         Err(chatstore::Error::Backend { detail })
-            if detail.contains("no such table: search_pending") =>
+            if detail.contains("no such table: search_indexed") =>
         {
             Ok(nothing)
         }

@@ -34,7 +34,11 @@ impl MaintenanceStore for SqliteStore {
                 "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
                 &[],
             )?;
-            c.execute("DELETE FROM search_pending", &[]).map(drop)
+            c.execute(
+                "UPDATE search_indexed SET upto = coalesce((SELECT max(pk) FROM messages), 0)",
+                &[],
+            )
+            .map(drop)
         })
     }
 }

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_imported_ids"),
     migration!(11, "0011_embedding_cache_owner"),
     migration!(12, "0012_search_in_batches"),
+    migration!(13, "0013_search_high_water_mark"),
 ];
 
 /// The schema version this code writes.

@@ -1,4 +1,4 @@
-//! The full-text index kept in batches (migration 12): a search sees every message
+//! The full-text index kept in batches (migrations 12 and 13): a search sees every message
 //! appended before it began, whichever process appended it and whether or not its
 //! indexer ran; deleting messages that wait to be indexed leaves no hit pointing at
 //! nothing; the index ends equal to the messages; a rebuild starts from scratch.
@@ -37,7 +37,11 @@ fn index_matches_messages(path: &std::path::Path) {
 fn waiting(path: &std::path::Path) -> i64 {
     Connection::open(path)
         .expect("open")
-        .query_row("SELECT count(*) FROM search_pending", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM messages WHERE pk > (SELECT upto FROM search_indexed)",
+            [],
+            |r| r.get(0),
+        )
         .expect("count")
 }
 
@@ -180,4 +184,108 @@ fn closing_leaves_a_complete_file() {
     store.close().expect("close");
     assert_eq!(waiting(&path), 0, "closing indexes what waits");
     index_matches_messages(&path);
+}
+
+fn largest_key(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .expect("open")
+        .query_row("SELECT coalesce(max(pk), 0) FROM messages", [], |r| {
+            r.get(0)
+        })
+        .expect("max")
+}
+
+#[test]
+fn row_keys_given_again_after_the_newest_messages_are_purged_are_indexed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let (store, ada, keep) = with_chat(&path, "keep");
+    store
+        .append_message(ada, keep, &NewMessage::user("anchor kept"))
+        .expect("append");
+    for (round, indexed_first) in [(0, true), (1, false), (2, true)] {
+        let newest = store
+            .create_conversation(ada, &NewConversation::titled("newest"))
+            .expect("newest");
+        for i in 0..4 {
+            store
+                .append_message(
+                    ada,
+                    newest.id,
+                    &NewMessage::user(format!("gull {round} {i}")),
+                )
+                .expect("append");
+        }
+        if indexed_first {
+            assert_eq!(hits(&store, ada, "gull"), 4, "round {round}: indexed");
+        }
+        let largest = largest_key(&path);
+        store.delete_conversation(ada, newest.id).expect("delete");
+        store.purge_conversation(ada, newest.id).expect("purge");
+        store
+            .append_message(ada, keep, &NewMessage::user(format!("petrel{round}")))
+            .expect("append");
+        assert!(
+            largest_key(&path) < largest,
+            "round {round}: the new message took a key the purged ones had"
+        );
+        assert_eq!(hits(&store, ada, "gull"), 0, "round {round}");
+        assert_eq!(
+            hits(&store, ada, &format!("petrel{round}")),
+            1,
+            "round {round}"
+        );
+        assert_eq!(waiting(&path), 0);
+        index_matches_messages(&path);
+    }
+}
+
+#[test]
+fn messages_waiting_across_migrations_down_and_up_end_in_the_index() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("chatstore.db");
+    let (store, ada, chat) = with_chat(&path, "migrations");
+    store
+        .append_message(ada, chat, &NewMessage::user("indexed cormorant"))
+        .expect("append");
+    assert_eq!(hits(&store, ada, "cormorant"), 1);
+    // Rows written behind the store's back wait above the mark: no indexer was told.
+    let write_by_hand = |content: &str| {
+        let raw = Connection::open(&path).expect("open");
+        raw.execute(
+            "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+             SELECT ?2, id, message_count + 1, 'user', ?3, created_at
+             FROM conversations WHERE id = ?1",
+            [
+                chat.to_string(),
+                chatstore::MessageId::new().to_string(),
+                content.to_owned(),
+            ],
+        )
+        .expect("a row written by another program");
+        raw.execute(
+            "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
+            [chat.to_string()],
+        )
+        .expect("its counter");
+    };
+    write_by_hand("waiting cormorant one");
+    assert_eq!(waiting(&path), 1);
+
+    // Down to 12: the waiting row goes to its queue; down to 11: into the index.
+    store.migrate_to(12).expect("down to 12");
+    write_by_hand("queued cormorant two");
+    store.migrate_to(11).expect("down to 11");
+    index_matches_messages(&path);
+    assert_eq!(hits(&store, ada, "cormorant"), 3);
+
+    // Up to 12 with a row queued there, then up to the mark: indexed on the way.
+    store.migrate_to(12).expect("up to 12");
+    write_by_hand("queued cormorant three");
+    store
+        .migrate_to(chatstore_sqlite::LATEST_VERSION)
+        .expect("up to the latest");
+    index_matches_messages(&path);
+    assert_eq!(waiting(&path), 0);
+    assert_eq!(hits(&store, ada, "cormorant"), 4);
 }
