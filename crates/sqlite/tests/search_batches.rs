@@ -45,6 +45,28 @@ fn waiting(path: &std::path::Path) -> i64 {
         .expect("count")
 }
 
+/// Appends a message to `chat` through a connection of its own, as another program
+/// would: no store is told.
+fn write_by_hand(path: &std::path::Path, chat: ConversationId, content: &str) {
+    let raw = Connection::open(path).expect("open");
+    raw.execute(
+        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+         SELECT ?2, id, message_count + 1, 'user', ?3, created_at
+         FROM conversations WHERE id = ?1",
+        [
+            chat.to_string(),
+            chatstore::MessageId::new().to_string(),
+            content.to_owned(),
+        ],
+    )
+    .expect("a row written by another program");
+    raw.execute(
+        "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
+        [chat.to_string()],
+    )
+    .expect("its counter");
+}
+
 /// A store at `path` with ada and a conversation of hers called `title`.
 fn with_chat(path: &std::path::Path, title: &str) -> (SqliteStore, UserId, ConversationId) {
     let store = open(path);
@@ -89,19 +111,7 @@ fn a_search_sees_every_message_appended_before_it() {
         )
         .expect("append");
     drop(other);
-    let raw = Connection::open(&path).expect("open");
-    raw.execute(
-        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
-         SELECT ?2, id, message_count + 1, 'user', 'foghorn written by hand', created_at
-         FROM conversations WHERE id = ?1",
-        [chat.to_string(), chatstore::MessageId::new().to_string()],
-    )
-    .expect("a row written by another program");
-    raw.execute(
-        "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
-        [chat.to_string()],
-    )
-    .expect("its counter");
+    write_by_hand(&path, chat, "foghorn written by hand");
     // Nothing told this store's indexer about the foreign row: unless its timer happens
     // to fire in these microseconds, the search below is what indexes it.
     assert_eq!(hits(&store, ada, "lantern"), 1);
@@ -250,38 +260,19 @@ fn messages_waiting_across_migrations_down_and_up_end_in_the_index() {
         .expect("append");
     assert_eq!(hits(&store, ada, "cormorant"), 1);
     // Rows written behind the store's back wait above the mark: no indexer was told.
-    let write_by_hand = |content: &str| {
-        let raw = Connection::open(&path).expect("open");
-        raw.execute(
-            "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
-             SELECT ?2, id, message_count + 1, 'user', ?3, created_at
-             FROM conversations WHERE id = ?1",
-            [
-                chat.to_string(),
-                chatstore::MessageId::new().to_string(),
-                content.to_owned(),
-            ],
-        )
-        .expect("a row written by another program");
-        raw.execute(
-            "UPDATE conversations SET message_count = message_count + 1 WHERE id = ?1",
-            [chat.to_string()],
-        )
-        .expect("its counter");
-    };
-    write_by_hand("waiting cormorant one");
+    write_by_hand(&path, chat, "waiting cormorant one");
     assert_eq!(waiting(&path), 1);
 
     // Down to 12: the waiting row goes to its queue; down to 11: into the index.
     store.migrate_to(12).expect("down to 12");
-    write_by_hand("queued cormorant two");
+    write_by_hand(&path, chat, "queued cormorant two");
     store.migrate_to(11).expect("down to 11");
     index_matches_messages(&path);
     assert_eq!(hits(&store, ada, "cormorant"), 3);
 
     // Up to 12 with a row queued there, then up to the mark: indexed on the way.
     store.migrate_to(12).expect("up to 12");
-    write_by_hand("queued cormorant three");
+    write_by_hand(&path, chat, "queued cormorant three");
     store
         .migrate_to(chatstore_sqlite::LATEST_VERSION)
         .expect("up to the latest");
