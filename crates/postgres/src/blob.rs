@@ -5,9 +5,10 @@
 //! `blob_contents` row (its blake3 hash, size, and how many keys point at it), its
 //! bytes `blob_chunks` rows of [`CHUNK_BYTES`], each with its fast checksum
 //! ([`chunk_checksum`], checked on every read before the chunk is handed on), and each
-//! key a `blobs` row pointing at its content. The content goes in the same transaction as the last key pointing at
-//! it. Content with a given hash is created or taken under a transaction-level advisory
-//! lock on the hash, so that two writers of the same new bytes never both create it.
+//! key a `blobs` row pointing at its content. The content goes in the same transaction
+//! as the last key pointing at it. Content with a given hash is created or taken under
+//! a transaction-level advisory lock on the hash, so that two writers of the same new
+//! bytes never both create it.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -172,6 +173,52 @@ impl PgBlobStore {
 
     fn now(&self) -> OffsetDateTime {
         at(self.clock.now())
+    }
+
+    /// The bytes of `key`, checked; `None` when the content is larger than `up_to`
+    /// bytes (left unread).
+    fn read_whole(
+        &self,
+        c: &mut Conn<'_, '_>,
+        key: &BlobKey,
+        up_to: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        let (message, index, thumbnail) = key_params(key);
+        let Some(row) = c.row(OPEN_SQL, &[&message, &index, &thumbnail, &up_to])? else {
+            return Err(Error::not_found("blob", key));
+        };
+        let content: i64 = row.value(0)?;
+        let mut check = Check::new(row.uint(1)?, row.text(2)?);
+        if check.size > up_to as u64 {
+            return Ok(None);
+        }
+        // The size is as stored: a damaged one must not reserve memory unchecked.
+        let capacity = check.size.min(self.max_blob_bytes.max(CHUNK_BYTES as u64));
+        let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let first_checksum = row.value::<Option<i64>>(4)?;
+        let mut first = row
+            .value::<Option<&[u8]>>(3)?
+            .map(|chunk| (chunk, first_checksum));
+        let mut n = 0i32;
+        while !check.complete() {
+            let fetched;
+            let chunk = match first.take() {
+                Some(chunk) => chunk,
+                None if n == 0 => return Err(corrupt(key, "its first chunk is missing")),
+                None => {
+                    fetched = next_chunk(c, content, n)?
+                        .ok_or_else(|| corrupt(key, &format!("chunk {n} is missing")))?;
+                    chunk_of(&fetched)?
+                }
+            };
+            check
+                .add(chunk)
+                .map_err(|why| corrupt(key, &format!("chunk {n}: {why}")))?;
+            data.extend_from_slice(chunk.0);
+            n += 1;
+        }
+        check.finish().map_err(|why| corrupt(key, why))?;
+        Ok(Some(data))
     }
 }
 
@@ -342,54 +389,6 @@ fn release(c: &mut Conn<'_, '_>, contents: &[i64]) -> Result<()> {
         &[&ids],
     )
     .map(drop)
-}
-
-impl PgBlobStore {
-    /// The bytes of `key`, checked; `None` when the content is larger than `up_to`
-    /// bytes (left unread).
-    fn read_whole(
-        &self,
-        c: &mut Conn<'_, '_>,
-        key: &BlobKey,
-        up_to: i64,
-    ) -> Result<Option<Vec<u8>>> {
-        let (message, index, thumbnail) = key_params(key);
-        let Some(row) = c.row(OPEN_SQL, &[&message, &index, &thumbnail, &up_to])? else {
-            return Err(Error::not_found("blob", key));
-        };
-        let content: i64 = row.value(0)?;
-        let mut check = Check::new(row.uint(1)?, row.text(2)?);
-        if check.size > up_to as u64 {
-            return Ok(None);
-        }
-        // The size is as stored: a damaged one must not reserve memory unchecked.
-        let capacity = check.size.min(self.max_blob_bytes.max(CHUNK_BYTES as u64));
-        let mut data = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-        let first_checksum = row.value::<Option<i64>>(4)?;
-        let mut first = row
-            .value::<Option<&[u8]>>(3)?
-            .map(|chunk| (chunk, first_checksum));
-        let mut n = 0i32;
-        while !check.complete() {
-            let fetched;
-            let chunk = match first.take() {
-                Some(chunk) => chunk,
-                None if n == 0 => return Err(corrupt(key, "its first chunk is missing")),
-                None => {
-                    fetched = next_chunk(c, content, n)?
-                        .ok_or_else(|| corrupt(key, &format!("chunk {n} is missing")))?;
-                    chunk_of(&fetched)?
-                }
-            };
-            check
-                .add(chunk)
-                .map_err(|why| corrupt(key, &format!("chunk {n}: {why}")))?;
-            data.extend_from_slice(chunk.0);
-            n += 1;
-        }
-        check.finish().map_err(|why| corrupt(key, why))?;
-        Ok(Some(data))
-    }
 }
 
 /// Chunk `n` of `content`, if stored.
@@ -718,6 +717,8 @@ struct PgBlobReader {
     handed: usize,
     /// The number of the next chunk to fetch.
     next: i32,
+    /// What was found damaged: every read from then on fails with it.
+    damage: Option<String>,
     checked: bool,
 }
 
@@ -765,15 +766,17 @@ impl PgBlobReader {
             chunk: Vec::new(),
             handed: 0,
             next: 0,
+            damage: None,
             checked: false,
         })
     }
 
-    fn damaged(&self, why: &str) -> io::Error {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("blob {}: {why}", self.info.key),
-        )
+    /// Records damage found: this read and every later one fail with it.
+    fn damaged(&mut self, why: &str) -> io::Error {
+        let damage = self
+            .damage
+            .get_or_insert_with(|| format!("blob {}: {why}", self.info.key));
+        io::Error::new(io::ErrorKind::InvalidData, damage.clone())
     }
 
     /// Makes `chunk` the next stored chunk (the first came with the key).
@@ -798,7 +801,6 @@ impl PgBlobReader {
         };
         // Checked before any of it is handed on.
         if let Err(why) = self.check.add((&chunk, checksum)) {
-            self.chunk.clear();
             return Err(self.damaged(&format!("chunk {n}: {why}")));
         }
         self.chunk = chunk;
@@ -832,6 +834,9 @@ impl Read for PgBlobReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
+        }
+        if self.damage.is_some() {
+            return Err(self.damaged(""));
         }
         if self.handed >= self.chunk.len() {
             if self.check.complete() {

@@ -336,7 +336,7 @@ fn writers_and_deleters_of_the_same_bytes_at_once_keep_the_counts_right() {
 }
 
 /// Reads `key` as a stream, a chunk's worth at a time, until its end or its first
-/// error: what was handed on, and the error.
+/// error: what was handed on, and the error (which every later read repeats).
 fn stream_until_failure(blobs: &PgBlobStore, key: &BlobKey) -> (Vec<u8>, Option<io::Error>) {
     let mut reader = blobs.open(key).expect("opens");
     let mut handed = Vec::new();
@@ -345,7 +345,11 @@ fn stream_until_failure(blobs: &PgBlobStore, key: &BlobKey) -> (Vec<u8>, Option<
         match reader.read(&mut buffer) {
             Ok(0) => return (handed, None),
             Ok(n) => handed.extend_from_slice(&buffer[..n]),
-            Err(error) => return (handed, Some(error)),
+            Err(error) => {
+                let again = reader.read(&mut buffer).expect_err("fails for good");
+                assert_eq!(again.to_string(), error.to_string());
+                return (handed, Some(error));
+            }
         }
     }
 }
