@@ -172,3 +172,85 @@ fn a_failing_migration_is_rolled_back_whole() {
     );
     assert_eq!(store.schema_version().expect("version"), 2);
 }
+
+/// The text of the messages table's definition.
+fn messages_sql(conn: &Connection) -> String {
+    conn.query_row(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'",
+        [],
+        |row| row.get(0),
+    )
+    .expect("the messages table")
+}
+
+/// Inserts a message of `role` into a new conversation and rolls it back: whether the
+/// table's checks let it in.
+fn role_allowed(conn: &Connection, role: &str) -> bool {
+    conn.execute_batch("SAVEPOINT probe").expect("savepoint");
+    let inserted = conn.execute_batch(&format!(
+        "INSERT INTO users (id, username, username_key, email, password_hash, created_at, updated_at)
+             VALUES ('u-probe', 'probe', 'probe', 'probe@example.com', '-', 't', 't');
+         INSERT INTO conversations (id, user_id, created_at, updated_at, last_activity_at)
+             VALUES ('c-probe', 'u-probe', 't', 't', 't');
+         INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+             VALUES ('m-probe', 'c-probe', 1, '{role}', 'hello', 't');"
+    ));
+    conn.execute_batch("ROLLBACK TO probe; RELEASE probe")
+        .expect("rolled back");
+    match inserted {
+        Ok(()) => true,
+        Err(e) if e.to_string().contains("CHECK constraint failed: role") => false,
+        Err(e) => panic!("{role}: {e}"),
+    }
+}
+
+/// Whether inserting a message builds a temporary table (for a list of three or more
+/// in a check) on `conn`.
+fn insert_builds_a_temporary_table(conn: &Connection) -> bool {
+    let mut explain = conn
+        .prepare(
+            "EXPLAIN INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+             VALUES ('m', 'c', 1, 'user', 'hello', 't')",
+        )
+        .expect("explain");
+    let opcodes: Vec<String> = explain
+        .query_map([], |row| row.get(1))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("opcodes");
+    opcodes.iter().any(|op| op == "OpenEphemeral")
+}
+
+#[test]
+fn the_role_check_allows_exactly_what_it_allowed_without_a_temporary_table() {
+    let db = TempSqlite::new();
+    let store = db.open_sqlite(config()).expect("opens");
+    let conn = Connection::open(db.path()).expect("open");
+    let allowed = |conn: &Connection| {
+        ["user", "assistant", "system", "robot", "User", ""]
+            .into_iter()
+            .filter(|role| role_allowed(conn, role))
+            .collect::<Vec<_>>()
+    };
+    let check = "CHECK (role IN ('user', 'assistant') OR role = 'system')";
+    assert!(messages_sql(&conn).contains(check));
+    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
+    assert!(!insert_builds_a_temporary_table(&conn));
+
+    store.migrate_to(13).expect("down to 13");
+    assert!(messages_sql(&conn).contains("CHECK (role IN ('user', 'assistant', 'system'))"));
+    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
+    assert!(
+        insert_builds_a_temporary_table(&conn),
+        "the list of three, read again by a connection opened before"
+    );
+
+    store.migrate_to(LATEST_VERSION).expect("up again");
+    assert!(messages_sql(&conn).contains(check));
+    assert!(
+        !insert_builds_a_temporary_table(&conn),
+        "a connection opened before the migration reads the schema again"
+    );
+    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
+    store.check_integrity().expect("sound");
+}

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_embedding_cache_owner"),
     migration!(12, "0012_search_in_batches"),
     migration!(13, "0013_search_high_water_mark"),
+    migration!(14, "0014_messages_role_check"),
 ];
 
 /// The schema version this code writes.
