@@ -88,7 +88,7 @@ fn content_with_hash(conn: &Conn<'_>, hash: &str) -> Result<Option<i64>> {
 /// stored) the existing one, given the checksums it lacks if it was stored before them.
 fn store_content(conn: &Conn<'_>, hash: &str, data: &[u8]) -> Result<i64> {
     // No RETURNING: SQLite would journal the statement on its own and gather the row
-    // in a temporary table (a tenth of a small write).
+    // in a temporary table (a sixth of the instructions of a small write).
     let inserted = conn.execute(
         "INSERT INTO contents (hash, size, data) VALUES (?1, ?2, ?3)
          ON CONFLICT (hash) DO NOTHING",
