@@ -173,84 +173,179 @@ fn a_failing_migration_is_rolled_back_whole() {
     assert_eq!(store.schema_version().expect("version"), 2);
 }
 
-/// The text of the messages table's definition.
-fn messages_sql(conn: &Connection) -> String {
-    conn.query_row(
-        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'",
-        [],
-        |row| row.get(0),
-    )
-    .expect("the messages table")
-}
+/// One row in every table with a check on a list of values, written by hand.
+const ROWS: &str = "
+    INSERT INTO users (id, username, username_key, email, password_hash, created_at, updated_at)
+        VALUES ('u', 'probe', 'probe', 'probe@example.com', '-', 't', 't');
+    INSERT INTO conversations (id, user_id, created_at, updated_at, last_activity_at)
+        VALUES ('c', 'u', 't', 't', 't');
+    INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+        VALUES ('m', 'c', 1, 'user', 'hello', 't');
+    INSERT INTO documents (id, owner_id, filename, file_path, title, uploaded_at, updated_at)
+        VALUES ('d', 'u', 'a.pdf', '/a.pdf', 'A', 't', 't');
+    INSERT INTO agent_logs (id, message_id, agent_name, created_at)
+        VALUES ('a', 'm', 'retriever', 't');
+    INSERT INTO embedding_collections (name, dimension, distance, created_at)
+        VALUES ('e', 3, 'cosine', 't');";
 
-/// Inserts a message of `role` into a new conversation and rolls it back: whether the
-/// table's checks let it in.
-fn role_allowed(conn: &Connection, role: &str) -> bool {
+/// Each checked column, a statement giving it the value ?1 (an update of the row above,
+/// or for append-only messages a second insert), and the values tried: every value the
+/// store writes, and some it must refuse.
+const CHECKED: &[(&str, &str, &[&str])] = &[
+    (
+        "users.explainability_level",
+        "UPDATE users SET explainability_level = ?1 WHERE id = 'u'",
+        &["basic", "detailed", "debug", "Debug", "verbose", ""],
+    ),
+    (
+        "conversations.status",
+        "UPDATE conversations SET status = ?1 WHERE id = 'c'",
+        &["active", "archived", "closed", "deleted", "gone", ""],
+    ),
+    (
+        "conversations.status_before_delete",
+        "UPDATE conversations SET status_before_delete = ?1 WHERE id = 'c'",
+        &["active", "archived", "closed", "deleted", "gone"],
+    ),
+    (
+        "messages.role",
+        "INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
+         VALUES ('m2', 'c', 2, ?1, 'again', 't')",
+        &["user", "assistant", "system", "robot", "User", ""],
+    ),
+    (
+        "documents.processing_status",
+        "UPDATE documents SET processing_status = ?1 WHERE id = 'd'",
+        &["pending", "processing", "completed", "failed", "done"],
+    ),
+    (
+        "agent_logs.status",
+        "UPDATE agent_logs SET status = ?1 WHERE id = 'a'",
+        &["success", "failed", "timeout", "skipped"],
+    ),
+    (
+        "embedding_collections.distance",
+        "UPDATE embedding_collections SET distance = ?1 WHERE name = 'e'",
+        &["cosine", "dot", "l2", "L2", "euclid"],
+    ),
+];
+
+/// For every checked column, the values (and NULL, as "NULL") its check lets in, tried
+/// one by one on rows written and rolled back.
+fn allowed_values(conn: &Connection) -> Vec<(String, Vec<String>)> {
     conn.execute_batch("SAVEPOINT probe").expect("savepoint");
-    let inserted = conn.execute_batch(&format!(
-        "INSERT INTO users (id, username, username_key, email, password_hash, created_at, updated_at)
-             VALUES ('u-probe', 'probe', 'probe', 'probe@example.com', '-', 't', 't');
-         INSERT INTO conversations (id, user_id, created_at, updated_at, last_activity_at)
-             VALUES ('c-probe', 'u-probe', 't', 't', 't');
-         INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
-             VALUES ('m-probe', 'c-probe', 1, '{role}', 'hello', 't');"
-    ));
+    conn.execute_batch(ROWS).expect("rows");
+    let allowed = CHECKED
+        .iter()
+        .map(|(column, probe, values)| {
+            let tried = values.iter().map(|v| Some(*v)).chain([None]);
+            let passed = tried
+                .filter(|value| {
+                    conn.execute_batch("SAVEPOINT value").expect("savepoint");
+                    let written = conn.execute(probe, [value]);
+                    conn.execute_batch("ROLLBACK TO value; RELEASE value")
+                        .expect("rolled back");
+                    match written {
+                        Ok(n) => n == 1,
+                        Err(e) if e.to_string().contains("constraint failed") => false,
+                        Err(e) => panic!("{column} = {value:?}: {e}"),
+                    }
+                })
+                .map(|value| value.unwrap_or("NULL").to_owned())
+                .collect();
+            (column.to_string(), passed)
+        })
+        .collect();
     conn.execute_batch("ROLLBACK TO probe; RELEASE probe")
         .expect("rolled back");
-    match inserted {
-        Ok(()) => true,
-        Err(e) if e.to_string().contains("CHECK constraint failed: role") => false,
-        Err(e) => panic!("{role}: {e}"),
-    }
+    allowed
 }
 
-/// Whether inserting a message builds a temporary table (for a list of three or more
-/// in a check) on `conn`.
-fn insert_builds_a_temporary_table(conn: &Connection) -> bool {
-    let mut explain = conn
-        .prepare(
-            "EXPLAIN INSERT INTO messages (id, conversation_id, seq, role, content, created_at)
-             VALUES ('m', 'c', 1, 'user', 'hello', 't')",
-        )
-        .expect("explain");
-    let opcodes: Vec<String> = explain
-        .query_map([], |row| row.get(1))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("opcodes");
-    opcodes.iter().any(|op| op == "OpenEphemeral")
+/// The tables whose inserts (those of [`ROWS`]) build a temporary table on `conn`:
+/// SQLite does for a check on a list of three or more values.
+fn inserts_with_a_temporary_table(conn: &Connection) -> Vec<String> {
+    ROWS.split(';')
+        .filter(|sql| !sql.trim().is_empty())
+        .filter(|insert| {
+            let mut explain = conn.prepare(&format!("EXPLAIN {insert}")).expect("explain");
+            let opcodes: Vec<String> = explain
+                .query_map([], |row| row.get(1))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("opcodes");
+            opcodes.iter().any(|op| op == "OpenEphemeral")
+        })
+        .map(|insert| {
+            insert
+                .split_whitespace()
+                .nth(2)
+                .expect("INSERT INTO <table>")
+                .to_owned()
+        })
+        .collect()
 }
 
 #[test]
-fn the_role_check_allows_exactly_what_it_allowed_without_a_temporary_table() {
+fn checks_on_lists_allow_exactly_what_they_allowed_without_temporary_tables() {
     let db = TempSqlite::new();
     let store = db.open_sqlite(config()).expect("opens");
     let conn = Connection::open(db.path()).expect("open");
-    let allowed = |conn: &Connection| {
-        ["user", "assistant", "system", "robot", "User", ""]
-            .into_iter()
-            .filter(|role| role_allowed(conn, role))
-            .collect::<Vec<_>>()
-    };
-    let check = "CHECK (role IN ('user', 'assistant') OR role = 'system')";
-    assert!(messages_sql(&conn).contains(check));
-    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
-    assert!(!insert_builds_a_temporary_table(&conn));
+    let expected: Vec<(String, Vec<String>)> = [
+        (
+            "users.explainability_level",
+            &["basic", "detailed", "debug"][..],
+        ),
+        (
+            "conversations.status",
+            &["active", "archived", "closed", "deleted"],
+        ),
+        (
+            "conversations.status_before_delete",
+            &["active", "archived", "closed", "NULL"],
+        ),
+        ("messages.role", &["user", "assistant", "system"]),
+        (
+            "documents.processing_status",
+            &["pending", "processing", "completed", "failed"],
+        ),
+        (
+            "agent_logs.status",
+            &["success", "failed", "timeout", "NULL"],
+        ),
+        ("embedding_collections.distance", &["cosine", "dot", "l2"]),
+    ]
+    .iter()
+    .map(|(column, values)| {
+        (
+            column.to_string(),
+            values.iter().map(|v| v.to_string()).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(allowed_values(&conn), expected);
+    assert!(inserts_with_a_temporary_table(&conn).is_empty());
 
+    // Migrations 14 and 15 down: the lists as first written, allowing the same.
     store.migrate_to(13).expect("down to 13");
-    assert!(messages_sql(&conn).contains("CHECK (role IN ('user', 'assistant', 'system'))"));
-    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
-    assert!(
-        insert_builds_a_temporary_table(&conn),
-        "the list of three, read again by a connection opened before"
+    assert_eq!(allowed_values(&conn), expected);
+    assert_eq!(
+        inserts_with_a_temporary_table(&conn),
+        [
+            "users",
+            "conversations",
+            "messages",
+            "documents",
+            "agent_logs",
+            "embedding_collections"
+        ],
+        "every table with a list of three, read again by a connection opened before"
     );
 
     store.migrate_to(LATEST_VERSION).expect("up again");
-    assert!(messages_sql(&conn).contains(check));
+    assert_eq!(allowed_values(&conn), expected);
     assert!(
-        !insert_builds_a_temporary_table(&conn),
-        "a connection opened before the migration reads the schema again"
+        inserts_with_a_temporary_table(&conn).is_empty(),
+        "a connection opened before the migrations reads the schema again"
     );
-    assert_eq!(allowed(&conn), ["user", "assistant", "system"]);
     store.check_integrity().expect("sound");
 }

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_search_in_batches"),
     migration!(13, "0013_search_high_water_mark"),
     migration!(14, "0014_messages_role_check"),
+    migration!(15, "0015_checks_without_lists"),
 ];
 
 /// The schema version this code writes.
