@@ -138,15 +138,34 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 impl fmt::Display for Timestamp {
+    /// The stored form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, written digit by digit: every
+    /// write formats one, and `write!` with padded fields costs ten times as much.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let value = self.to_offset_date_time();
         let (year, month, day) = value.to_calendar_date();
         let (hour, minute, second, micro) = value.to_hms_micro();
-        write!(
-            f,
-            "{year:04}-{:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micro:06}Z",
-            month as u8
-        )
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        for (at, len, number) in [
+            (0, 4, year.unsigned_abs()),
+            (5, 2, u32::from(month as u8)),
+            (8, 2, u32::from(day)),
+            (11, 2, u32::from(hour)),
+            (14, 2, u32::from(minute)),
+            (17, 2, u32::from(second)),
+            (20, 6, micro),
+        ] {
+            put_digits(&mut text[at..at + len], number);
+        }
+        // Only ASCII digits and separators were written.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Writes the last `out.len()` decimal digits of `number` into `out`, zero-padded.
+fn put_digits(out: &mut [u8], mut number: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (number % 10) as u8;
+        number /= 10;
     }
 }
 
@@ -276,6 +295,18 @@ mod tests {
             let text = t.to_string();
             assert_eq!(text.len(), 27, "{text}");
             assert_eq!(text.parse::<Timestamp>().unwrap(), t);
+        }
+        for (t, text) in [
+            (Timestamp::MIN, "0001-01-01T00:00:00.000000Z"),
+            (Timestamp::MAX, "9999-12-31T23:59:59.999999Z"),
+            (Timestamp(0), "1970-01-01T00:00:00.000000Z"),
+            (Timestamp(-1), "1969-12-31T23:59:59.999999Z"),
+            (
+                Timestamp(1_771_164_000_123_456),
+                "2026-02-15T14:00:00.123456Z",
+            ),
+        ] {
+            assert_eq!(t.to_string(), text);
         }
     }
 
