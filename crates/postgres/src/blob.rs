@@ -132,22 +132,17 @@ impl PgBlobStore {
                 return Ok(damaged);
             };
             after = last.0;
+            // Checksums to record, for the whole batch at once: (content, chunk, checksum).
+            let mut fixes: (Vec<i64>, Vec<i32>, Vec<i64>) = Default::default();
             for (content, size, hash) in batch {
                 let verdict = self
                     .db
                     .read_snapshot(|c| verify_content(c, content, size, &hash))?;
                 let intact = verdict.is_some();
-                if let Some(fixes) = verdict.filter(|fixes| !fixes.is_empty()) {
-                    self.db.write(|c| {
-                        for (n, checksum) in &fixes {
-                            c.execute(
-                                "UPDATE blob_chunks SET checksum = $3
-                                 WHERE content_id = $1 AND n = $2",
-                                &[&content, n, checksum],
-                            )?;
-                        }
-                        Ok(())
-                    })?;
+                for (n, checksum) in verdict.unwrap_or_default() {
+                    fixes.0.push(content);
+                    fixes.1.push(n);
+                    fixes.2.push(checksum);
                 }
                 if !intact {
                     damaged.extend(self.db.read(|c| {
@@ -167,6 +162,19 @@ impl PgBlobStore {
                         .collect::<Result<Vec<_>>>()
                     })?);
                 }
+            }
+            if !fixes.0.is_empty() {
+                // Chunks never change once written: a chunk deleted since is left alone.
+                self.db.write(|c| {
+                    c.execute(
+                        "UPDATE blob_chunks k SET checksum = f.checksum
+                         FROM unnest($1::bigint[], $2::integer[], $3::bigint[])
+                             AS f (content_id, n, checksum)
+                         WHERE k.content_id = f.content_id AND k.n = f.n",
+                        &[&fixes.0, &fixes.1, &fixes.2],
+                    )
+                    .map(drop)
+                })?;
             }
         }
     }
