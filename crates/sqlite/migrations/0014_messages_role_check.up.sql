@@ -1,6 +1,6 @@
 -- The messages table's check on `role` is rewritten without a list of three: SQLite
 -- checks `x IN (a, b, c)` by building a temporary table of the list on every run of the
--- statement, about a tenth of an append's work, while a list of two and a comparison
+-- statement, about a sixth of an append's work, while a list of two and a comparison
 -- are checked in place. The check allows exactly what it allowed, so every stored row
 -- still passes it. The text is edited in place, as SQLite documents for changing a
 -- table's constraints without rebuilding it (lang_altertable.html, "Making Other Kinds
