@@ -781,10 +781,9 @@ impl PgBlobReader {
 
     /// Records damage found: this read and every later one fail with it.
     fn damaged(&mut self, why: &str) -> io::Error {
-        let damage = self
-            .damage
-            .get_or_insert_with(|| format!("blob {}: {why}", self.info.key));
-        io::Error::new(io::ErrorKind::InvalidData, damage.clone())
+        let damage = format!("blob {}: {why}", self.info.key);
+        self.damage = Some(damage.clone());
+        io::Error::new(io::ErrorKind::InvalidData, damage)
     }
 
     /// Makes `chunk` the next stored chunk (the first came with the key).
@@ -843,8 +842,8 @@ impl Read for PgBlobReader {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.damage.is_some() {
-            return Err(self.damaged(""));
+        if let Some(damage) = &self.damage {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, damage.clone()));
         }
         if self.handed >= self.chunk.len() {
             if self.check.complete() {
